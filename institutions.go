@@ -1,0 +1,196 @@
+package basiq
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// InstitutionsService reads institutions: the banks and other providers a user
+// can connect to.
+type InstitutionsService service
+
+// AuthorizationType says which credentials an institution takes when a
+// connection is created.
+type AuthorizationType string
+
+// The authorization types the API documents.
+const (
+	// AuthUser: login id and password.
+	AuthUser AuthorizationType = "user"
+	// AuthUserMFA: login id and password, and an MFA challenge always follows.
+	AuthUserMFA AuthorizationType = "user-mfa"
+	// AuthUserMFAIntermittent: login id and password; an MFA challenge sometimes follows.
+	AuthUserMFAIntermittent AuthorizationType = "user-mfa-intermittent"
+	// AuthToken: a user token instead of login credentials.
+	AuthToken AuthorizationType = "token"
+	// AuthUserToken is the spelling of [AuthToken] some API pages use.
+	AuthUserToken AuthorizationType = "user-token"
+	// AuthOther: cannot be connected through POST /users/{id}/connections.
+	AuthOther AuthorizationType = "other"
+)
+
+// UsesLogin reports whether the institution takes a login id and password.
+func (a AuthorizationType) UsesLogin() bool {
+	return a == AuthUser || a == AuthUserMFA || a == AuthUserMFAIntermittent
+}
+
+// UsesToken reports whether the institution takes a user token.
+func (a AuthorizationType) UsesToken() bool {
+	return a == AuthToken || a == AuthUserToken
+}
+
+// MayAskMFA reports whether connecting may meet an MFA challenge.
+func (a AuthorizationType) MayAskMFA() bool {
+	return a == AuthUserMFA || a == AuthUserMFAIntermittent
+}
+
+// Institution is a bank or other provider, as GET /institutions/{id} answers.
+type Institution struct {
+	ID              string `json:"id"`
+	Name            string `json:"name"`
+	ShortName       string `json:"shortName"`
+	InstitutionType string `json:"institutionType"`
+	Country         string `json:"country"`
+	ServiceName     string `json:"serviceName"`
+	ServiceType     string `json:"serviceType"`
+	// Tier is "1" to "4"; a number in the answer is read as its digits.
+	Tier string `json:"tier"`
+	// Authorization says which credentials [ConnectionsService.Create] needs.
+	Authorization AuthorizationType `json:"authorization"`
+	// Stage is "live", "beta" or "alpha".
+	Stage string `json:"stage"`
+	// Status is "operational", "degraded-performance", "partial-outage",
+	// "major-outage", "under-maintenance" or another value the API adds.
+	Status string `json:"status"`
+
+	// The captions the institution shows for each credential. A non-empty
+	// SecurityCodeCaption or SecondaryLoginIDCaption means that credential is
+	// required.
+	LoginIDCaption          string `json:"loginIdCaption,omitempty"`
+	PasswordCaption         string `json:"passwordCaption,omitempty"`
+	SecurityCodeCaption     string `json:"securityCodeCaption,omitempty"`
+	SecondaryLoginIDCaption string `json:"secondaryLoginIdCaption,omitempty"`
+	UserTokenCaption        string `json:"userTokenCaption,omitempty"`
+	ForgottenPasswordURL    string `json:"forgottenPasswordUrl,omitempty"`
+
+	// Stats are the institution's published step durations; nil if none.
+	Stats *InstitutionStats `json:"stats,omitempty"`
+	// Features and Logo are kept as the API sent them.
+	Features json.RawMessage `json:"features,omitempty"`
+	Logo     json.RawMessage `json:"logo,omitempty"`
+	Links    Links           `json:"links"`
+}
+
+// InstitutionStats holds an institution's published statistics.
+type InstitutionStats struct {
+	AverageDurationMs *StepDurations `json:"averageDurationMs,omitempty"`
+}
+
+// StepDurations are average durations in milliseconds of a connection job's
+// steps at one institution.
+type StepDurations struct {
+	VerifyCredentials    float64 `json:"verifyCredentials"`
+	RetrieveAccounts     float64 `json:"retrieveAccounts"`
+	RetrieveTransactions float64 `json:"retrieveTransactions"`
+	RetrieveMeta         float64 `json:"retrieveMeta"`
+	Total                float64 `json:"total"`
+}
+
+// Links are the links of a resource.
+type Links struct {
+	Self string `json:"self,omitempty"`
+}
+
+// UnmarshalJSON reads tier as a string or a number.
+func (in *Institution) UnmarshalJSON(b []byte) error {
+	type plain Institution
+	var raw struct {
+		plain
+		Tier json.RawMessage `json:"tier"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	*in = Institution(raw.plain)
+	in.Tier = ""
+	if t := bytes.TrimSpace(raw.Tier); len(t) > 0 && !bytes.Equal(t, []byte("null")) {
+		var s string
+		if json.Unmarshal(t, &s) == nil {
+			in.Tier = s
+		} else {
+			in.Tier = strings.Trim(string(t), `"`)
+		}
+	}
+	return nil
+}
+
+// Get returns one institution: GET /institutions/{id}. Each answer also
+// refreshes the client's cache of institutions, which
+// [ConnectionsService.Create] consults to validate its arguments.
+func (s *InstitutionsService) Get(ctx context.Context, id string) (*Institution, error) {
+	if err := checkID("institution.id", id); err != nil {
+		return nil, err
+	}
+	req, err := s.client.newRequest(ctx, http.MethodGet, pathf("institutions/%s", id), nil)
+	if err != nil {
+		return nil, err
+	}
+	inst := new(Institution)
+	if _, err := s.client.do(req, inst); err != nil {
+		return nil, err
+	}
+	s.client.insts.put(id, *inst)
+	return inst, nil
+}
+
+// cached returns the institution from the client's cache, or fetches it with
+// Get. Concurrent misses for one id share one request.
+func (s *InstitutionsService) cached(ctx context.Context, id string) (Institution, error) {
+	return s.client.insts.get(ctx, id, func(ctx context.Context) (Institution, error) {
+		inst, err := s.Get(ctx, id)
+		if err != nil {
+			return Institution{}, err
+		}
+		return *inst, nil
+	})
+}
+
+// institutionTTL is how long a cached institution is trusted.
+const institutionTTL = time.Hour
+
+// institutionCache keeps institutions per client, for validation.
+type institutionCache struct {
+	mu      sync.Mutex
+	entries map[string]institutionEntry
+	fetches flight[string, Institution]
+}
+
+type institutionEntry struct {
+	inst    Institution
+	fetched time.Time
+}
+
+func newInstitutionCache() *institutionCache {
+	return &institutionCache{entries: map[string]institutionEntry{}}
+}
+
+func (ic *institutionCache) put(id string, inst Institution) {
+	ic.mu.Lock()
+	ic.entries[id] = institutionEntry{inst: inst, fetched: time.Now()}
+	ic.mu.Unlock()
+}
+
+func (ic *institutionCache) get(ctx context.Context, id string, fetch func(context.Context) (Institution, error)) (Institution, error) {
+	ic.mu.Lock()
+	e, ok := ic.entries[id]
+	ic.mu.Unlock()
+	if ok && time.Since(e.fetched) < institutionTTL {
+		return e.inst, nil
+	}
+	return ic.fetches.do(ctx, id, fetch)
+}

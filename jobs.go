@@ -1,0 +1,403 @@
+package basiq
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// JobsService reads jobs: the background work that creating, refreshing or
+// updating a connection starts.
+type JobsService service
+
+// StepStatus is the state of one step of a job.
+type StepStatus string
+
+// The step statuses the API uses.
+const (
+	StepPending    StepStatus = "pending"
+	StepInProgress StepStatus = "in-progress"
+	StepSuccess    StepStatus = "success"
+	StepFailed     StepStatus = "failed"
+	// StepSkipped: the step was not needed (an mfa-challenge the bank did not
+	// ask for). It counts as done.
+	StepSkipped StepStatus = "skipped"
+)
+
+// Known reports whether s is one of the statuses this library understands.
+func (s StepStatus) Known() bool {
+	switch s {
+	case StepPending, StepInProgress, StepSuccess, StepFailed, StepSkipped:
+		return true
+	}
+	return false
+}
+
+// Done reports whether the step finished without failing.
+func (s StepStatus) Done() bool { return s == StepSuccess || s == StepSkipped }
+
+// The step titles of a connection job, in the order they run. Steps are always
+// looked up by title: some institutions add an mfa-challenge step.
+const (
+	StepVerifyCredentials    = "verify-credentials"
+	StepMFAChallenge         = "mfa-challenge"
+	StepRetrieveAccounts     = "retrieve-accounts"
+	StepRetrieveTransactions = "retrieve-transactions"
+	StepRetrieveStatements   = "retrieve-statements"
+)
+
+// Job is the background work behind a connection change, as GET /jobs/{id}
+// answers. A job from [ConnectionsService.Create] carries only its id and links
+// until it is fetched again; [Client.WaitForJob] does that.
+type Job struct {
+	// ID is the job's id.
+	ID string `json:"id"`
+	// Created and Updated are zero when the API does not give them.
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
+	// Steps are the job's steps in the order they run.
+	Steps []Step `json:"steps"`
+	// Links are the job's own URL and its connection's URL.
+	Links JobLinks `json:"links"`
+	// Reused is true when the API answered 200 instead of 202: a job for this
+	// connection was already queued or running, and this is that job.
+	Reused bool `json:"-"`
+}
+
+// JobLinks are the links of a job.
+type JobLinks struct {
+	// Self is the job's URL.
+	Self string `json:"self,omitempty"`
+	// Source is the URL of the connection the job works on; empty for some
+	// kinds of job.
+	Source string `json:"source,omitempty"`
+}
+
+// Step is one step of a job.
+type Step struct {
+	// Title names the step, such as [StepVerifyCredentials].
+	Title string `json:"title"`
+	// Status is the step's state.
+	Status StepStatus `json:"status"`
+	// Result is what the step produced: a link, an error or an MFA challenge;
+	// nil while there is none.
+	Result *StepResult `json:"result"`
+}
+
+// StepResult is the result of a step. The API sends it as null, an object or
+// an array of objects; all three decode into a StepResult whose fields are
+// those of the first object (for a failed step, the first object carrying an
+// error code), with every object of an array in Items.
+type StepResult struct {
+	// Type is "link", "mfa", or empty for an error.
+	Type string `json:"type,omitempty"`
+	// URL is the link of a "link" result.
+	URL string `json:"url,omitempty"`
+	// Code, Title and Detail describe an error result ("details" in some
+	// versions of the API is read into Detail).
+	Code   string `json:"code,omitempty"`
+	Title  string `json:"title,omitempty"`
+	Detail string `json:"detail,omitempty"`
+	// Items holds every object when the API sent an array.
+	Items []StepResult `json:"items,omitempty"`
+}
+
+// UnmarshalJSON decodes a null, an object or an array of objects.
+func (r *StepResult) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case len(b) == 0 || bytes.Equal(b, []byte("null")):
+		*r = StepResult{}
+		return nil
+	case b[0] == '[':
+		var items []StepResult
+		if err := json.Unmarshal(b, &items); err != nil {
+			return err
+		}
+		*r = StepResult{}
+		for _, it := range items {
+			if it.Code != "" {
+				*r = it
+				break
+			}
+		}
+		if r.Code == "" && len(items) > 0 {
+			*r = items[0]
+		}
+		r.Items = items
+		return nil
+	}
+	var one struct {
+		Type    string `json:"type"`
+		URL     string `json:"url"`
+		Code    string `json:"code"`
+		Title   string `json:"title"`
+		Detail  string `json:"detail"`
+		Details string `json:"details"`
+	}
+	if err := json.Unmarshal(b, &one); err != nil {
+		return err
+	}
+	*r = StepResult{Type: one.Type, URL: one.URL, Code: one.Code, Title: one.Title, Detail: one.Detail}
+	if r.Detail == "" {
+		r.Detail = one.Details
+	}
+	return nil
+}
+
+// UnmarshalJSON reads the timestamps leniently: a missing, empty or unusual
+// timestamp leaves the field zero rather than failing the whole job.
+func (j *Job) UnmarshalJSON(b []byte) error {
+	type plain Job
+	var raw struct {
+		plain
+		Created json.RawMessage `json:"created"`
+		Updated json.RawMessage `json:"updated"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	*j = Job(raw.plain)
+	j.Created = parseTime(raw.Created)
+	j.Updated = parseTime(raw.Updated)
+	return nil
+}
+
+// timeLayouts are the timestamp forms the API has been seen to use.
+var timeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02"}
+
+func parseTime(raw json.RawMessage) time.Time {
+	var s string
+	if json.Unmarshal(raw, &s) != nil || s == "" {
+		return time.Time{}
+	}
+	for _, layout := range timeLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t
+		}
+	}
+	return time.Time{}
+}
+
+// Step returns the step with this title, or nil. Steps are found by title,
+// never by position.
+func (j *Job) Step(title string) *Step {
+	for i := range j.Steps {
+		if j.Steps[i].Title == title {
+			return &j.Steps[i]
+		}
+	}
+	return nil
+}
+
+// ConnectionID returns the id of the connection the job works on: the last
+// path segment of Links.Source, or "" if the job has no source link.
+func (j *Job) ConnectionID() string {
+	return lastSegment(j.Links.Source)
+}
+
+func lastSegment(link string) string {
+	if link == "" {
+		return ""
+	}
+	u, err := url.Parse(link)
+	if err != nil {
+		return ""
+	}
+	p := strings.TrimRight(u.EscapedPath(), "/")
+	seg := p[strings.LastIndex(p, "/")+1:]
+	if s, err := url.PathUnescape(seg); err == nil {
+		return s
+	}
+	return seg
+}
+
+// Get returns a job: GET /jobs/{id}.
+func (s *JobsService) Get(ctx context.Context, jobID string) (*Job, error) {
+	if err := checkID("jobId", jobID); err != nil {
+		return nil, err
+	}
+	return s.get(ctx, pathf("jobs/%s", jobID))
+}
+
+// get fetches the job at path, a path relative to the base URL or a link on
+// its origin.
+func (s *JobsService) get(ctx context.Context, path string) (*Job, error) {
+	req, err := s.client.newRequest(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return nil, err
+	}
+	job := new(Job)
+	if _, err := s.client.do(req, job); err != nil {
+		return nil, err
+	}
+	return job, nil
+}
+
+// decodeJobAnswer completes a job from a POST that answers 202 with a new job
+// or 200 with the job already running.
+func decodeJobAnswer(resp *http.Response, job *Job) *Job {
+	job.Reused = resp.StatusCode == http.StatusOK
+	return job
+}
+
+// Default bounds of the wait between polls in WaitForJob.
+const (
+	defaultPollMin = time.Second
+	defaultPollMax = 5 * time.Second
+)
+
+// WaitForJob polls job until every step has succeeded and returns the final
+// job. It returns early:
+//
+//   - with a *JobError (matching [ErrJobFailed]) as soon as any step fails,
+//     naming the step and Basiq's failure code;
+//   - with the job as soon as the step named by [WithUntilStep] has succeeded;
+//   - with the context's error, wrapped, when ctx is cancelled or its deadline
+//     passes;
+//   - with an error matching [ErrInvalidResponse] when the job has a step
+//     status this library does not know or, once fetched, has no steps.
+//
+// On an early return the last job seen is returned beside the error.
+//
+// The job is fetched from its links.self when that link is on the base URL's
+// origin (a relative link is resolved against the base URL), and otherwise
+// from GET /jobs/{id} on the base URL, so the access token never goes to
+// another origin. Polls start [WithPollInterval]'s min apart (default 1 s)
+// and back off, with jitter, towards its max (default 5 s) while no step
+// changes; a step that changes brings the interval back to min.
+func (c *Client) WaitForJob(ctx context.Context, job *Job, opts ...WaitOption) (*Job, error) {
+	cfg := waitConfig{minInterval: defaultPollMin, maxInterval: defaultPollMax}
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	if cfg.err != nil {
+		return job, cfg.err
+	}
+	if job == nil {
+		return nil, &ValidationError{Field: "job", Reason: "required"}
+	}
+	path, err := c.jobPath(job)
+	if err != nil {
+		return job, err
+	}
+
+	current, polled := job, false
+	interval := cfg.minInterval
+	for {
+		if polled || len(current.Steps) > 0 {
+			done, err := judgeJob(current, cfg.untilStep, polled)
+			if done || err != nil {
+				return current, err
+			}
+		}
+		if err := sleepCtx(ctx, jitter(interval)); err != nil {
+			return current, fmt.Errorf("basiq: waiting for job %s: %w", current.ID, err)
+		}
+		next, err := c.Jobs.get(ctx, path)
+		if err != nil {
+			return current, fmt.Errorf("basiq: waiting for job %s: %w", current.ID, err)
+		}
+		if next.ID == "" {
+			next.ID = current.ID
+		}
+		next.Reused = current.Reused
+		if stepsChanged(current, next) {
+			interval = cfg.minInterval
+			if cfg.progress != nil {
+				cfg.progress(next)
+			}
+		} else {
+			interval = min(interval*3/2, cfg.maxInterval)
+		}
+		current, polled = next, true
+	}
+}
+
+// jobPath is where WaitForJob polls a job: its own link when that is on the
+// base URL's origin, otherwise /jobs/{id}.
+func (c *Client) jobPath(job *Job) (string, error) {
+	if _, ok := c.resolve(job.Links.Self); ok {
+		return job.Links.Self, nil
+	}
+	if err := checkID("job.id", job.ID); err != nil {
+		return "", err
+	}
+	return pathf("jobs/%s", job.ID), nil
+}
+
+// judgeJob decides whether waiting is over: done, failed (a *JobError), or
+// not yet. fetched is true once the job has been read back from the API.
+func judgeJob(job *Job, untilStep string, fetched bool) (bool, error) {
+	if len(job.Steps) == 0 {
+		if fetched {
+			return false, fmt.Errorf("%w: job %s has no steps", ErrInvalidResponse, job.ID)
+		}
+		return false, nil
+	}
+	allDone := true
+	for _, st := range job.Steps {
+		switch {
+		case st.Status == StepFailed:
+			return false, newJobError(job.ID, st)
+		case !st.Status.Known():
+			return false, fmt.Errorf("%w: job %s step %q has unknown status %q", ErrInvalidResponse, job.ID, st.Title, st.Status)
+		case untilStep != "" && st.Title == untilStep && st.Status.Done():
+			return true, nil
+		case !st.Status.Done():
+			allDone = false
+		}
+	}
+	return allDone, nil
+}
+
+func newJobError(jobID string, st Step) *JobError {
+	e := &JobError{JobID: jobID, Step: st.Title}
+	if r := st.Result; r != nil {
+		e.Code, e.Title, e.Detail = r.Code, r.Title, r.Detail
+	}
+	return e
+}
+
+// stepsChanged reports whether any step appeared or changed status.
+func stepsChanged(prev, next *Job) bool {
+	if len(prev.Steps) != len(next.Steps) {
+		return true
+	}
+	for _, st := range next.Steps {
+		old := prev.Step(st.Title)
+		if old == nil || old.Status != st.Status {
+			return true
+		}
+	}
+	return false
+}
+
+// jitter spreads d by up to ±10%, so that many waiters do not poll in step.
+func jitter(d time.Duration) time.Duration {
+	spread := d / 10
+	if spread <= 0 {
+		return d
+	}
+	return d - spread + rand.N(2*spread+1)
+}
+
+// sleepCtx waits for d or until ctx is done, whichever comes first.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,148 @@
+package basiq
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Option configures a [Client]; pass options to [NewClient].
+type Option func(*Client) error
+
+// WithAPIKey sets the API key, exactly as the Basiq dashboard issues it. It is
+// sent only to POST /token on the base URL, to obtain access tokens. Without
+// this option the key is read from the BASIQ_API_KEY environment variable.
+func WithAPIKey(key string) Option {
+	return func(c *Client) error {
+		if strings.TrimSpace(key) == "" {
+			return &ValidationError{Field: "apiKey", Reason: "must not be empty"}
+		}
+		c.apiKey = key
+		return nil
+	}
+}
+
+// WithBaseURL sets the API's base URL (default [DefaultBaseURL]). It may carry a
+// path prefix, such as a proxy's "https://proxy.example/basiq/". The scheme must
+// be https, except for loopback hosts (127.0.0.1, ::1, localhost), where http is
+// accepted for tests and local proxies.
+func WithBaseURL(rawURL string) Option {
+	return func(c *Client) error {
+		u, err := parseBaseURL(rawURL)
+		if err != nil {
+			return err
+		}
+		c.baseURL = u
+		return nil
+	}
+}
+
+// WithHTTPClient sets the HTTP client whose transport, timeout and cookie jar the
+// Client uses. The Client works on a copy and adds its own redirect policy:
+// redirects to another origin are not followed, so credentials never leave the
+// base URL's origin. The default is a client with a 60 s timeout per attempt.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *Client) error {
+		if hc == nil {
+			return &ValidationError{Field: "httpClient", Reason: "must not be nil"}
+		}
+		c.httpClient = hc
+		return nil
+	}
+}
+
+// WithVersion sets the basiq-version header sent with every request (default
+// [DefaultVersion], "2.0"; "2.1" adds the MFA endpoints).
+func WithVersion(v string) Option {
+	return func(c *Client) error {
+		if strings.TrimSpace(v) == "" {
+			return &ValidationError{Field: "version", Reason: "must not be empty"}
+		}
+		c.version = v
+		return nil
+	}
+}
+
+// WithMaxRetries sets how many times a request that is safe to repeat is tried
+// again after a network error or a 429, 500, 502, 503 or 504 answer (default 3).
+// Zero turns retries off.
+func WithMaxRetries(n int) Option {
+	return func(c *Client) error {
+		if n < 0 {
+			return &ValidationError{Field: "maxRetries", Reason: "must not be negative"}
+		}
+		c.retryMax = n
+		return nil
+	}
+}
+
+// WithRetryWait sets the bounds of the wait between retries (default 500 ms to
+// 10 s). Waits grow exponentially from min with jitter and never exceed max; a
+// Retry-After header from the server is honoured up to max.
+func WithRetryWait(min, max time.Duration) Option {
+	return func(c *Client) error {
+		if min <= 0 || max < min {
+			return &ValidationError{Field: "retryWait", Reason: "need 0 < min <= max"}
+		}
+		c.retryMin, c.retryMaxD = min, max
+		return nil
+	}
+}
+
+// WithLogger sets a structured logger for request-level debug records (method,
+// path, status, timing, retries). Without it, or with nil, the library logs
+// nothing. Records never carry headers, bodies, credentials or tokens.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *Client) error {
+		c.logger = l
+		return nil
+	}
+}
+
+// WithUserAgent sets the User-Agent header (default "basiq-go/" + [Version]).
+func WithUserAgent(ua string) Option {
+	return func(c *Client) error {
+		if strings.TrimSpace(ua) == "" {
+			return &ValidationError{Field: "userAgent", Reason: "must not be empty"}
+		}
+		c.userAgent = ua
+		return nil
+	}
+}
+
+// WaitOption configures one [Client.WaitForJob] call.
+type WaitOption func(*waitConfig)
+
+type waitConfig struct {
+	minInterval, maxInterval time.Duration
+	progress                 func(*Job)
+	untilStep                string
+	err                      error
+}
+
+// WithPollInterval sets the bounds of the wait between polls of the job
+// (default 1 s to 5 s). The wait starts at min, grows while nothing changes,
+// with jitter, and never exceeds max or the context's deadline.
+func WithPollInterval(min, max time.Duration) WaitOption {
+	return func(w *waitConfig) {
+		if min <= 0 || max < min {
+			w.err = &ValidationError{Field: "pollInterval", Reason: "need 0 < min <= max"}
+			return
+		}
+		w.minInterval, w.maxInterval = min, max
+	}
+}
+
+// WithProgress calls fn with the job each time a step's status changes, from
+// the goroutine that called WaitForJob. fn should return quickly.
+func WithProgress(fn func(*Job)) WaitOption {
+	return func(w *waitConfig) { w.progress = fn }
+}
+
+// WithUntilStep makes WaitForJob return as soon as the step with this title has
+// succeeded (for example [StepRetrieveAccounts], to show accounts before the
+// transactions arrive), instead of waiting for every step.
+func WithUntilStep(title string) WaitOption {
+	return func(w *waitConfig) { w.untilStep = title }
+}
