@@ -151,17 +151,20 @@ func NewClient(opts ...Option) (*Client, error) {
 func (c *Client) BaseURL() string { return c.baseURL.String() }
 
 // String describes the client without its credentials.
-func (c *Client) String() string {
+func (c Client) String() string {
+	if c.baseURL == nil {
+		return "basiq.Client{}"
+	}
 	return fmt.Sprintf("basiq.Client{BaseURL: %q, Version: %q}", c.baseURL.String(), c.version)
 }
 
 // Format implements [fmt.Formatter] so that every verb (%v, %+v, %#v, %s)
 // prints [Client.String] and never the credentials the client holds.
-func (c *Client) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, c.String()) }
+func (c Client) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, c.String()) }
 
 // LogValue implements [slog.LogValuer]; credentials are left out.
-func (c *Client) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("base_url", c.baseURL.String()), slog.String("version", c.version))
+func (c Client) LogValue() slog.Value {
+	return slog.StringValue(c.String())
 }
 
 // parseBaseURL checks a base URL: https for any host, http only for loopback
@@ -350,6 +353,9 @@ func (c *Client) send(req *retryablehttp.Request, v any) (*http.Response, error)
 	start := time.Now()
 	resp, err := c.rc.Do(req)
 	if err != nil {
+		if resp != nil {
+			resp.Body.Close()
+		}
 		if ctxErr := req.Context().Err(); ctxErr != nil {
 			err = ctxErr
 		}

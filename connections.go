@@ -2,6 +2,7 @@ package basiq
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -27,8 +28,10 @@ type InstitutionRef struct {
 //     SecurityCodeCaption or SecondaryLoginIDCaption;
 //   - other: cannot be connected this way.
 //
-// Formatting a ConnectionParams with fmt (any verb) or log/slog shows which
-// secrets are set, never their values.
+// Formatting a ConnectionParams with fmt (any verb), log/slog or encoding/json
+// shows which secrets are set, never their values. (fmt cannot reach the
+// methods of a value held in an unexported struct field: do not print such a
+// struct.)
 type ConnectionParams struct {
 	LoginID          string
 	Password         string
@@ -62,6 +65,21 @@ func mask(s string) string {
 func (p ConnectionParams) String() string {
 	return fmt.Sprintf("basiq.ConnectionParams{LoginID: %q, Password: %q, UserToken: %q, SecurityCode: %q, SecondaryLoginID: %q, Institution: %q}",
 		p.LoginID, mask(p.Password), mask(p.UserToken), mask(p.SecurityCode), p.SecondaryLoginID, p.Institution.ID)
+}
+
+// MarshalJSON encodes the params with every secret masked, so that a
+// ConnectionParams nested in a logged or serialised value cannot leak them.
+// ConnectionParams is not meant for storage; the client builds the request
+// body from the fields directly.
+func (p ConnectionParams) MarshalJSON() ([]byte, error) {
+	return json.Marshal(connectionBody{
+		LoginID:          p.LoginID,
+		Password:         mask(p.Password),
+		SecurityCode:     mask(p.SecurityCode),
+		SecondaryLoginID: p.SecondaryLoginID,
+		UserToken:        mask(p.UserToken),
+		Institution:      p.Institution,
+	})
 }
 
 // Format implements [fmt.Formatter]: every verb prints [ConnectionParams.String].

@@ -98,15 +98,7 @@ func (e *APIError) Error() string {
 	}
 	if len(e.Errors) > 0 {
 		d := e.Errors[0]
-		if d.Code != "" {
-			fmt.Fprintf(&b, ": %s", d.Code)
-		}
-		if d.Title != "" {
-			fmt.Fprintf(&b, ": %s", d.Title)
-		}
-		if d.Detail != "" && d.Detail != d.Title {
-			fmt.Fprintf(&b, " (%s)", d.Detail)
-		}
+		writeProblem(&b, d.Code, d.Title, d.Detail)
 		if len(e.Errors) > 1 {
 			fmt.Fprintf(&b, " and %d more", len(e.Errors)-1)
 		}
@@ -220,16 +212,21 @@ type JobError struct {
 func (e *JobError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "basiq: job %s failed at step %s", e.JobID, e.Step)
-	if e.Code != "" {
-		fmt.Fprintf(&b, ": %s", e.Code)
-	}
-	if e.Title != "" {
-		fmt.Fprintf(&b, ": %s", e.Title)
-	}
-	if e.Detail != "" && e.Detail != e.Title {
-		fmt.Fprintf(&b, " (%s)", e.Detail)
-	}
+	writeProblem(&b, e.Code, e.Title, e.Detail)
 	return b.String()
+}
+
+// writeProblem appends ": code: title (detail)", leaving out what is empty.
+func writeProblem(b *strings.Builder, code, title, detail string) {
+	if code != "" {
+		fmt.Fprintf(b, ": %s", code)
+	}
+	if title != "" {
+		fmt.Fprintf(b, ": %s", title)
+	}
+	if detail != "" && detail != title {
+		fmt.Fprintf(b, " (%s)", detail)
+	}
 }
 
 // Is makes errors.Is(err, ErrJobFailed) true.

@@ -186,11 +186,24 @@ func (ic *institutionCache) put(id string, inst Institution) {
 }
 
 func (ic *institutionCache) get(ctx context.Context, id string, fetch func(context.Context) (Institution, error)) (Institution, error) {
-	ic.mu.Lock()
-	e, ok := ic.entries[id]
-	ic.mu.Unlock()
-	if ok && time.Since(e.fetched) < institutionTTL {
-		return e.inst, nil
+	if inst, ok := ic.lookup(id); ok {
+		return inst, nil
 	}
-	return ic.fetches.do(ctx, id, fetch)
+	return ic.fetches.do(ctx, id, func(ctx context.Context) (Institution, error) {
+		// Another caller's fetch may have filled the entry meanwhile.
+		if inst, ok := ic.lookup(id); ok {
+			return inst, nil
+		}
+		return fetch(ctx)
+	})
+}
+
+func (ic *institutionCache) lookup(id string) (Institution, bool) {
+	ic.mu.Lock()
+	defer ic.mu.Unlock()
+	e, ok := ic.entries[id]
+	if !ok || time.Since(e.fetched) >= institutionTTL {
+		return Institution{}, false
+	}
+	return e.inst, true
 }

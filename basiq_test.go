@@ -1,0 +1,660 @@
+package basiq
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/jarcoal/httpmock"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestNewClientOptions(t *testing.T) {
+	t.Setenv(EnvAPIKey, "")
+	cases := []struct {
+		name  string
+		opts  []Option
+		field string // "" means success
+	}{
+		{"defaults need a key", nil, "apiKey"},
+		{"empty key", []Option{WithAPIKey(" ")}, "apiKey"},
+		{"key", []Option{WithAPIKey("k")}, ""},
+		{"https base", []Option{WithAPIKey("k"), WithBaseURL("https://proxy.example/basiq")}, ""},
+		{"http loopback", []Option{WithAPIKey("k"), WithBaseURL("http://127.0.0.1:8080")}, ""},
+		{"http localhost", []Option{WithAPIKey("k"), WithBaseURL("http://localhost:8080")}, ""},
+		{"http ipv6 loopback", []Option{WithAPIKey("k"), WithBaseURL("http://[::1]:8080")}, ""},
+		{"http remote refused", []Option{WithAPIKey("k"), WithBaseURL("http://au-api.basiq.io")}, "baseURL"},
+		{"ftp refused", []Option{WithAPIKey("k"), WithBaseURL("ftp://127.0.0.1")}, "baseURL"},
+		{"relative refused", []Option{WithAPIKey("k"), WithBaseURL("/api")}, "baseURL"},
+		{"userinfo refused", []Option{WithAPIKey("k"), WithBaseURL("https://u:p@api.test")}, "baseURL"},
+		{"query refused", []Option{WithAPIKey("k"), WithBaseURL("https://api.test/?a=b")}, "baseURL"},
+		{"nil http client", []Option{WithAPIKey("k"), WithHTTPClient(nil)}, "httpClient"},
+		{"empty version", []Option{WithAPIKey("k"), WithVersion("")}, "version"},
+		{"negative retries", []Option{WithAPIKey("k"), WithMaxRetries(-1)}, "maxRetries"},
+		{"zero retries", []Option{WithAPIKey("k"), WithMaxRetries(0)}, ""},
+		{"bad retry wait", []Option{WithAPIKey("k"), WithRetryWait(time.Second, time.Millisecond)}, "retryWait"},
+		{"empty user agent", []Option{WithAPIKey("k"), WithUserAgent("")}, "userAgent"},
+		{"nil logger is fine", []Option{WithAPIKey("k"), WithLogger(nil)}, ""},
+		{"nil option skipped", []Option{nil, WithAPIKey("k")}, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := NewClient(tc.opts...)
+			if tc.field == "" {
+				require.NoError(t, err)
+				require.NotNil(t, c)
+				return
+			}
+			require.ErrorIs(t, err, ErrValidation)
+			var ve *ValidationError
+			require.ErrorAs(t, err, &ve)
+			assert.Equal(t, tc.field, ve.Field)
+		})
+	}
+}
+
+func TestNewClientKeyFromEnvironment(t *testing.T) {
+	t.Setenv(EnvAPIKey, "env-key")
+	c, err := NewClient()
+	require.NoError(t, err)
+	assert.Equal(t, "env-key", c.apiKey)
+	assert.Equal(t, DefaultBaseURL+"/", c.BaseURL())
+}
+
+func TestRequestHeadersAndTokenExchange(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t, WithVersion("2.1"), WithUserAgent("app/1"))
+	var tokenReq, jobReq *http.Request
+	var tokenBody string
+	mt.RegisterResponder(http.MethodPost, testBase+"/token", func(r *http.Request) (*http.Response, error) {
+		b, _ := io.ReadAll(r.Body)
+		tokenReq, tokenBody = r, string(b)
+		return tokenResponder("tok-1", 3600)(r)
+	})
+	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", func(r *http.Request) (*http.Response, error) {
+		jobReq = r
+		return jsonResp(200, `{"type":"job","id":"j1","steps":[]}`)(r)
+	})
+	_, err := c.Jobs.Get(context.Background(), "j1")
+	require.NoError(t, err)
+
+	require.NotNil(t, tokenReq)
+	assert.Equal(t, "Basic "+testKey, tokenReq.Header.Get("Authorization"), "the key is sent as issued")
+	assert.Equal(t, "2.1", tokenReq.Header.Get("basiq-version"))
+	assert.Equal(t, "application/x-www-form-urlencoded", tokenReq.Header.Get("Content-Type"))
+	assert.Equal(t, "scope=SERVER_ACCESS", tokenBody)
+
+	require.NotNil(t, jobReq)
+	assert.Equal(t, "Bearer tok-1", jobReq.Header.Get("Authorization"))
+	assert.Equal(t, "2.1", jobReq.Header.Get("basiq-version"))
+	assert.Equal(t, "app/1", jobReq.Header.Get("User-Agent"))
+	assert.Equal(t, "application/json", jobReq.Header.Get("Accept"))
+}
+
+func TestBasicKeyEncodesRawPairs(t *testing.T) {
+	assert.Equal(t, testKey, basicKey(testKey))
+	assert.Equal(t, "aWQ6c2VjcmV0", basicKey("id:secret"))
+}
+
+func TestTokenSharedByConcurrentCalls(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	mt.RegisterResponder(http.MethodPost, testBase+"/token", func(r *http.Request) (*http.Response, error) {
+		time.Sleep(20 * time.Millisecond) // keep the fetch in flight while others arrive
+		return tokenResponder("tok-1", 3600)(r)
+	})
+	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", jsonResp(200, `{"id":"j1","steps":[]}`))
+
+	const n = 50
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := c.Jobs.Get(context.Background(), "j1")
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	assert.Equal(t, 1, calls(mt, "POST "+testBase+"/token"))
+	assert.Equal(t, n, calls(mt, "GET "+testBase+"/jobs/j1"))
+}
+
+func TestTokenWaiterSurvivesCancelledFetcher(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	release := make(chan struct{})
+	var n atomic.Int32
+	mt.RegisterResponder(http.MethodPost, testBase+"/token", func(r *http.Request) (*http.Response, error) {
+		if n.Add(1) == 1 {
+			select { // the first fetch hangs until its caller gives up
+			case <-r.Context().Done():
+				return nil, r.Context().Err()
+			case <-release:
+			}
+		}
+		return tokenResponder("tok-2", 3600)(r)
+	})
+	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", jsonResp(200, `{"id":"j1","steps":[]}`))
+
+	ctx1, cancel1 := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() { _, err := c.Jobs.Get(ctx1, "j1"); first <- err }()
+	require.Eventually(t, func() bool { return n.Load() == 1 }, time.Second, time.Millisecond)
+
+	second := make(chan error, 1)
+	go func() { _, err := c.Jobs.Get(context.Background(), "j1"); second <- err }()
+	time.Sleep(10 * time.Millisecond) // let the second caller start waiting on the first fetch
+	cancel1()
+	require.ErrorIs(t, <-first, context.Canceled)
+	require.NoError(t, <-second, "a waiter must not inherit another caller's cancellation")
+	close(release)
+}
+
+func TestTokenRenewedBeforeExpiry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, mt := newMockClient(t)
+		var n atomic.Int32
+		mt.RegisterResponder(http.MethodPost, testBase+"/token", func(r *http.Request) (*http.Response, error) {
+			return tokenResponder(fmt.Sprintf("tok-%d", n.Add(1)), 3600)(r)
+		})
+		var seen []string
+		mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", func(r *http.Request) (*http.Response, error) {
+			seen = append(seen, r.Header.Get("Authorization"))
+			return jsonResp(200, `{"id":"j1","steps":[]}`)(r)
+		})
+		ctx := context.Background()
+		_, err := c.Jobs.Get(ctx, "j1")
+		require.NoError(t, err)
+		time.Sleep(50 * time.Minute) // still well before the renewal window
+		_, err = c.Jobs.Get(ctx, "j1")
+		require.NoError(t, err)
+		time.Sleep(6 * time.Minute) // 56 min: inside the last 5 minutes of the hour
+		_, err = c.Jobs.Get(ctx, "j1")
+		require.NoError(t, err)
+		assert.Equal(t, []string{"Bearer tok-1", "Bearer tok-1", "Bearer tok-2"}, seen)
+		assert.Equal(t, 2, calls(mt, "POST "+testBase+"/token"))
+	})
+}
+
+func TestTokenRejectedGetsOneFreshTokenAndOneRetry(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name   string
+		status int
+		body   string
+		retry  bool
+	}{
+		{"401 invalid token", 401, `{"type":"list","data":[{"type":"error","code":"invalid-authorization-token","title":"Invalid authorization token"}]}`, true},
+		{"403 expired", 403, `{"type":"list","data":[{"type":"error","code":"access-denied","title":"Access denied","detail":"Token has expired"}]}`, true},
+		{"403 forbidden is not a token problem", 403, `{"type":"list","data":[{"type":"error","code":"forbidden-access","title":"Forbidden"}]}`, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, mt := newMockClient(t)
+			var n atomic.Int32
+			mt.RegisterResponder(http.MethodPost, testBase+"/token", func(r *http.Request) (*http.Response, error) {
+				return tokenResponder(fmt.Sprintf("tok-%d", n.Add(1)), 3600)(r)
+			})
+			mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", func(r *http.Request) (*http.Response, error) {
+				if r.Header.Get("Authorization") == "Bearer tok-1" {
+					return jsonResp(tc.status, tc.body)(r)
+				}
+				return jsonResp(200, `{"id":"j1","steps":[]}`)(r)
+			})
+			_, err := c.Jobs.Get(context.Background(), "j1")
+			if tc.retry {
+				require.NoError(t, err)
+				assert.Equal(t, 2, calls(mt, "POST "+testBase+"/token"))
+				assert.Equal(t, 2, calls(mt, "GET "+testBase+"/jobs/j1"))
+				return
+			}
+			var apiErr *APIError
+			require.ErrorAs(t, err, &apiErr)
+			assert.ErrorIs(t, err, ErrForbidden)
+			assert.Equal(t, 1, calls(mt, "POST "+testBase+"/token"))
+		})
+	}
+}
+
+func TestTokenRejectedTwiceGivesUp(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1",
+		jsonResp(401, `{"type":"list","data":[{"code":"invalid-authorization-token"}]}`))
+	_, err := c.Jobs.Get(context.Background(), "j1")
+	require.ErrorIs(t, err, ErrUnauthorized)
+	assert.Equal(t, 2, calls(mt, "GET "+testBase+"/jobs/j1"), "exactly one retry with a fresh token")
+	assert.Equal(t, 2, calls(mt, "POST "+testBase+"/token"))
+}
+
+func TestTokenErrors(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name     string
+		resp     httpmock.Responder
+		sentinel error
+	}{
+		{"bad key", jsonResp(404, `{"type":"list","data":[{"code":"resource-not-found","title":"Unable to authenticate"}]}`), ErrUnauthorized},
+		{"no token in answer", jsonResp(200, `{"token_type":"Bearer"}`), ErrInvalidResponse},
+		{"flooded", jsonResp(403, `{"type":"list","data":[{"code":"forbidden-access","title":"Invalid request"}]}`), ErrForbidden},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, mt := newMockClient(t)
+			mt.RegisterResponder(http.MethodPost, testBase+"/token", tc.resp)
+			_, err := c.Jobs.Get(context.Background(), "j1")
+			require.ErrorIs(t, err, tc.sentinel)
+			assert.NotContains(t, err.Error(), testKey)
+			assert.Equal(t, 0, calls(mt, "GET "+testBase+"/jobs/j1"))
+		})
+	}
+}
+
+func TestRetries(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name      string
+		method    string
+		safe      bool
+		responses []int
+		wantCalls int
+		wantErr   int // status of the final *APIError, 0 for success
+	}{
+		{"GET 503 then ok", http.MethodGet, true, []int{503, 200}, 2, 0},
+		{"GET 500 502 504 then ok", http.MethodGet, true, []int{500, 502, 504, 200}, 4, 0},
+		{"GET 429 then ok", http.MethodGet, true, []int{429, 200}, 2, 0},
+		{"GET budget exhausted", http.MethodGet, true, []int{503, 503, 503, 503, 503}, 4, 503},
+		{"GET 400 not retried", http.MethodGet, true, []int{400, 200}, 1, 400},
+		{"GET 404 not retried", http.MethodGet, true, []int{404, 200}, 1, 404},
+		{"unmarked POST not retried", http.MethodPost, false, []int{503, 200}, 1, 503},
+		{"marked POST retried", http.MethodPost, true, []int{503, 200}, 2, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, mt := newMockClient(t)
+			var i atomic.Int32
+			mt.RegisterResponder(tc.method, testBase+"/things", func(r *http.Request) (*http.Response, error) {
+				status := tc.responses[min(int(i.Add(1))-1, len(tc.responses)-1)]
+				if status == 200 {
+					return jsonResp(200, `{"ok":true}`)(r)
+				}
+				return jsonResp(status, `{"type":"list","correlationId":"c1","data":[{"code":"x"}]}`)(r)
+			})
+			var body any
+			if tc.method == http.MethodPost {
+				body = map[string]string{"a": "b"}
+			}
+			req, err := c.newRequest(context.Background(), tc.method, "things", body)
+			require.NoError(t, err)
+			if tc.safe && tc.method == http.MethodPost {
+				req = withRetry(req)
+			}
+			var out struct{ OK bool }
+			_, err = c.do(req, &out)
+			assert.Equal(t, tc.wantCalls, calls(mt, tc.method+" "+testBase+"/things"))
+			if tc.wantErr == 0 {
+				require.NoError(t, err)
+				assert.True(t, out.OK)
+				return
+			}
+			var apiErr *APIError
+			require.ErrorAs(t, err, &apiErr)
+			assert.Equal(t, tc.wantErr, apiErr.StatusCode)
+			assert.Equal(t, "c1", apiErr.CorrelationID)
+		})
+	}
+}
+
+func TestRetryOnNetworkError(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	var i atomic.Int32
+	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", func(r *http.Request) (*http.Response, error) {
+		if i.Add(1) < 3 {
+			return nil, errors.New("connection reset by peer")
+		}
+		return jsonResp(200, `{"id":"j1","steps":[]}`)(r)
+	})
+	job, err := c.Jobs.Get(context.Background(), "j1")
+	require.NoError(t, err)
+	assert.Equal(t, "j1", job.ID)
+	assert.Equal(t, 3, calls(mt, "GET "+testBase+"/jobs/j1"))
+}
+
+func TestRetryAfterHonouredAndCapped(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	cases := []struct {
+		name   string
+		header string
+		want   time.Duration
+		ok     bool
+	}{
+		{"seconds", "3", 3 * time.Second, true},
+		{"zero", "0", 0, true},
+		{"http date", now.Add(7 * time.Second).Format(http.TimeFormat), 7 * time.Second, true},
+		{"past date", now.Add(-time.Minute).Format(http.TimeFormat), 0, true},
+		{"negative", "-1", 0, false},
+		{"garbage", "soon", 0, false},
+		{"empty", "", 0, false},
+	}
+	for _, tc := range cases {
+		d, ok := parseRetryAfter(tc.header, now)
+		assert.Equal(t, tc.ok, ok, tc.name)
+		assert.Equal(t, tc.want, d, tc.name)
+	}
+
+	resp := func(status int, ra string) *http.Response {
+		h := http.Header{}
+		if ra != "" {
+			h.Set("Retry-After", ra)
+		}
+		return &http.Response{StatusCode: status, Header: h}
+	}
+	assert.Equal(t, 2*time.Second, backoff(time.Millisecond, 10*time.Second, 0, resp(429, "2")))
+	assert.Equal(t, 10*time.Second, backoff(time.Millisecond, 10*time.Second, 0, resp(503, "86400")), "capped at max")
+	for attempt := range 10 {
+		d := backoff(100*time.Millisecond, time.Second, attempt, resp(500, ""))
+		assert.GreaterOrEqual(t, d, 50*time.Millisecond)
+		assert.LessOrEqual(t, d, time.Second)
+	}
+	assert.LessOrEqual(t, backoff(100*time.Millisecond, time.Second, 0, nil), 100*time.Millisecond)
+}
+
+func TestRetryAfterDelaysTheRetry(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t, WithRetryWait(time.Millisecond, 2*time.Second))
+	var first time.Time
+	var gap time.Duration
+	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", func(r *http.Request) (*http.Response, error) {
+		if first.IsZero() {
+			first = time.Now()
+			resp := httpmock.NewStringResponse(429, `{"type":"list","data":[{"code":"too-many-requests"}]}`)
+			resp.Header.Set("Retry-After", "1")
+			return resp, nil
+		}
+		gap = time.Since(first)
+		return jsonResp(200, `{"id":"j1","steps":[]}`)(r)
+	})
+	_, err := c.Jobs.Get(context.Background(), "j1")
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, gap, 900*time.Millisecond, "the retry waited for Retry-After")
+}
+
+func TestRetryStopsOnCancel(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t, WithRetryWait(10*time.Second, 10*time.Second))
+	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", jsonResp(503, `{}`))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.Jobs.Get(ctx, "j1")
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), 2*time.Second)
+}
+
+func TestAPIErrorDecoding(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name     string
+		status   int
+		body     string
+		sentinel error
+		code     string
+		corr     string
+		snippet  string
+		detail   string
+	}{
+		{"basiq list", 404, `{"type":"list","correlationId":"ab-12","data":[{"type":"error","code":"resource-not-found","title":"Resource not found","detail":"Job j1 not found","source":{"parameter":"id"}}]}`, ErrNotFound, "resource-not-found", "ab-12", "", "Job j1 not found"},
+		{"details spelling and null source", 400, `{"type":"list","data":[{"code":"parameter-not-valid","title":"Parameter invalid","details":"bad id","source":null}]}`, ErrValidation, "parameter-not-valid", "", "", "bad id"},
+		{"html page", 502, "<html><body><h1>502 Bad Gateway</h1></body></html>", nil, "", "", "<html><body><h1>502 Bad Gateway</h1></body></html>", ""},
+		{"empty body", 500, "", nil, "", "", "", ""},
+		{"rate limited", 429, `{"type":"list","data":[{"code":"too-many-requests"}]}`, ErrRateLimited, "too-many-requests", "", "", ""},
+		{"forbidden", 403, `{"type":"list","data":[{"code":"no-production-access"}]}`, ErrForbidden, "no-production-access", "", "", ""},
+		{"unauthorized", 401, `{"type":"list","data":[{"code":"unauthorized-access"}]}`, ErrUnauthorized, "unauthorized-access", "", "", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, mt := newMockClient(t, WithMaxRetries(0))
+			mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", jsonResp(tc.status, tc.body))
+			_, err := c.Jobs.Get(context.Background(), "j1")
+			var apiErr *APIError
+			require.ErrorAs(t, err, &apiErr)
+			assert.Equal(t, tc.status, apiErr.StatusCode)
+			assert.Equal(t, tc.code, apiErr.Code())
+			assert.Equal(t, tc.corr, apiErr.CorrelationID)
+			assert.Equal(t, tc.snippet, apiErr.Body)
+			if tc.detail != "" {
+				require.NotEmpty(t, apiErr.Errors)
+				assert.Equal(t, tc.detail, apiErr.Errors[0].Detail)
+			}
+			if tc.sentinel != nil && tc.sentinel != ErrValidation {
+				assert.ErrorIs(t, err, tc.sentinel)
+			}
+			assert.NotErrorIs(t, err, ErrValidation, "an API 400 is not a client-side validation error")
+			assert.Contains(t, err.Error(), fmt.Sprint(tc.status))
+		})
+	}
+}
+
+func TestAPIErrorBodyIsBounded(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t, WithMaxRetries(0))
+	huge := strings.Repeat("x", 5<<20)
+	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", httpmock.NewStringResponder(500, huge))
+	_, err := c.Jobs.Get(context.Background(), "j1")
+	var apiErr *APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.LessOrEqual(t, len(apiErr.Body), 210)
+	assert.Less(t, len(err.Error()), 400)
+}
+
+func TestSuccessBodyProblems(t *testing.T) {
+	t.Parallel()
+	cases := []struct{ name, body string }{
+		{"empty", ""},
+		{"truncated", `{"id":"j1","steps":[`},
+		{"not json", "<html>ok</html>"},
+		{"wrong shape", `{"id":"j1","steps":"all good"}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, mt := newMockClient(t)
+			mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", jsonResp(200, tc.body))
+			_, err := c.Jobs.Get(context.Background(), "j1")
+			require.ErrorIs(t, err, ErrInvalidResponse)
+		})
+	}
+}
+
+func TestSuccessBodyTooLarge(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	big := `{"id":"j1","pad":"` + strings.Repeat("x", maxBodyBytes) + `"}`
+	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", jsonResp(200, big))
+	_, err := c.Jobs.Get(context.Background(), "j1")
+	require.ErrorIs(t, err, ErrInvalidResponse)
+	assert.Contains(t, err.Error(), "larger than")
+}
+
+func TestCrossOriginRedirectNotFollowed(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t, WithMaxRetries(0))
+	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", func(r *http.Request) (*http.Response, error) {
+		resp := httpmock.NewStringResponse(http.StatusFound, "")
+		resp.Header.Set("Location", "https://evil.test/steal")
+		return resp, nil
+	})
+	mt.RegisterResponder(http.MethodGet, "https://evil.test/steal", jsonResp(200, `{"id":"j1","steps":[]}`))
+	_, err := c.Jobs.Get(context.Background(), "j1")
+	var apiErr *APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, http.StatusFound, apiErr.StatusCode)
+	assert.Equal(t, 0, calls(mt, "GET https://evil.test/steal"))
+}
+
+func TestSameOriginRedirectFollowed(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/old", func(r *http.Request) (*http.Response, error) {
+		resp := httpmock.NewStringResponse(http.StatusMovedPermanently, "")
+		resp.Header.Set("Location", testBase+"/jobs/j1")
+		return resp, nil
+	})
+	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", jsonResp(200, `{"id":"j1","steps":[]}`))
+	job, err := c.Jobs.Get(context.Background(), "old")
+	require.NoError(t, err)
+	assert.Equal(t, "j1", job.ID)
+}
+
+func TestRefusesForeignRequestPath(t *testing.T) {
+	t.Parallel()
+	c, _ := newMockClient(t)
+	_, err := c.newRequest(context.Background(), http.MethodGet, "https://evil.test/jobs/1", nil)
+	require.Error(t, err)
+	for _, link := range []string{"http://api.test/jobs/1", "https://api.test:8443/jobs/1", "//evil.test/x"} {
+		_, ok := c.resolve(link)
+		assert.False(t, ok, link)
+	}
+	for _, link := range []string{"https://API.test/jobs/1", "https://api.test:443/jobs/1", "/jobs/1", "jobs/1"} {
+		u, ok := c.resolve(link)
+		require.True(t, ok, link)
+		assert.Equal(t, "/jobs/1", u.Path, link)
+	}
+}
+
+func TestBaseURLPathPrefix(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t, WithBaseURL(testBase+"/proxy/basiq"))
+	mt.RegisterResponder(http.MethodPost, testBase+"/proxy/basiq/token", tokenResponder("tok", 3600))
+	mt.RegisterResponder(http.MethodGet, testBase+"/proxy/basiq/jobs/j1", jsonResp(200, `{"id":"j1","steps":[]}`))
+	_, err := c.Jobs.Get(context.Background(), "j1")
+	require.NoError(t, err)
+	for _, link := range []string{"/jobs/j1", "/proxy/basiq/jobs/j1", testBase + "/proxy/basiq/jobs/j1"} {
+		u, ok := c.resolve(link)
+		require.True(t, ok)
+		assert.Equal(t, "/proxy/basiq/jobs/j1", u.Path, link)
+	}
+}
+
+func TestIDsEscapedOrRefused(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	var got string
+	mt.RegisterNoResponder(func(r *http.Request) (*http.Response, error) {
+		got = r.URL.EscapedPath()
+		return jsonResp(200, `{"id":"x","steps":[]}`)(r)
+	})
+	_, err := c.Jobs.Get(context.Background(), "a/b?c d#e")
+	require.NoError(t, err)
+	assert.Equal(t, "/jobs/a%2Fb%3Fc%20d%23e", got)
+
+	for _, id := range []string{"", "  ", ".", "..", "a\nb"} {
+		_, err := c.Jobs.Get(context.Background(), id)
+		require.ErrorIs(t, err, ErrValidation, "%q", id)
+	}
+}
+
+func TestClientFormattingHidesCredentials(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", jsonResp(200, `{"id":"j1","steps":[]}`))
+	_, err := c.Jobs.Get(context.Background(), "j1") // so the client holds a token
+	require.NoError(t, err)
+
+	var logs bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("client", "c", c, "any", slog.AnyValue(c))
+	outs := []string{
+		fmt.Sprintf("%v", c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), fmt.Sprintf("%s", c),
+		fmt.Sprintf("%v", *c), fmt.Sprintf("%+v", struct{ C *Client }{c}), logs.String(),
+	}
+	for _, out := range outs {
+		assert.NotContains(t, out, testKey)
+		assert.NotContains(t, out, "tok-1")
+	}
+	assert.Contains(t, outs[0], "api.test")
+}
+
+func TestLoggerRecordsNoSecrets(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c, mt := newMockClient(t, WithLogger(logger))
+	var i atomic.Int32
+	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", func(r *http.Request) (*http.Response, error) {
+		if i.Add(1) == 1 {
+			return jsonResp(503, `{}`)(r)
+		}
+		return jsonResp(200, `{"id":"j1","steps":[]}`)(r)
+	})
+	_, err := c.Jobs.Get(context.Background(), "j1")
+	require.NoError(t, err)
+	out := logs.String()
+	assert.Contains(t, out, "basiq: request")
+	assert.Contains(t, out, "basiq: retrying request")
+	assert.NotContains(t, out, testKey)
+	assert.NotContains(t, out, "tok-1")
+	assert.NotContains(t, out, "Authorization")
+	for line := range strings.SplitSeq(strings.TrimSpace(out), "\n") {
+		require.True(t, json.Valid([]byte(line)))
+	}
+}
+
+func TestNoLoggerLogsNothing(t *testing.T) {
+	// The default slog logger must not receive anything from the library.
+	var logs bytes.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	defer slog.SetDefault(old)
+	c, mt := newMockClient(t)
+	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", jsonResp(503, `{}`))
+	_, err := c.Jobs.Get(context.Background(), "j1")
+	require.Error(t, err)
+	assert.Empty(t, logs.String())
+}
+
+func TestTwoClientsDoNotShareState(t *testing.T) {
+	t.Parallel()
+	c1, mt1 := newMockClient(t)
+	c2, mt2 := newMockClient(t, WithAPIKey("b3RoZXIta2V5"))
+	mt1.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", jsonResp(200, `{"id":"j1","steps":[]}`))
+	mt2.RegisterResponder(http.MethodPost, testBase+"/token", func(r *http.Request) (*http.Response, error) {
+		if r.Header.Get("Authorization") != "Basic b3RoZXIta2V5" {
+			return jsonResp(404, `{}`)(r)
+		}
+		return tokenResponder("tok-other", 3600)(r)
+	})
+	mt2.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", func(r *http.Request) (*http.Response, error) {
+		if r.Header.Get("Authorization") != "Bearer tok-other" {
+			return jsonResp(401, `{}`)(r)
+		}
+		return jsonResp(200, `{"id":"j1","steps":[]}`)(r)
+	})
+	_, err := c1.Jobs.Get(context.Background(), "j1")
+	require.NoError(t, err)
+	_, err = c2.Jobs.Get(context.Background(), "j1")
+	require.NoError(t, err)
+}

@@ -1,0 +1,689 @@
+package basiq
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Secret values used by the connection tests. They are distinctive so that a
+// leak into an error string or a log line cannot be a coincidence.
+const (
+	secretPassword     = "pw-hunter2-Zq9"
+	secretUserToken    = "token:PTln18RhwL-secret"
+	secretSecurityCode = "sc-778899-secret"
+)
+
+const (
+	connInstURL  = testBase + "/institutions/AU00000"
+	connPostURL  = testBase + "/users/u1/connections"
+	connJobJSON  = `{"type":"job","id":"61723","links":{"self":"https://api.test/jobs/61723"}}`
+	connErr503   = `{"type":"list","correlationId":"corr-503","data":[{"type":"error","code":"service-unavailable","title":"Service Unavailable","detail":"try later"}]}`
+	getInstKey   = "GET " + connInstURL
+	postConnKey  = "POST " + connPostURL
+	postTokenKey = "POST " + testBase + "/token"
+)
+
+// institutionJSON is an AU00000 institution with the given authorization and
+// optional captions.
+func institutionJSON(t *testing.T, auth AuthorizationType, securityCodeCaption, secondaryLoginIDCaption string) string {
+	t.Helper()
+	m := map[string]any{
+		"type": "institution", "id": "AU00000", "name": "Hooli Bank", "tier": "4",
+		"authorization": string(auth), "status": "operational",
+	}
+	if securityCodeCaption != "" {
+		m["securityCodeCaption"] = securityCodeCaption
+	}
+	if secondaryLoginIDCaption != "" {
+		m["secondaryLoginIdCaption"] = secondaryLoginIDCaption
+	}
+	b, err := json.Marshal(m)
+	require.NoError(t, err)
+	return string(b)
+}
+
+// validationFields returns the Field of every *ValidationError in err, which
+// is either one *ValidationError or several joined. It fails the test if any
+// joined error is not a *ValidationError.
+func validationFields(t *testing.T, err error) []string {
+	t.Helper()
+	require.Error(t, err)
+	require.ErrorIs(t, err, ErrValidation)
+	var errs []error
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = joined.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	fields := make([]string, 0, len(errs))
+	for _, e := range errs {
+		var ve *ValidationError
+		require.True(t, errors.As(e, &ve), "joined error %v (%T) is not a *ValidationError", e, e)
+		assert.ErrorIs(t, e, ErrValidation)
+		fields = append(fields, ve.Field)
+	}
+	return fields
+}
+
+// assertNoSecrets fails if s contains any of the secret values.
+func assertNoSecrets(t *testing.T, s string) {
+	t.Helper()
+	for _, secret := range []string{secretPassword, secretUserToken, secretSecurityCode} {
+		assert.NotContains(t, s, secret)
+	}
+}
+
+func TestCreateAuthorizationRules(t *testing.T) {
+	t.Parallel()
+	const future AuthorizationType = "open-banking-consent-v9" // a value the library does not know
+
+	login := ConnectionParams{LoginID: "gavinBelson", Password: secretPassword}
+	token := ConnectionParams{UserToken: secretUserToken}
+	with := func(p ConnectionParams, f func(*ConnectionParams)) ConnectionParams { f(&p); return p }
+
+	tests := []struct {
+		name       string
+		auth       AuthorizationType
+		params     ConnectionParams
+		wantFields []string // nil: Create posts
+	}{
+		{"user/login and password", AuthUser, login, nil},
+		{"user/login and password and security code", AuthUser, with(login, func(p *ConnectionParams) { p.SecurityCode = secretSecurityCode }), nil},
+		{"user/no password", AuthUser, ConnectionParams{LoginID: "gavinBelson"}, []string{"password"}},
+		{"user/blank password", AuthUser, ConnectionParams{LoginID: "gavinBelson", Password: " \t "}, []string{"password"}},
+		{"user/no login id", AuthUser, ConnectionParams{Password: secretPassword}, []string{"loginId"}},
+		{"user/blank login id", AuthUser, ConnectionParams{LoginID: "  ", Password: secretPassword}, []string{"loginId"}},
+		{"user/nothing", AuthUser, ConnectionParams{}, []string{"loginId", "password"}},
+		{"user/user token too", AuthUser, with(login, func(p *ConnectionParams) { p.UserToken = secretUserToken }), []string{"userToken"}},
+		{"user/user token only", AuthUser, token, []string{"loginId", "password", "userToken"}},
+		{"user-mfa/login and password", AuthUserMFA, login, nil},
+		{"user-mfa/no password", AuthUserMFA, ConnectionParams{LoginID: "gavinBelson"}, []string{"password"}},
+		{"user-mfa/user token only", AuthUserMFA, token, []string{"loginId", "password", "userToken"}},
+		{"user-mfa-intermittent/login and password", AuthUserMFAIntermittent, login, nil},
+		{"user-mfa-intermittent/no login id", AuthUserMFAIntermittent, ConnectionParams{Password: secretPassword}, []string{"loginId"}},
+		{"user-mfa-intermittent/user token too", AuthUserMFAIntermittent, with(login, func(p *ConnectionParams) { p.UserToken = secretUserToken }), []string{"userToken"}},
+		{"token/user token", AuthToken, token, nil},
+		{"token/nothing", AuthToken, ConnectionParams{}, []string{"userToken"}},
+		{"token/blank user token", AuthToken, ConnectionParams{UserToken: "   "}, []string{"userToken"}},
+		{"token/login and password only", AuthToken, login, []string{"userToken", "loginId", "password"}},
+		{"token/user token and password", AuthToken, with(token, func(p *ConnectionParams) { p.Password = secretPassword }), []string{"password"}},
+		{"token/user token and login id", AuthToken, with(token, func(p *ConnectionParams) { p.LoginID = "gavinBelson" }), []string{"loginId"}},
+		{"user-token/user token", AuthUserToken, token, nil},
+		{"user-token/login and password only", AuthUserToken, login, []string{"userToken", "loginId", "password"}},
+		{"user-token/user token and password", AuthUserToken, with(token, func(p *ConnectionParams) { p.Password = secretPassword }), []string{"password"}},
+		{"other/login and password", AuthOther, login, []string{"institution.id"}},
+		{"other/user token", AuthOther, token, []string{"institution.id"}},
+		{"other/nothing", AuthOther, ConnectionParams{}, []string{"institution.id"}},
+		{"unknown/login and password", future, login, nil},
+		{"unknown/login id only", future, ConnectionParams{LoginID: "gavinBelson"}, nil},
+		{"unknown/user token only", future, token, nil},
+		{"unknown/nothing", future, ConnectionParams{}, []string{"loginId"}},
+		{"unknown/password only", future, ConnectionParams{Password: secretPassword}, []string{"loginId"}},
+		{"unknown/blank login id and user token", future, ConnectionParams{LoginID: " ", UserToken: " ", Password: secretPassword}, []string{"loginId"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, mt := newMockClient(t)
+			mt.RegisterResponder(http.MethodGet, connInstURL, jsonResp(http.StatusOK, institutionJSON(t, tc.auth, "", "")))
+			mt.RegisterResponder(http.MethodPost, connPostURL, jsonResp(http.StatusAccepted, connJobJSON))
+
+			p := tc.params
+			p.Institution = InstitutionRef{ID: "AU00000"}
+			job, err := c.Connections.Create(t.Context(), "u1", p)
+
+			if tc.wantFields == nil {
+				require.NoError(t, err)
+				require.NotNil(t, job)
+				assert.Equal(t, "61723", job.ID)
+				assert.Equal(t, 1, calls(mt, postConnKey), "Create must post exactly once")
+				return
+			}
+			assert.Nil(t, job)
+			assert.ElementsMatch(t, tc.wantFields, validationFields(t, err))
+			assert.Equal(t, 0, calls(mt, postConnKey), "a refused Create must post nothing")
+			assertNoSecrets(t, err.Error())
+			assertNoSecrets(t, fmt.Sprintf("%+v", err))
+		})
+	}
+}
+
+func TestCreateCaptionsMakeFieldsRequired(t *testing.T) {
+	t.Parallel()
+	login := ConnectionParams{LoginID: "gavinBelson", Password: secretPassword}
+	with := func(p ConnectionParams, f func(*ConnectionParams)) ConnectionParams { f(&p); return p }
+
+	tests := []struct {
+		name                  string
+		auth                  AuthorizationType
+		securityCodeCaption   string
+		secondaryLoginCaption string
+		params                ConnectionParams
+		wantFields            []string // nil: Create posts
+	}{
+		{"no captions, no extras", AuthUser, "", "", login, nil},
+		{"security code caption, code missing", AuthUser, "Security Number", "", login, []string{"securityCode"}},
+		{"security code caption, code blank", AuthUser, "Security Number", "", with(login, func(p *ConnectionParams) { p.SecurityCode = "  " }), []string{"securityCode"}},
+		{"security code caption, code given", AuthUser, "Security Number", "", with(login, func(p *ConnectionParams) { p.SecurityCode = secretSecurityCode }), nil},
+		{"secondary login caption, missing", AuthUserMFA, "", "Customer ID", login, []string{"secondaryLoginId"}},
+		{"secondary login caption, given", AuthUserMFA, "", "Customer ID", with(login, func(p *ConnectionParams) { p.SecondaryLoginID = "cust-1" }), nil},
+		{"both captions, both missing", AuthUser, "Security Number", "Customer ID", login, []string{"securityCode", "secondaryLoginId"}},
+		{"both captions, nothing at all", AuthUser, "Security Number", "Customer ID", ConnectionParams{}, []string{"loginId", "password", "securityCode", "secondaryLoginId"}},
+		{"both captions, all given", AuthUser, "Security Number", "Customer ID", with(login, func(p *ConnectionParams) {
+			p.SecurityCode, p.SecondaryLoginID = secretSecurityCode, "cust-1"
+		}), nil},
+		{"token with security code caption, code missing", AuthToken, "Security Number", "", ConnectionParams{UserToken: secretUserToken}, []string{"securityCode"}},
+		{"token with security code caption, code given", AuthToken, "Security Number", "", ConnectionParams{UserToken: secretUserToken, SecurityCode: secretSecurityCode}, nil},
+		{"unknown type with secondary caption, missing", "future-kind", "", "Customer ID", ConnectionParams{UserToken: secretUserToken}, []string{"secondaryLoginId"}},
+		// An "other" institution cannot be connected at all: the captions add nothing.
+		{"other ignores captions", AuthOther, "Security Number", "Customer ID", login, []string{"institution.id"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, mt := newMockClient(t)
+			mt.RegisterResponder(http.MethodGet, connInstURL,
+				jsonResp(http.StatusOK, institutionJSON(t, tc.auth, tc.securityCodeCaption, tc.secondaryLoginCaption)))
+			mt.RegisterResponder(http.MethodPost, connPostURL, jsonResp(http.StatusAccepted, connJobJSON))
+
+			p := tc.params
+			p.Institution = InstitutionRef{ID: "AU00000"}
+			job, err := c.Connections.Create(t.Context(), "u1", p)
+			if tc.wantFields == nil {
+				require.NoError(t, err)
+				require.NotNil(t, job)
+				assert.Equal(t, 1, calls(mt, postConnKey))
+				return
+			}
+			assert.Nil(t, job)
+			assert.ElementsMatch(t, tc.wantFields, validationFields(t, err))
+			assert.Equal(t, 0, calls(mt, postConnKey))
+			assertNoSecrets(t, err.Error())
+		})
+	}
+}
+
+func TestValidateWithoutIO(t *testing.T) {
+	t.Parallel()
+	p := ConnectionParams{LoginID: "gavinBelson", Password: secretPassword, Institution: InstitutionRef{ID: "AU00000"}}
+
+	require.NoError(t, p.Validate(&Institution{ID: "AU00000", Authorization: AuthUser}))
+
+	err := p.Validate(nil)
+	assert.Equal(t, []string{"institution"}, validationFields(t, err))
+
+	bad := ConnectionParams{Institution: InstitutionRef{ID: ".."}}
+	fields := validationFields(t, bad.Validate(&Institution{ID: "AU00000", Authorization: AuthUser}))
+	assert.ElementsMatch(t, []string{"institution.id", "loginId", "password"}, fields)
+}
+
+func TestCreateRefusesBadIDsBeforeAnyIO(t *testing.T) {
+	t.Parallel()
+	good := ConnectionParams{LoginID: "gavinBelson", Password: secretPassword, Institution: InstitutionRef{ID: "AU00000"}}
+	withInst := func(id string) ConnectionParams { p := good; p.Institution.ID = id; return p }
+
+	tests := []struct {
+		name       string
+		userID     string
+		params     ConnectionParams
+		wantFields []string
+	}{
+		{"empty user id", "", good, []string{"userId"}},
+		{"blank user id", "  \t", good, []string{"userId"}},
+		{"dot user id", ".", good, []string{"userId"}},
+		{"dot-dot user id", "..", good, []string{"userId"}},
+		{"user id with newline", "u1\nX-Evil: 1", good, []string{"userId"}},
+		{"empty institution id", "u1", withInst(""), []string{"institution.id"}},
+		{"blank institution id", "u1", withInst("   "), []string{"institution.id"}},
+		{"dot institution id", "u1", withInst("."), []string{"institution.id"}},
+		{"dot-dot institution id", "u1", withInst(".."), []string{"institution.id"}},
+		{"both bad", "", withInst(""), []string{"userId", "institution.id"}},
+		{"both dot-dot", "..", withInst(".."), []string{"userId", "institution.id"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, mt := newMockClient(t)
+			mt.RegisterResponder(http.MethodGet, connInstURL, jsonResp(http.StatusOK, hooliJSON))
+			var unexpected []string
+			var mu sync.Mutex
+			mt.RegisterNoResponder(func(req *http.Request) (*http.Response, error) {
+				mu.Lock()
+				unexpected = append(unexpected, req.Method+" "+req.URL.String())
+				mu.Unlock()
+				return nil, errors.New("unexpected request")
+			})
+
+			job, err := c.Connections.Create(t.Context(), tc.userID, tc.params)
+			assert.Nil(t, job)
+			assert.ElementsMatch(t, tc.wantFields, validationFields(t, err))
+			assertNoSecrets(t, err.Error())
+			assert.Equal(t, 0, mt.GetTotalCallCount(), "no request at all: calls %v", mt.GetCallCountInfo())
+			assert.Equal(t, 0, calls(mt, postTokenKey), "no token request")
+			assert.Equal(t, 0, calls(mt, getInstKey), "no institution lookup")
+			mu.Lock()
+			assert.Empty(t, unexpected)
+			mu.Unlock()
+		})
+	}
+}
+
+func TestCreateCachesInstitutionPerClient(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	mt.RegisterResponder(http.MethodGet, connInstURL, jsonResp(http.StatusOK, hooliJSON))
+	mt.RegisterResponder(http.MethodPost, connPostURL, jsonResp(http.StatusAccepted, connJobJSON))
+	p := ConnectionParams{LoginID: "gavinBelson", Password: secretPassword, Institution: InstitutionRef{ID: "AU00000"}}
+
+	for range 2 {
+		_, err := c.Connections.Create(t.Context(), "u1", p)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, 1, calls(mt, getInstKey), "the second Create must use the cached institution")
+	assert.Equal(t, 2, calls(mt, postConnKey))
+
+	// The cache belongs to the client: a second client looks it up itself.
+	c2, mt2 := newMockClient(t)
+	mt2.RegisterResponder(http.MethodGet, connInstURL, jsonResp(http.StatusOK, hooliJSON))
+	mt2.RegisterResponder(http.MethodPost, connPostURL, jsonResp(http.StatusAccepted, connJobJSON))
+	_, err := c2.Connections.Create(t.Context(), "u1", p)
+	require.NoError(t, err)
+	assert.Equal(t, 1, calls(mt2, getInstKey))
+	assert.Equal(t, 1, calls(mt, getInstKey), "the first client's transport saw no more lookups")
+}
+
+func TestCreateConcurrentLookupsShareOneGet(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	mt.RegisterResponder(http.MethodGet, connInstURL, jsonResp(http.StatusOK, hooliJSON).Delay(50*time.Millisecond))
+	mt.RegisterResponder(http.MethodPost, connPostURL, jsonResp(http.StatusAccepted, connJobJSON))
+	p := ConnectionParams{LoginID: "gavinBelson", Password: secretPassword, Institution: InstitutionRef{ID: "AU00000"}}
+
+	const n = 20
+	start := make(chan struct{})
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			_, errs[i] = c.Connections.Create(t.Context(), "u1", p)
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	for i, err := range errs {
+		require.NoError(t, err, "goroutine %d", i)
+	}
+	assert.Equal(t, 1, calls(mt, getInstKey), "concurrent misses must share one lookup")
+	assert.Equal(t, 1, calls(mt, postTokenKey), "one token for everyone")
+	assert.Equal(t, n, calls(mt, postConnKey))
+}
+
+func TestCreateReusedJob(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		status     int
+		wantReused bool
+	}{
+		{http.StatusAccepted, false},
+		{http.StatusOK, true},
+	}
+	for _, tc := range tests {
+		t.Run(http.StatusText(tc.status), func(t *testing.T) {
+			t.Parallel()
+			c, mt := newMockClient(t)
+			mt.RegisterResponder(http.MethodGet, connInstURL, jsonResp(http.StatusOK, hooliJSON))
+			mt.RegisterResponder(http.MethodPost, connPostURL, jsonResp(tc.status, connJobJSON))
+
+			job, err := c.Connections.Create(t.Context(), "u1", ConnectionParams{
+				LoginID: "gavinBelson", Password: secretPassword, Institution: InstitutionRef{ID: "AU00000"},
+			})
+			require.NoError(t, err)
+			require.NotNil(t, job)
+			assert.Equal(t, tc.wantReused, job.Reused)
+			assert.Equal(t, "61723", job.ID)
+			assert.Equal(t, "https://api.test/jobs/61723", job.Links.Self)
+		})
+	}
+}
+
+func TestCreatePostsWireForm(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		auth     AuthorizationType
+		params   ConnectionParams
+		wantBody string
+	}{
+		{
+			"login",
+			AuthUser,
+			ConnectionParams{LoginID: "gavinBelson", Password: secretPassword},
+			`{"loginId":"gavinBelson","password":"` + secretPassword + `","institution":{"id":"AU00000"}}`,
+		},
+		{
+			"login with extras",
+			AuthUser,
+			ConnectionParams{LoginID: "gavinBelson", Password: secretPassword, SecurityCode: secretSecurityCode, SecondaryLoginID: "cust-1"},
+			`{"loginId":"gavinBelson","password":"` + secretPassword + `","securityCode":"` + secretSecurityCode +
+				`","secondaryLoginId":"cust-1","institution":{"id":"AU00000"}}`,
+		},
+		{
+			"token",
+			AuthToken,
+			ConnectionParams{UserToken: secretUserToken},
+			`{"userToken":"` + secretUserToken + `","institution":{"id":"AU00000"}}`,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, mt := newMockClient(t)
+			mt.RegisterResponder(http.MethodGet, connInstURL, jsonResp(http.StatusOK, institutionJSON(t, tc.auth, "", "")))
+			var (
+				mu          sync.Mutex
+				body        []byte
+				contentType string
+				authz       string
+				readErr     error
+			)
+			mt.RegisterResponder(http.MethodPost, connPostURL, func(req *http.Request) (*http.Response, error) {
+				b, err := io.ReadAll(req.Body)
+				mu.Lock()
+				body, readErr, contentType, authz = b, err, req.Header.Get("Content-Type"), req.Header.Get("Authorization")
+				mu.Unlock()
+				return jsonResp(http.StatusAccepted, connJobJSON)(req)
+			})
+
+			p := tc.params
+			p.Institution = InstitutionRef{ID: "AU00000"}
+			_, err := c.Connections.Create(t.Context(), "u1", p)
+			require.NoError(t, err)
+
+			mu.Lock()
+			defer mu.Unlock()
+			require.NoError(t, readErr)
+			assert.JSONEq(t, tc.wantBody, string(body))
+			var keys map[string]json.RawMessage
+			require.NoError(t, json.Unmarshal(body, &keys))
+			for k := range keys {
+				assert.Contains(t, []string{"loginId", "password", "securityCode", "secondaryLoginId", "userToken", "institution"}, k,
+					"only wire names are posted")
+			}
+			assert.Equal(t, "application/json", contentType)
+			assert.Equal(t, "Bearer tok-1", authz)
+		})
+	}
+}
+
+func TestCreateEscapesUserID(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	mt.RegisterResponder(http.MethodGet, connInstURL, jsonResp(http.StatusOK, hooliJSON))
+	var (
+		mu    sync.Mutex
+		paths []string
+	)
+	mt.RegisterNoResponder(func(req *http.Request) (*http.Response, error) {
+		mu.Lock()
+		paths = append(paths, req.Method+" "+req.URL.EscapedPath()+"?"+req.URL.RawQuery)
+		mu.Unlock()
+		return jsonResp(http.StatusAccepted, connJobJSON)(req)
+	})
+
+	_, err := c.Connections.Create(t.Context(), "a/b c", ConnectionParams{
+		LoginID: "gavinBelson", Password: secretPassword, Institution: InstitutionRef{ID: "AU00000"},
+	})
+	require.NoError(t, err)
+	_, err = c.Connections.Create(t.Context(), "x?y=1#z", ConnectionParams{
+		LoginID: "gavinBelson", Password: secretPassword, Institution: InstitutionRef{ID: "AU00000"},
+	})
+	require.NoError(t, err)
+
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, []string{
+		"POST /users/a%2Fb%20c/connections?",
+		"POST /users/x%3Fy=1%23z/connections?",
+	}, paths)
+}
+
+func TestConnectionParamsRedaction(t *testing.T) {
+	t.Parallel()
+	p := ConnectionParams{
+		LoginID:          "gavinBelson",
+		Password:         secretPassword,
+		UserToken:        secretUserToken,
+		SecurityCode:     secretSecurityCode,
+		SecondaryLoginID: "cust-1",
+		Institution:      InstitutionRef{ID: "AU00000"},
+	}
+	type wrapper struct {
+		Name   string
+		Params ConnectionParams
+	}
+	type ptrWrapper struct {
+		Params *ConnectionParams
+	}
+	values := map[string]any{
+		"value":           p,
+		"pointer":         &p,
+		"struct":          wrapper{Name: "w", Params: p},
+		"pointer struct":  &wrapper{Name: "w", Params: p},
+		"struct pointer":  ptrWrapper{Params: &p},
+		"slice":           []ConnectionParams{p},
+		"map":             map[string]ConnectionParams{"k": p},
+		"interface slice": []any{p, &p},
+	}
+
+	t.Run("fmt", func(t *testing.T) {
+		t.Parallel()
+		for name, v := range values {
+			for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
+				out := fmt.Sprintf(verb, v)
+				assertNoSecrets(t, out)
+				assert.Contains(t, out, redacted, "%s with %s: %s", name, verb, out)
+				assert.Contains(t, out, "gavinBelson", "%s with %s: the login id is shown", name, verb)
+			}
+		}
+		assert.Equal(t, p.String(), fmt.Sprint(p))
+		assert.NotContains(t, ConnectionParams{LoginID: "x"}.String(), redacted, "unset secrets are not marked as set")
+	})
+
+	t.Run("slog", func(t *testing.T) {
+		t.Parallel()
+		for _, newHandler := range []func(io.Writer) slog.Handler{
+			func(w io.Writer) slog.Handler { return slog.NewJSONHandler(w, nil) },
+			func(w io.Writer) slog.Handler { return slog.NewTextHandler(w, nil) },
+		} {
+			var buf bytes.Buffer
+			l := slog.New(newHandler(&buf))
+			l.Info("connect", slog.Any("params", p))
+			l.Info("connect", slog.Any("params", &p))
+			l.Info("connect", "params", p)
+			l.Info("connect", slog.Group("req", slog.Any("params", p)))
+			l.With(slog.Any("params", p)).Info("connect")
+			out := buf.String()
+			assertNoSecrets(t, out)
+			assert.Equal(t, 5, strings.Count(out, "gavinBelson"), out)
+			assert.Contains(t, out, redacted)
+		}
+	})
+
+	t.Run("json handler shape", func(t *testing.T) {
+		t.Parallel()
+		var buf bytes.Buffer
+		slog.New(slog.NewJSONHandler(&buf, nil)).Info("connect", slog.Any("params", p))
+		var rec struct {
+			Params map[string]string `json:"params"`
+		}
+		require.NoError(t, json.Unmarshal(buf.Bytes(), &rec))
+		assert.Equal(t, map[string]string{
+			"loginId": "gavinBelson", "password": redacted, "userToken": redacted,
+			"securityCode": redacted, "secondaryLoginId": "cust-1", "institution": "AU00000",
+		}, rec.Params)
+	})
+}
+
+// TestConnectionParamsRedactionNested covers values that slog's JSON handler
+// hands to encoding/json instead of resolving LogValue.
+func TestConnectionParamsRedactionNested(t *testing.T) {
+	t.Parallel()
+	p := ConnectionParams{LoginID: "gavinBelson", Password: secretPassword, UserToken: secretUserToken,
+		SecurityCode: secretSecurityCode, Institution: InstitutionRef{ID: "AU00000"}}
+
+	b, err := json.Marshal(p)
+	require.NoError(t, err)
+	assertNoSecrets(t, string(b))
+
+	var buf bytes.Buffer
+	l := slog.New(slog.NewJSONHandler(&buf, nil))
+	l.Info("connect", slog.Any("req", struct{ Params ConnectionParams }{p}))
+	l.Info("connect", slog.Any("all", []ConnectionParams{p}))
+	assert.Equal(t, 2, strings.Count(buf.String(), "gavinBelson"))
+	assertNoSecrets(t, buf.String())
+}
+
+func TestCreateDebugLogsCarryNoSecrets(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewJSONHandler(&lockedWriter{w: &buf, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c, mt := newMockClient(t, WithLogger(logger))
+	mt.RegisterResponder(http.MethodGet, connInstURL, jsonResp(http.StatusOK, institutionJSON(t, AuthUser, "Security Number", "")))
+	mt.RegisterResponder(http.MethodPost, connPostURL,
+		jsonResp(http.StatusServiceUnavailable, connErr503).Then(jsonResp(http.StatusAccepted, connJobJSON)))
+
+	_, err := c.Connections.Create(t.Context(), "u1", ConnectionParams{
+		LoginID: "gavinBelson", Password: secretPassword, SecurityCode: secretSecurityCode, Institution: InstitutionRef{ID: "AU00000"},
+	})
+	require.NoError(t, err)
+
+	mu.Lock()
+	defer mu.Unlock()
+	out := buf.String()
+	assert.Contains(t, out, "/users/u1/connections", "the debug log records the request")
+	assertNoSecrets(t, out)
+	assert.NotContains(t, out, "tok-1", "no bearer token in logs")
+	assert.NotContains(t, out, testKey, "no API key in logs")
+}
+
+// lockedWriter serialises writes from concurrent log calls.
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func TestCreateRetriesOn503(t *testing.T) {
+	t.Parallel()
+	p := ConnectionParams{LoginID: "gavinBelson", Password: secretPassword, Institution: InstitutionRef{ID: "AU00000"}}
+
+	t.Run("recovers", func(t *testing.T) {
+		t.Parallel()
+		c, mt := newMockClient(t)
+		mt.RegisterResponder(http.MethodGet, connInstURL, jsonResp(http.StatusOK, hooliJSON))
+		var (
+			mu     sync.Mutex
+			bodies []string
+		)
+		seq := jsonResp(http.StatusServiceUnavailable, connErr503).
+			Then(jsonResp(http.StatusServiceUnavailable, connErr503)).
+			Then(jsonResp(http.StatusAccepted, connJobJSON))
+		mt.RegisterResponder(http.MethodPost, connPostURL, func(req *http.Request) (*http.Response, error) {
+			b, _ := io.ReadAll(req.Body)
+			mu.Lock()
+			bodies = append(bodies, string(b))
+			mu.Unlock()
+			return seq(req)
+		})
+
+		job, err := c.Connections.Create(t.Context(), "u1", p)
+		require.NoError(t, err)
+		require.NotNil(t, job)
+		assert.Equal(t, "61723", job.ID)
+		assert.False(t, job.Reused)
+		assert.Equal(t, 3, calls(mt, postConnKey))
+		mu.Lock()
+		defer mu.Unlock()
+		require.Len(t, bodies, 3)
+		assert.NotEmpty(t, bodies[0])
+		assert.Equal(t, bodies[0], bodies[1], "a retry posts the same body")
+		assert.Equal(t, bodies[0], bodies[2], "a retry posts the same body")
+	})
+
+	t.Run("gives up", func(t *testing.T) {
+		t.Parallel()
+		c, mt := newMockClient(t)
+		mt.RegisterResponder(http.MethodGet, connInstURL, jsonResp(http.StatusOK, hooliJSON))
+		mt.RegisterResponder(http.MethodPost, connPostURL, jsonResp(http.StatusServiceUnavailable, connErr503))
+
+		job, err := c.Connections.Create(t.Context(), "u1", p)
+		require.Error(t, err)
+		assert.Nil(t, job)
+		var apiErr *APIError
+		require.ErrorAs(t, err, &apiErr)
+		assert.Equal(t, http.StatusServiceUnavailable, apiErr.StatusCode)
+		assert.Equal(t, "corr-503", apiErr.CorrelationID)
+		assert.Equal(t, "service-unavailable", apiErr.Code())
+		assert.NotErrorIs(t, err, ErrValidation)
+		assert.Equal(t, 1+defaultMaxRetries, calls(mt, postConnKey), "one try and the default retries")
+		assertNoSecrets(t, err.Error())
+	})
+
+	t.Run("not on 400", func(t *testing.T) {
+		t.Parallel()
+		c, mt := newMockClient(t)
+		mt.RegisterResponder(http.MethodGet, connInstURL, jsonResp(http.StatusOK, hooliJSON))
+		mt.RegisterResponder(http.MethodPost, connPostURL, jsonResp(http.StatusBadRequest,
+			`{"type":"list","correlationId":"c400","data":[{"type":"error","code":"parameter-not-valid","title":"Parameter value is not valid","source":{"pointer":"/loginId"}}]}`))
+
+		_, err := c.Connections.Create(t.Context(), "u1", p)
+		var apiErr *APIError
+		require.ErrorAs(t, err, &apiErr)
+		assert.Equal(t, http.StatusBadRequest, apiErr.StatusCode)
+		assert.Equal(t, "/loginId", apiErr.Errors[0].Source.Pointer)
+		assert.Equal(t, 1, calls(mt, postConnKey))
+	})
+}
+
+func TestCreateInstitutionLookupFailure(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	mt.RegisterResponder(http.MethodGet, connInstURL, jsonResp(http.StatusNotFound,
+		`{"type":"list","correlationId":"c404","data":[{"type":"error","code":"resource-not-found","title":"Requested resource is not found."}]}`))
+	mt.RegisterResponder(http.MethodPost, connPostURL, jsonResp(http.StatusAccepted, connJobJSON))
+
+	_, err := c.Connections.Create(t.Context(), "u1", ConnectionParams{
+		LoginID: "gavinBelson", Password: secretPassword, Institution: InstitutionRef{ID: "AU00000"},
+	})
+	require.Error(t, err)
+	assert.ErrorIs(t, err, ErrNotFound)
+	assert.NotErrorIs(t, err, ErrValidation)
+	assert.Equal(t, 0, calls(mt, postConnKey))
+	assertNoSecrets(t, err.Error())
+
+	// A failed lookup is not cached: the next Create asks again.
+	_, _ = c.Connections.Create(t.Context(), "u1", ConnectionParams{
+		LoginID: "gavinBelson", Password: secretPassword, Institution: InstitutionRef{ID: "AU00000"},
+	})
+	assert.Equal(t, 2, calls(mt, getInstKey))
+}

@@ -1,0 +1,61 @@
+// Package basiq is a client for the Basiq open-banking API: connect a
+// customer's bank, wait for the data to arrive, and read it.
+//
+// # Authenticate
+//
+// Create one [Client] per API key and share it between goroutines. The key
+// comes from [WithAPIKey] or the BASIQ_API_KEY environment variable:
+//
+//	client, err := basiq.NewClient(basiq.WithAPIKey(key))
+//
+// The client exchanges the key for an access token at POST /token on first use,
+// shares that one token between all goroutines, renews it before it expires,
+// and fetches a fresh one once if the API says it has expired. The key is sent
+// to nothing but POST /token on the base URL.
+//
+// # Create a connection
+//
+// [ConnectionsService.Create] posts a user's bank credentials. Which
+// credentials an institution takes depends on its [AuthorizationType]; Create
+// reads the institution first (cached per client) and refuses, before posting
+// anything, arguments that cannot work, with an error matching [ErrValidation]:
+//
+//	job, err := client.Connections.Create(ctx, userID, basiq.ConnectionParams{
+//		LoginID:     "gavinBelson",
+//		Password:    "hooli2016",
+//		Institution: basiq.InstitutionRef{ID: "AU00000"},
+//	})
+//
+// # Wait for the job
+//
+// The API answers with a [Job] whose steps (verify-credentials,
+// retrieve-accounts, retrieve-transactions, ...) run for 3 to 30 seconds.
+// [Client.WaitForJob] polls it with backoff until every step has succeeded,
+// and returns a [*JobError] as soon as one fails:
+//
+//	job, err = client.WaitForJob(ctx, job, basiq.WithProgress(func(j *basiq.Job) { ... }))
+//	var jobErr *basiq.JobError
+//	if errors.As(err, &jobErr) {
+//		// jobErr.Step, jobErr.Code ("invalid-credentials", ...)
+//	}
+//	connectionID := job.ConnectionID()
+//
+// # Errors
+//
+// Every non-2xx answer is an [*APIError] carrying the status, Basiq's
+// correlation id and error objects; match statuses with [errors.Is] and
+// [ErrNotFound], [ErrUnauthorized], [ErrForbidden] or [ErrRateLimited].
+// A failed job step is a [*JobError] ([ErrJobFailed]); a refused argument a
+// [*ValidationError] ([ErrValidation]).
+//
+// # Retries, origins and secrets
+//
+// Requests that cannot create a duplicate (reads, deletes, token requests and
+// connection creation, which the API deduplicates) are retried on network
+// errors and 429/500/502/503/504 answers, with exponential backoff, jitter and
+// Retry-After honoured up to a cap ([WithMaxRetries], [WithRetryWait]).
+// Credentials go only to the base URL's origin: links and redirects elsewhere
+// are not followed with them, and http:// is accepted only for loopback hosts.
+// Passwords, user tokens, security codes, the API key and access tokens never
+// appear in errors, log records ([WithLogger]) or formatted values.
+package basiq
