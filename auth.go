@@ -12,9 +12,13 @@ import (
 	"time"
 )
 
-// ScopeServerAccess is the token scope the client requests: full server-side
-// access to the API.
-const ScopeServerAccess = "SERVER_ACCESS"
+// Token scopes. The client uses a SERVER_ACCESS token for every call except
+// [JobsService.RespondMFA], which the API accepts only with a CLIENT_ACCESS
+// token; each scope's token is fetched, shared and renewed on its own.
+const (
+	ScopeServerAccess = "SERVER_ACCESS"
+	ScopeClientAccess = "CLIENT_ACCESS"
+)
 
 const (
 	// maxRefreshMargin is how long before its expiry a token is renewed, at most.
@@ -23,17 +27,24 @@ const (
 	defaultTokenLife = time.Hour
 )
 
-// tokenSource holds the client's one access token. All goroutines share it;
-// while a token is being fetched the others wait for that fetch instead of
-// starting their own, so N concurrent first calls make one token request.
+// tokenSource holds the client's access tokens, one per scope. All goroutines
+// share them; while a token is being fetched the others wait for that fetch
+// instead of starting their own, so N concurrent first calls make one token
+// request.
 type tokenSource struct {
 	client *Client
 
-	mu    sync.Mutex
-	tok   string
-	renew time.Time // when to fetch a new one, some time before it expires
+	mu     sync.Mutex
+	tokens map[string]cachedToken // by scope
 
-	fetches flight[struct{}, string]
+	fetches flight[string, string] // by scope
+}
+
+// cachedToken is a token and when to fetch its successor, some time before it
+// expires.
+type cachedToken struct {
+	tok   string
+	renew time.Time
 }
 
 type tokenResponse struct {
@@ -42,52 +53,58 @@ type tokenResponse struct {
 	ExpiresIn   int    `json:"expires_in"`
 }
 
-// token returns a valid access token, fetching one if there is none or the
-// current one is close to its expiry.
-func (ts *tokenSource) token(ctx context.Context) (string, error) {
+// current returns the scope's token if it is not yet due for renewal.
+func (ts *tokenSource) current(scope string) (string, bool) {
 	ts.mu.Lock()
-	tok, renew := ts.tok, ts.renew
-	ts.mu.Unlock()
-	if tok != "" && time.Now().Before(renew) {
+	defer ts.mu.Unlock()
+	t, ok := ts.tokens[scope]
+	if !ok || t.tok == "" || !time.Now().Before(t.renew) {
+		return "", false
+	}
+	return t.tok, true
+}
+
+// token returns a valid access token for scope, fetching one if there is none
+// or the current one is close to its expiry.
+func (ts *tokenSource) token(ctx context.Context, scope string) (string, error) {
+	if tok, ok := ts.current(scope); ok {
 		return tok, nil
 	}
-	return ts.fetches.do(ctx, struct{}{}, func(ctx context.Context) (string, error) {
-		// A caller that waited for the lock may find a fresh token already.
-		ts.mu.Lock()
-		tok, renew := ts.tok, ts.renew
-		ts.mu.Unlock()
-		if tok != "" && time.Now().Before(renew) {
+	return ts.fetches.do(ctx, scope, func(ctx context.Context) (string, error) {
+		// A caller that arrived as another fetch finished finds its token here.
+		if tok, ok := ts.current(scope); ok {
 			return tok, nil
 		}
-		tok, life, err := ts.fetch(ctx)
+		tok, life, err := ts.fetch(ctx, scope)
 		if err != nil {
 			return "", err
 		}
 		ts.mu.Lock()
-		ts.tok = tok
-		ts.renew = time.Now().Add(life - min(maxRefreshMargin, life/4))
+		if ts.tokens == nil {
+			ts.tokens = map[string]cachedToken{}
+		}
+		ts.tokens[scope] = cachedToken{tok: tok, renew: time.Now().Add(life - min(maxRefreshMargin, life/4))}
 		ts.mu.Unlock()
 		return tok, nil
 	})
 }
 
-// invalidate drops tok if it is still the current token, so that the next call
-// fetches a new one. Many goroutines told at once that tok expired cause one
-// fetch, not many.
-func (ts *tokenSource) invalidate(tok string) {
+// invalidate drops tok if it is still the scope's current token, so that the
+// next call fetches a new one. Many goroutines told at once that tok expired
+// cause one fetch, not many.
+func (ts *tokenSource) invalidate(scope, tok string) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	if ts.tok == tok {
-		ts.tok = ""
-		ts.renew = time.Time{}
+	if ts.tokens[scope].tok == tok {
+		delete(ts.tokens, scope)
 	}
 }
 
 // fetch exchanges the API key for a token at POST /token, through the same
 // request path as every other call.
-func (ts *tokenSource) fetch(ctx context.Context) (string, time.Duration, error) {
+func (ts *tokenSource) fetch(ctx context.Context, scope string) (string, time.Duration, error) {
 	c := ts.client
-	form := url.Values{"scope": {ScopeServerAccess}}
+	form := url.Values{"scope": {scope}}
 	req, err := c.newRequest(ctx, http.MethodPost, "token", form)
 	if err != nil {
 		return "", 0, err

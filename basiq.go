@@ -58,8 +58,15 @@ type Client struct {
 	Institutions *InstitutionsService
 	// Connections creates and manages a user's connections to institutions.
 	Connections *ConnectionsService
-	// Jobs reads the jobs that connection changes start.
+	// Jobs reads the jobs that connection changes start, and answers MFA
+	// challenges.
 	Jobs *JobsService
+	// Users creates and manages Basiq users.
+	Users *UsersService
+	// Accounts reads a user's accounts.
+	Accounts *AccountsService
+	// Transactions reads a user's transactions.
+	Transactions *TransactionsService
 
 	common service
 
@@ -142,6 +149,9 @@ func NewClient(opts ...Option) (*Client, error) {
 	c.Institutions = (*InstitutionsService)(&c.common)
 	c.Connections = (*ConnectionsService)(&c.common)
 	c.Jobs = (*JobsService)(&c.common)
+	c.Users = (*UsersService)(&c.common)
+	c.Accounts = (*AccountsService)(&c.common)
+	c.Transactions = (*TransactionsService)(&c.common)
 	c.auth = &tokenSource{client: c}
 	c.insts = newInstitutionCache()
 	return c, nil
@@ -325,13 +335,26 @@ func withRetry(req *retryablehttp.Request) *retryablehttp.Request {
 	return req.WithContext(context.WithValue(req.Context(), retryKey{}, true))
 }
 
+// scopeKey carries, in a request's context, the token scope a request needs
+// when it is not ScopeServerAccess.
+type scopeKey struct{}
+
+// withScope makes req use a token of another scope.
+func withScope(req *retryablehttp.Request, scope string) *retryablehttp.Request {
+	return req.WithContext(context.WithValue(req.Context(), scopeKey{}, scope))
+}
+
 // do sends req with the client's access token and decodes a successful JSON
 // answer into v (when v is not nil). A non-2xx answer becomes an *APIError. An
 // answer saying the token expired or is invalid gets one fresh token and one
 // more try.
 func (c *Client) do(req *retryablehttp.Request, v any) (*http.Response, error) {
+	scope, _ := req.Context().Value(scopeKey{}).(string)
+	if scope == "" {
+		scope = ScopeServerAccess
+	}
 	for attempt := 0; ; attempt++ {
-		tok, err := c.auth.token(req.Context())
+		tok, err := c.auth.token(req.Context(), scope)
 		if err != nil {
 			return nil, err
 		}
@@ -339,7 +362,7 @@ func (c *Client) do(req *retryablehttp.Request, v any) (*http.Response, error) {
 		resp, err := c.send(req, v)
 		if attempt == 0 && isTokenRejected(err) {
 			c.logger.LogAttrs(req.Context(), slog.LevelDebug, "basiq: access token rejected, renewing")
-			c.auth.invalidate(tok)
+			c.auth.invalidate(scope, tok)
 			continue
 		}
 		return resp, err
@@ -416,4 +439,40 @@ func pathf(format string, ids ...string) string {
 		args[i] = url.PathEscape(id)
 	}
 	return fmt.Sprintf(format, args...)
+}
+
+// get fetches path into v: the shape of every read.
+func (c *Client) get(ctx context.Context, path string, v any) error {
+	req, err := c.newRequest(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return err
+	}
+	_, err = c.do(req, v)
+	return err
+}
+
+// post sends body to path and decodes the answer into v. retry marks a POST
+// that cannot create a duplicate as safe to repeat.
+func (c *Client) post(ctx context.Context, path string, body, v any, retry bool) (*http.Response, error) {
+	req, err := c.newRequest(ctx, http.MethodPost, path, body)
+	if err != nil {
+		return nil, err
+	}
+	if retry {
+		req = withRetry(req)
+	}
+	return c.do(req, v)
+}
+
+// deletePath checks the id named field, then sends DELETE to path.
+func (c *Client) deletePath(ctx context.Context, field, id, path string) error {
+	if err := checkID(field, id); err != nil {
+		return err
+	}
+	req, err := c.newRequest(ctx, http.MethodDelete, path, nil)
+	if err != nil {
+		return err
+	}
+	_, err = c.do(req, nil)
+	return err
 }

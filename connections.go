@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // ConnectionsService creates and manages a user's connections to institutions.
@@ -72,15 +73,23 @@ func (p ConnectionParams) String() string {
 // ConnectionParams is not meant for storage; the client builds the request
 // body from the fields directly.
 func (p ConnectionParams) MarshalJSON() ([]byte, error) {
-	return json.Marshal(connectionBody{
-		LoginID:          p.LoginID,
-		Password:         mask(p.Password),
-		SecurityCode:     mask(p.SecurityCode),
-		SecondaryLoginID: p.SecondaryLoginID,
-		UserToken:        mask(p.UserToken),
-		Institution:      p.Institution,
-	})
+	return json.Marshal(p.wire(mask))
 }
+
+// wire returns the request body, with secrets passed through hide.
+func (p ConnectionParams) wire(hide func(string) string) connectionBody {
+	return connectionBody{
+		LoginID:          p.LoginID,
+		Password:         hide(p.Password),
+		SecurityCode:     hide(p.SecurityCode),
+		SecondaryLoginID: p.SecondaryLoginID,
+		UserToken:        hide(p.UserToken),
+		Institution:      p.Institution,
+	}
+}
+
+// reveal is the hide function that keeps secrets, for request bodies.
+func reveal(s string) string { return s }
 
 // Format implements [fmt.Formatter]: every verb prints [ConnectionParams.String].
 func (p ConnectionParams) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, p.String()) }
@@ -180,22 +189,177 @@ func (s *ConnectionsService) Create(ctx context.Context, userID string, p Connec
 	if err := p.Validate(&inst); err != nil {
 		return nil, err
 	}
-	body := connectionBody{
-		LoginID:          p.LoginID,
-		Password:         p.Password,
-		SecurityCode:     p.SecurityCode,
-		SecondaryLoginID: p.SecondaryLoginID,
-		UserToken:        p.UserToken,
-		Institution:      p.Institution,
+	return s.client.postJob(ctx, pathf("users/%s/connections", userID), p.wire(reveal))
+}
+
+// ConnectionStatus is the state of a connection.
+type ConnectionStatus string
+
+// The connection statuses the API uses.
+const (
+	// ConnectionPending: the first job has not finished.
+	ConnectionPending ConnectionStatus = "pending"
+	// ConnectionActive: the connection can be refreshed.
+	ConnectionActive ConnectionStatus = "active"
+	// ConnectionInvalid: the credentials stopped working; the connection
+	// cannot refresh until [ConnectionsService.Update] gives a new password.
+	ConnectionInvalid ConnectionStatus = "invalid"
+)
+
+// Connection is a user's link to one institution, as
+// GET /users/{userId}/connections/{id} answers.
+type Connection struct {
+	ID     string           `json:"id"`
+	Status ConnectionStatus `json:"status"`
+	// CreatedDate and LastUsed are zero when the API does not give them.
+	CreatedDate time.Time      `json:"createdDate"`
+	LastUsed    time.Time      `json:"lastUsed"`
+	MFAEnabled  bool           `json:"mfaEnabled"`
+	Institution InstitutionRef `json:"institution"`
+	// Accounts are the connection's accounts, when the API includes them.
+	Accounts struct {
+		Data []Account `json:"data"`
+	} `json:"accounts"`
+	// Profile is the account holder's profile, kept as the API sent it.
+	Profile json.RawMessage `json:"profile,omitempty"`
+	Links   ConnectionLinks `json:"links"`
+}
+
+// ConnectionLinks are the links of a connection.
+type ConnectionLinks struct {
+	Self         string `json:"self,omitempty"`
+	Accounts     string `json:"accounts,omitempty"`
+	Transactions string `json:"transactions,omitempty"`
+}
+
+// UnmarshalJSON reads the timestamps leniently, like [Job.UnmarshalJSON].
+func (c *Connection) UnmarshalJSON(b []byte) error {
+	type plain Connection
+	var raw struct {
+		plain
+		CreatedDate json.RawMessage `json:"createdDate"`
+		LastUsed    json.RawMessage `json:"lastUsed"`
 	}
-	req, err := s.client.newRequest(ctx, http.MethodPost, pathf("users/%s/connections", userID), body)
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	*c = Connection(raw.plain)
+	c.CreatedDate, c.LastUsed = parseTime(raw.CreatedDate), parseTime(raw.LastUsed)
+	return nil
+}
+
+// Get returns one connection: GET /users/{userId}/connections/{id}.
+func (s *ConnectionsService) Get(ctx context.Context, userID, connectionID string) (*Connection, error) {
+	if err := checkIDs("userId", userID, "connectionId", connectionID); err != nil {
+		return nil, err
+	}
+	conn := new(Connection)
+	if err := s.client.get(ctx, pathf("users/%s/connections/%s", userID, connectionID), conn); err != nil {
+		return nil, err
+	}
+	return conn, nil
+}
+
+// List returns a user's connections: GET /users/{userId}/connections.
+func (s *ConnectionsService) List(ctx context.Context, userID string) ([]Connection, error) {
+	if err := checkID("userId", userID); err != nil {
+		return nil, err
+	}
+	return collect(paginate[Connection](ctx, s.client, pathf("users/%s/connections", userID)))
+}
+
+// ConnectionUpdateParams are new credentials for an existing connection, for
+// [ConnectionsService.Update]. Password is required. Like [ConnectionParams],
+// it never shows its secrets when formatted, logged or JSON-encoded.
+type ConnectionUpdateParams struct {
+	Password         string
+	SecurityCode     string
+	SecondaryLoginID string
+}
+
+// String shows the params with every secret masked.
+func (p ConnectionUpdateParams) String() string {
+	return fmt.Sprintf("basiq.ConnectionUpdateParams{Password: %q, SecurityCode: %q, SecondaryLoginID: %q}",
+		mask(p.Password), mask(p.SecurityCode), p.SecondaryLoginID)
+}
+
+// Format implements [fmt.Formatter]: every verb prints [ConnectionUpdateParams.String].
+func (p ConnectionUpdateParams) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, p.String()) }
+
+// LogValue implements [slog.LogValuer] with every secret masked.
+func (p ConnectionUpdateParams) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("password", mask(p.Password)),
+		slog.String("securityCode", mask(p.SecurityCode)),
+		slog.String("secondaryLoginId", p.SecondaryLoginID),
+	)
+}
+
+// MarshalJSON encodes the params with every secret masked.
+func (p ConnectionUpdateParams) MarshalJSON() ([]byte, error) {
+	return json.Marshal(p.wire(mask))
+}
+
+// connectionUpdateBody is the wire form of ConnectionUpdateParams.
+type connectionUpdateBody struct {
+	Password         string `json:"password,omitempty"`
+	SecurityCode     string `json:"securityCode,omitempty"`
+	SecondaryLoginID string `json:"secondaryLoginId,omitempty"`
+}
+
+// wire returns the body, with secrets passed through hide.
+func (p ConnectionUpdateParams) wire(hide func(string) string) connectionUpdateBody {
+	return connectionUpdateBody{Password: hide(p.Password), SecurityCode: hide(p.SecurityCode), SecondaryLoginID: p.SecondaryLoginID}
+}
+
+// Update gives a connection new credentials and starts a job that verifies
+// them: POST /users/{userId}/connections/{id}. An empty password is refused
+// before anything is sent. Like [ConnectionsService.Create] it returns the
+// running job with Reused set when one was already under way.
+func (s *ConnectionsService) Update(ctx context.Context, userID, connectionID string, p ConnectionUpdateParams) (*Job, error) {
+	errs := []error{checkIDs("userId", userID, "connectionId", connectionID)}
+	if strings.TrimSpace(p.Password) == "" {
+		errs = append(errs, &ValidationError{Field: "password", Reason: "required"})
+	}
+	if err := joinValidation(errs); err != nil {
+		return nil, err
+	}
+	return s.client.postJob(ctx, pathf("users/%s/connections/%s", userID, connectionID), p.wire(reveal))
+}
+
+// Refresh starts a job that fetches a connection's latest data:
+// POST /users/{userId}/connections/{id}/refresh. A connection whose status is
+// invalid cannot refresh until [ConnectionsService.Update] fixes its password.
+func (s *ConnectionsService) Refresh(ctx context.Context, userID, connectionID string) (*Job, error) {
+	if err := checkIDs("userId", userID, "connectionId", connectionID); err != nil {
+		return nil, err
+	}
+	return s.client.postJob(ctx, pathf("users/%s/connections/%s/refresh", userID, connectionID), nil)
+}
+
+// RefreshAll starts a refresh job for each of a user's connections:
+// POST /users/{userId}/connections/refresh. When the API answers 200 (jobs
+// already under way) every job has Reused set.
+func (s *ConnectionsService) RefreshAll(ctx context.Context, userID string) ([]Job, error) {
+	if err := checkID("userId", userID); err != nil {
+		return nil, err
+	}
+	var list page[Job]
+	resp, err := s.client.post(ctx, pathf("users/%s/connections/refresh", userID), nil, &list, true)
 	if err != nil {
 		return nil, err
 	}
-	job := new(Job)
-	resp, err := s.client.do(withRetry(req), job)
-	if err != nil {
-		return nil, err
+	for i := range list.Data {
+		list.Data[i].Reused = resp.StatusCode == http.StatusOK
 	}
-	return decodeJobAnswer(resp, job), nil
+	return list.Data, nil
+}
+
+// Delete deletes a connection and its data:
+// DELETE /users/{userId}/connections/{id}.
+func (s *ConnectionsService) Delete(ctx context.Context, userID, connectionID string) error {
+	if err := checkID("userId", userID); err != nil {
+		return err
+	}
+	return s.client.deletePath(ctx, "connectionId", connectionID, pathf("users/%s/connections/%s", userID, connectionID))
 }

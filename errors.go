@@ -26,6 +26,9 @@ var (
 	ErrForbidden = errors.New("basiq: forbidden")
 	// ErrRateLimited: the API answered 429, after any retries.
 	ErrRateLimited = errors.New("basiq: rate limited")
+	// ErrMFARequired: a job waits for the customer's answer to an MFA
+	// challenge; the error is an *MFAChallenge.
+	ErrMFARequired = errors.New("basiq: MFA answer required")
 	// ErrInvalidResponse: a 2xx answer could not be understood (empty, not
 	// JSON, the wrong shape, too large, or a job in a state this library does
 	// not know).
@@ -252,6 +255,15 @@ func (e *ValidationError) Is(target error) bool { return target == ErrValidation
 
 // joinValidation returns nil, the single error, or all of them joined.
 func joinValidation(errs []error) error {
+	var flat []error
+	for _, e := range errs {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			flat = append(flat, j.Unwrap()...)
+		} else if e != nil {
+			flat = append(flat, e)
+		}
+	}
+	errs = flat
 	switch len(errs) {
 	case 0:
 		return nil
@@ -259,6 +271,17 @@ func joinValidation(errs []error) error {
 		return errs[0]
 	}
 	return errors.Join(errs...)
+}
+
+// checkIDs checks pairs of (field, id) and joins what it finds.
+func checkIDs(fieldsAndIDs ...string) error {
+	var errs []error
+	for i := 0; i+1 < len(fieldsAndIDs); i += 2 {
+		if err := checkID(fieldsAndIDs[i], fieldsAndIDs[i+1]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return joinValidation(errs)
 }
 
 // checkID refuses an id that is empty, blank, a dot segment or has control

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -136,12 +135,8 @@ func (s *InstitutionsService) Get(ctx context.Context, id string) (*Institution,
 	if err := checkID("institution.id", id); err != nil {
 		return nil, err
 	}
-	req, err := s.client.newRequest(ctx, http.MethodGet, pathf("institutions/%s", id), nil)
-	if err != nil {
-		return nil, err
-	}
 	inst := new(Institution)
-	if _, err := s.client.do(req, inst); err != nil {
+	if err := s.client.get(ctx, pathf("institutions/%s", id), inst); err != nil {
 		return nil, err
 	}
 	s.client.insts.put(id, *inst)
@@ -206,4 +201,43 @@ func (ic *institutionCache) lookup(id string) (Institution, bool) {
 		return Institution{}, false
 	}
 	return e.inst, true
+}
+
+// InstitutionFilter narrows [InstitutionsService.List]. Conditions are joined
+// with AND; empty fields are left out.
+type InstitutionFilter struct {
+	// ID keeps the institution with this id.
+	ID string
+	// Authorization keeps institutions with any of these authorization types.
+	Authorization []AuthorizationType
+	// Raw is a filter in Basiq's grammar, appended unchanged, for conditions
+	// the fields above do not cover.
+	Raw string
+}
+
+// List returns institutions: GET /institutions, narrowed by f (nil for all).
+// The answer also refreshes the client's cache of institutions.
+func (s *InstitutionsService) List(ctx context.Context, f *InstitutionFilter) ([]Institution, error) {
+	var b filterBuilder
+	if f != nil {
+		b.eq("id", "institution.id", f.ID)
+		auths := make([]string, len(f.Authorization))
+		for i, a := range f.Authorization {
+			auths[i] = string(a)
+		}
+		b.op("authorization", "institution.authorization", "in", auths...)
+		b.raw(f.Raw)
+	}
+	q, err := b.query(0, 0)
+	if err != nil {
+		return nil, err
+	}
+	list, err := collect(paginate[Institution](ctx, s.client, withQuery("institutions", q)))
+	if err != nil {
+		return nil, err
+	}
+	for _, inst := range list {
+		s.client.insts.put(inst.ID, inst)
+	}
+	return list, nil
 }

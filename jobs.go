@@ -65,6 +65,9 @@ type Job struct {
 	Steps []Step `json:"steps"`
 	// Links are the job's own URL and its connection's URL.
 	Links JobLinks `json:"links"`
+	// Institution names the connection's institution; the API gives it on
+	// the jobs of [JobsService.List].
+	Institution *InstitutionRef `json:"institution,omitempty"`
 	// Reused is true when the API answered 200 instead of 202: a job for this
 	// connection was already queued or running, and this is that job.
 	Reused bool `json:"-"`
@@ -104,6 +107,16 @@ type StepResult struct {
 	Code   string `json:"code,omitempty"`
 	Title  string `json:"title,omitempty"`
 	Detail string `json:"detail,omitempty"`
+	// Method, Description, Questions, ExpiryMs and Links describe an "mfa"
+	// result: the challenge the bank sets; see [MFAChallenge].
+	Method      string   `json:"method,omitempty"`
+	Description string   `json:"description,omitempty"`
+	Questions   []string `json:"questions,omitempty"`
+	ExpiryMs    int64    `json:"expiryMs,omitempty"`
+	Links       struct {
+		// Response is where the answer goes: POST /jobs/{id}/mfa.
+		Response string `json:"response,omitempty"`
+	} `json:"links"`
 	// Items holds every object when the API sent an array.
 	Items []StepResult `json:"items,omitempty"`
 }
@@ -134,21 +147,57 @@ func (r *StepResult) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	var one struct {
-		Type    string `json:"type"`
-		URL     string `json:"url"`
-		Code    string `json:"code"`
-		Title   string `json:"title"`
-		Detail  string `json:"detail"`
-		Details string `json:"details"`
+		Type        string            `json:"type"`
+		URL         string            `json:"url"`
+		Code        string            `json:"code"`
+		Title       string            `json:"title"`
+		Detail      string            `json:"detail"`
+		Details     string            `json:"details"`
+		Method      string            `json:"method"`
+		Description string            `json:"description"`
+		Input       []json.RawMessage `json:"input"`
+		ExpiryMs    json.Number       `json:"expiryMs"`
+		Links       struct {
+			Response string `json:"response"`
+		} `json:"links"`
 	}
 	if err := json.Unmarshal(b, &one); err != nil {
 		return err
 	}
-	*r = StepResult{Type: one.Type, URL: one.URL, Code: one.Code, Title: one.Title, Detail: one.Detail}
+	*r = StepResult{Type: one.Type, URL: one.URL, Code: one.Code, Title: one.Title, Detail: one.Detail,
+		Method: one.Method, Description: one.Description}
 	if r.Detail == "" {
 		r.Detail = one.Details
 	}
+	if f, err := one.ExpiryMs.Float64(); err == nil {
+		r.ExpiryMs = int64(f)
+	}
+	r.Links.Response = one.Links.Response
+	for _, in := range one.Input {
+		if q := questionOf(in); q != "" {
+			r.Questions = append(r.Questions, q)
+		}
+	}
 	return nil
+}
+
+// questionOf reads one MFA input: a bare string, or an object whose
+// question, label, title or description names what to enter.
+func questionOf(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var obj struct{ Question, Label, Title, Description string }
+	if json.Unmarshal(raw, &obj) != nil {
+		return ""
+	}
+	for _, q := range []string{obj.Question, obj.Label, obj.Title, obj.Description} {
+		if q != "" {
+			return q
+		}
+	}
+	return ""
 }
 
 // UnmarshalJSON reads the timestamps leniently: a missing, empty or unusual
@@ -229,22 +278,25 @@ func (s *JobsService) Get(ctx context.Context, jobID string) (*Job, error) {
 // get fetches the job at path, a path relative to the base URL or a link on
 // its origin.
 func (s *JobsService) get(ctx context.Context, path string) (*Job, error) {
-	req, err := s.client.newRequest(ctx, http.MethodGet, path, nil)
-	if err != nil {
-		return nil, err
-	}
 	job := new(Job)
-	if _, err := s.client.do(req, job); err != nil {
+	if err := s.client.get(ctx, path, job); err != nil {
 		return nil, err
 	}
 	return job, nil
 }
 
-// decodeJobAnswer completes a job from a POST that answers 202 with a new job
-// or 200 with the job already running.
-func decodeJobAnswer(resp *http.Response, job *Job) *Job {
+// postJob sends a POST that starts a job. The API answers 202 with a new job,
+// or 200 with the job already queued or running for the same connection
+// (Reused); because of that rule a repeat cannot start a second job, so the
+// request is retried like a read.
+func (c *Client) postJob(ctx context.Context, path string, body any) (*Job, error) {
+	job := new(Job)
+	resp, err := c.post(ctx, path, body, job, true)
+	if err != nil {
+		return nil, err
+	}
 	job.Reused = resp.StatusCode == http.StatusOK
-	return job
+	return job, nil
 }
 
 // Default bounds of the wait between polls in WaitForJob.
@@ -253,11 +305,14 @@ const (
 	defaultPollMax = 5 * time.Second
 )
 
-// WaitForJob polls job until every step has succeeded and returns the final
-// job. It returns early:
+// WaitForJob polls job until every step has succeeded (or been skipped) and
+// returns the final job. It returns early:
 //
 //   - with a *JobError (matching [ErrJobFailed]) as soon as any step fails,
 //     naming the step and Basiq's failure code;
+//   - with an *MFAChallenge (matching [ErrMFARequired]) when a step waits for
+//     the customer's answer; answer with [JobsService.RespondMFA] and call
+//     WaitForJob again;
 //   - with the job as soon as the step named by [WithUntilStep] has succeeded;
 //   - with the context's error, wrapped, when ctx is cancelled or its deadline
 //     passes;
@@ -348,6 +403,10 @@ func judgeJob(job *Job, untilStep string, fetched bool) (bool, error) {
 		switch {
 		case st.Status == StepFailed:
 			return false, newJobError(job.ID, st)
+		case fetched && mfaChallenge(job.ID, st) != nil:
+			// Only a job read back counts: the job passed in may predate
+			// the answer the caller just gave.
+			return false, mfaChallenge(job.ID, st)
 		case !st.Status.Known():
 			return false, fmt.Errorf("%w: job %s step %q has unknown status %q", ErrInvalidResponse, job.ID, st.Title, st.Status)
 		case untilStep != "" && st.Title == untilStep && st.Status.Done():

@@ -112,7 +112,12 @@ func TestStepResultDecoding(t *testing.T) {
 		{"error with detail", `{"code":"invalid-credentials","title":"Cannot login","detail":"Account is locked"}`, locked},
 		{"error with details", `{"code":"invalid-credentials","title":"Cannot login","details":"Account is locked"}`, locked},
 		{"detail wins over details", `{"code":"invalid-credentials","title":"Cannot login","detail":"Account is locked","details":"other"}`, locked},
-		{"unknown fields ignored", `{"type":"mfa","method":"token","expiryMs":1000,"links":{"response":"/jobs/1/mfa"}}`, StepResult{Type: "mfa"}},
+		{"mfa challenge", `{"type":"mfa","method":"token","description":"Enter the code","input":[{"type":"text","question":"One-time code"},"Second"],"expiryMs":1000,"links":{"response":"/jobs/1/mfa"},"extra":true}`,
+			func() StepResult {
+				r := StepResult{Type: "mfa", Method: "token", Description: "Enter the code", Questions: []string{"One-time code", "Second"}, ExpiryMs: 1000}
+				r.Links.Response = "/jobs/1/mfa"
+				return r
+			}()},
 		{"array of one link", `[{"type":"link","url":"/users/u1/connections/c1"}]`,
 			StepResult{Type: "link", URL: "/users/u1/connections/c1", Items: []StepResult{link}}},
 		{"array, error item first by code", `[{"type":"link","url":"/users/u1/connections/c1"},{"code":"invalid-credentials","title":"Cannot login","details":"Account is locked"}]`,
@@ -449,8 +454,18 @@ func TestWaitForJobMFAChallengeAndSkipped(t *testing.T) {
 			jobBody(t, "j1", stepSpec{stVerify, "success", ""}, stepSpec{stMFA, "success", ""}, stepSpec{stAccounts, "success", ""}, stepSpec{stTransactions, "success", ""}),
 		))
 
-		// Until retrieve-accounts: the third step by position, found by title.
+		// The challenge stops the wait, with the job and what the bank asks.
 		job, err := c.WaitForJob(waitCtx(t), &Job{ID: "j1"}, fastPoll, WithUntilStep(StepRetrieveAccounts))
+		require.ErrorIs(t, err, ErrMFARequired)
+		var ch *MFAChallenge
+		require.ErrorAs(t, err, &ch)
+		assert.Equal(t, &MFAChallenge{JobID: "j1", Step: stMFA, Method: "token", Description: "Enter the code"}, ch)
+		assert.Equal(t, StepInProgress, job.Step(stMFA).Status)
+		assert.Equal(t, 1, calls(mt, getJobKey))
+
+		// Waiting again (after the answer) goes on from the job it returned.
+		// Until retrieve-accounts: the third step by position, found by title.
+		job, err = c.WaitForJob(waitCtx(t), job, fastPoll, WithUntilStep(StepRetrieveAccounts))
 		require.NoError(t, err)
 		assert.Equal(t, StepSuccess, job.Step(stAccounts).Status)
 		assert.Equal(t, StepInProgress, job.Step(stTransactions).Status)

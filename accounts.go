@@ -1,0 +1,117 @@
+package basiq
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// AccountsService reads the accounts that a user's connections retrieved.
+type AccountsService service
+
+// Account is a bank account, as GET /users/{userId}/accounts/{id} answers.
+// Balances keep the API's decimal strings exactly; see [Decimal].
+type Account struct {
+	ID             string       `json:"id"`
+	AccountNo      string       `json:"accountNo"`
+	Name           string       `json:"name"`
+	Currency       string       `json:"currency"`
+	Class          AccountClass `json:"class"`
+	Balance        Decimal      `json:"balance"`
+	AvailableFunds Decimal      `json:"availableFunds"`
+	// LastUpdated is zero when the API does not give it.
+	LastUpdated time.Time `json:"lastUpdated"`
+	Status      string    `json:"status"`
+	// Institution and Connection are ids; the API sends them as strings or as
+	// objects with an id, and both are read.
+	Institution string `json:"institution"`
+	Connection  string `json:"connection"`
+	Links       Links  `json:"links"`
+}
+
+// AccountClass says what kind of account it is, such as
+// {Type: "transaction", Product: "Everyday Account"}.
+type AccountClass struct {
+	Type    string `json:"type"`
+	Product string `json:"product"`
+}
+
+// UnmarshalJSON reads ids given as strings or objects, and timestamps leniently.
+func (a *Account) UnmarshalJSON(b []byte) error {
+	type plain Account
+	var raw struct {
+		plain
+		LastUpdated json.RawMessage `json:"lastUpdated"`
+		Institution json.RawMessage `json:"institution"`
+		Connection  json.RawMessage `json:"connection"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	*a = Account(raw.plain)
+	a.LastUpdated = parseTime(raw.LastUpdated)
+	a.Institution, a.Connection = idOf(raw.Institution), idOf(raw.Connection)
+	return nil
+}
+
+// idOf reads a reference given as "id" or {"id": "..."}.
+func idOf(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var obj struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(raw, &obj) == nil {
+		return obj.ID
+	}
+	return ""
+}
+
+// AccountFilter narrows [AccountsService.List]. Conditions are joined with
+// AND; empty fields are left out.
+type AccountFilter struct {
+	ConnectionID  string
+	InstitutionID string
+	AccountID     string
+	// Raw is a filter in Basiq's grammar, appended unchanged.
+	Raw string
+}
+
+// List returns a user's accounts: GET /users/{userId}/accounts, narrowed by f
+// (nil for all).
+func (s *AccountsService) List(ctx context.Context, userID string, f *AccountFilter) ([]Account, error) {
+	if err := checkID("userId", userID); err != nil {
+		return nil, err
+	}
+	var b filterBuilder
+	if f != nil {
+		b.eq("connectionId", "connection.id", f.ConnectionID)
+		b.eq("institutionId", "institution.id", f.InstitutionID)
+		b.eq("accountId", "account.id", f.AccountID)
+		b.raw(f.Raw)
+	}
+	q, err := b.query(0, 0)
+	if err != nil {
+		return nil, err
+	}
+	return collect(paginate[Account](ctx, s.client, withQuery(pathf("users/%s/accounts", userID), q)))
+}
+
+// Get returns one account: GET /users/{userId}/accounts/{id}.
+func (s *AccountsService) Get(ctx context.Context, userID, accountID string) (*Account, error) {
+	if err := checkIDs("userId", userID, "accountId", accountID); err != nil {
+		return nil, err
+	}
+	a := new(Account)
+	if err := s.client.get(ctx, pathf("users/%s/accounts/%s", userID, accountID), a); err != nil {
+		return nil, err
+	}
+	return a, nil
+}

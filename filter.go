@@ -1,0 +1,102 @@
+package basiq
+
+import (
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// filterBuilder writes Basiq's filter grammar: conditions such as
+// connection.id.eq('abc') joined by commas (AND). Every value is quoted; a
+// value that could end its quotes early (a single quote) or carries control
+// characters is refused with a *ValidationError, so no input can change what
+// the filter means.
+type filterBuilder struct {
+	parts []string
+	errs  []error
+}
+
+func quoteFilterValue(field, v string) (string, error) {
+	if strings.ContainsFunc(v, func(r rune) bool { return r == '\'' || r < 0x20 || r == 0x7f }) {
+		return "", &ValidationError{Field: field, Reason: "filter values must not contain quotes or control characters"}
+	}
+	return "'" + v + "'", nil
+}
+
+// op adds path.op('v1','v2',...) when any value is given; field names the
+// argument in errors.
+func (b *filterBuilder) op(field, path, op string, values ...string) {
+	if len(values) == 0 {
+		return
+	}
+	quoted := make([]string, len(values))
+	for i, v := range values {
+		q, err := quoteFilterValue(field, v)
+		if err != nil {
+			b.errs = append(b.errs, err)
+			return
+		}
+		quoted[i] = q
+	}
+	b.parts = append(b.parts, path+"."+op+"("+strings.Join(quoted, ",")+")")
+}
+
+// eq adds path.eq('v') when v is not empty.
+func (b *filterBuilder) eq(field, path, v string) {
+	if v != "" {
+		b.op(field, path, "eq", v)
+	}
+}
+
+// dateRange adds a condition on a date: bt when both ends are set, gteq or
+// lteq when one is. Dates are written as YYYY-MM-DD.
+func (b *filterBuilder) dateRange(field, path string, from, to time.Time) {
+	const day = "2006-01-02"
+	switch {
+	case !from.IsZero() && !to.IsZero():
+		if to.Before(from) {
+			b.errs = append(b.errs, &ValidationError{Field: field, Reason: "the range ends before it starts"})
+			return
+		}
+		b.op(field, path, "bt", from.Format(day), to.Format(day))
+	case !from.IsZero():
+		b.op(field, path, "gteq", from.Format(day))
+	case !to.IsZero():
+		b.op(field, path, "lteq", to.Format(day))
+	}
+}
+
+// raw appends a filter the caller wrote, unchanged.
+func (b *filterBuilder) raw(s string) {
+	if s = strings.TrimSpace(s); s != "" {
+		b.parts = append(b.parts, s)
+	}
+}
+
+// query returns the query for the filter and page size, or the validation
+// errors found. A limit of 0 leaves the API's default.
+func (b *filterBuilder) query(limit, maxLimit int) (url.Values, error) {
+	if limit < 0 || limit > maxLimit {
+		b.errs = append(b.errs, &ValidationError{Field: "limit", Reason: "must be between 1 and " + strconv.Itoa(maxLimit) + ", or 0 for the default"})
+	}
+	if err := joinValidation(b.errs); err != nil {
+		return nil, err
+	}
+	q := url.Values{}
+	if len(b.parts) > 0 {
+		q.Set("filter", strings.Join(b.parts, ","))
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	return q, nil
+}
+
+// withQuery appends an encoded query to a path.
+func withQuery(path string, q url.Values) string {
+	if len(q) == 0 {
+		return path
+	}
+	return path + "?" + q.Encode()
+}

@@ -1,0 +1,129 @@
+package basiq
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// MFAChallenge is the error [Client.WaitForJob] returns, beside the job, when a
+// step waits for the customer to answer a multi-factor challenge from their
+// bank. It matches [ErrMFARequired]; read it with errors.As, ask the customer,
+// answer with [JobsService.RespondMFA], then wait for the job again.
+type MFAChallenge struct {
+	// JobID is the job waiting for the answer.
+	JobID string
+	// Step is the waiting step's title, usually [StepMFAChallenge].
+	Step string
+	// Method is how the bank asks: "token" (a one-time code) or
+	// "security-questions".
+	Method string
+	// Description is the bank's instruction to show the customer.
+	Description string
+	// Questions are the prompts to answer, in order; RespondMFA takes one
+	// answer per question.
+	Questions []string
+	// Expiry is how long the challenge stays open, when the API says.
+	Expiry time.Duration
+	// ResponseURL is the API's link for the answer (POST /jobs/{id}/mfa).
+	ResponseURL string
+}
+
+// Error describes the challenge; it holds no secret.
+func (e *MFAChallenge) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "basiq: job %s waits for an MFA answer at step %s", e.JobID, e.Step)
+	if e.Method != "" {
+		fmt.Fprintf(&b, " (%s)", e.Method)
+	}
+	if e.Description != "" {
+		fmt.Fprintf(&b, ": %s", e.Description)
+	}
+	return b.String()
+}
+
+// Is makes errors.Is(err, ErrMFARequired) true.
+func (e *MFAChallenge) Is(target error) bool { return target == ErrMFARequired }
+
+// mfaChallenge returns the challenge a step waits on, or nil.
+func mfaChallenge(jobID string, st Step) *MFAChallenge {
+	r := st.Result
+	if r == nil || r.Type != "mfa" || st.Status.Done() || st.Status == StepFailed {
+		return nil
+	}
+	return &MFAChallenge{
+		JobID:       jobID,
+		Step:        st.Title,
+		Method:      r.Method,
+		Description: r.Description,
+		Questions:   r.Questions,
+		Expiry:      time.Duration(r.ExpiryMs) * time.Millisecond,
+		ResponseURL: r.Links.Response,
+	}
+}
+
+// mfaBody is the wire form of an MFA answer.
+type mfaBody struct {
+	Response []string `json:"mfa-response"`
+}
+
+// RespondMFA answers a job's MFA challenge: POST /jobs/{id}/mfa with one answer
+// per question (a one-time code is one answer). The API takes the answer only
+// with a CLIENT_ACCESS token, which the client fetches and caches beside its
+// server token. It returns the job; pass it to [Client.WaitForJob] to go on
+// waiting. An answer is never retried (a one-time code may not be reused) and
+// never appears in errors or logs.
+func (s *JobsService) RespondMFA(ctx context.Context, jobID string, answers ...string) (*Job, error) {
+	errs := []error{checkID("jobId", jobID)}
+	if len(answers) == 0 {
+		errs = append(errs, &ValidationError{Field: "mfa-response", Reason: "required: at least one answer"})
+	}
+	for _, a := range answers {
+		if strings.TrimSpace(a) == "" {
+			errs = append(errs, &ValidationError{Field: "mfa-response", Reason: "answers must not be empty"})
+			break
+		}
+	}
+	if err := joinValidation(errs); err != nil {
+		return nil, err
+	}
+	req, err := s.client.newRequest(ctx, "POST", pathf("jobs/%s/mfa", jobID), mfaBody{Response: answers})
+	if err != nil {
+		return nil, err
+	}
+	job := new(Job)
+	if _, err := s.client.do(withScope(req, ScopeClientAccess), job); err != nil {
+		return nil, err
+	}
+	if job.ID == "" {
+		job.ID = jobID
+	}
+	return job, nil
+}
+
+// JobFilter narrows [JobsService.List].
+type JobFilter struct {
+	// ConnectionID keeps the jobs of one connection.
+	ConnectionID string
+	// Raw is a filter in Basiq's grammar, appended unchanged.
+	Raw string
+}
+
+// List returns a user's jobs: GET /users/{userId}/jobs, narrowed by f (nil
+// for all).
+func (s *JobsService) List(ctx context.Context, userID string, f *JobFilter) ([]Job, error) {
+	if err := checkID("userId", userID); err != nil {
+		return nil, err
+	}
+	var b filterBuilder
+	if f != nil {
+		b.eq("connectionId", "connection.id", f.ConnectionID)
+		b.raw(f.Raw)
+	}
+	q, err := b.query(0, 0)
+	if err != nil {
+		return nil, err
+	}
+	return collect(paginate[Job](ctx, s.client, withQuery(pathf("users/%s/jobs", userID), q)))
+}

@@ -1,0 +1,83 @@
+package basiq
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"strconv"
+	"strings"
+)
+
+// Decimal is an amount of money exactly as the API wrote it, such as
+// "-42.50". It is never converted to a float: read it with [Decimal.Rat] or
+// [Decimal.MinorUnits]. A JSON number is accepted too and kept as written.
+type Decimal string
+
+// UnmarshalJSON keeps a JSON string or number as its exact text; null is "".
+func (d *Decimal) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case bytes.Equal(b, []byte("null")):
+		*d = ""
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*d = Decimal(strings.TrimSpace(s))
+	default:
+		var n json.Number
+		if err := json.Unmarshal(b, &n); err != nil {
+			return fmt.Errorf("basiq: decimal: %w", err)
+		}
+		*d = Decimal(n.String())
+	}
+	return nil
+}
+
+// String returns the decimal as the API wrote it.
+func (d Decimal) String() string { return string(d) }
+
+// Rat returns the exact value. An empty Decimal is an error, not zero.
+func (d Decimal) Rat() (*big.Rat, error) {
+	s := string(d)
+	if s == "" || strings.ContainsAny(s, "/eE") {
+		return nil, fmt.Errorf("basiq: %q is not a decimal amount", s)
+	}
+	r, ok := new(big.Rat).SetString(s)
+	if !ok {
+		return nil, fmt.Errorf("basiq: %q is not a decimal amount", s)
+	}
+	return r, nil
+}
+
+// MinorUnits returns the amount in units of 10^-scale, exactly: with scale 2,
+// "-42.5" is -4250 cents. It fails if the amount has more decimal places than
+// scale or does not fit an int64, rather than round.
+func (d Decimal) MinorUnits(scale int) (int64, error) {
+	if scale < 0 || scale > 18 {
+		return 0, fmt.Errorf("basiq: scale %d out of range 0..18", scale)
+	}
+	r, err := d.Rat()
+	if err != nil {
+		return 0, err
+	}
+	r.Mul(r, new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(scale)), nil)))
+	if !r.IsInt() {
+		return 0, fmt.Errorf("basiq: %s has more than %d decimal places", d, scale)
+	}
+	n := r.Num()
+	if !n.IsInt64() {
+		return 0, fmt.Errorf("basiq: %s does not fit in int64 at scale %d", d, scale)
+	}
+	return n.Int64(), nil
+}
+
+// Float64 returns the nearest float64, for display and rough sums only.
+func (d Decimal) Float64() (float64, error) {
+	if _, err := d.Rat(); err != nil {
+		return 0, err
+	}
+	return strconv.ParseFloat(string(d), 64)
+}

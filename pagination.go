@@ -1,0 +1,69 @@
+package basiq
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"net/http"
+)
+
+// page is one page of a list answer: {"type":"list","data":[...],"links":{"next":...}}.
+type page[T any] struct {
+	Count int `json:"count"`
+	Data  []T `json:"data"`
+	Links struct {
+		Next string `json:"next"`
+	} `json:"links"`
+}
+
+// paginate yields the items of a list, one page at a time: the first page from
+// path, each further page from the previous page's links.next, fetched only
+// when the caller's loop reaches it. It ends with an error, instead of looping,
+// when a next link repeats, and refuses a next link on another origin, so the
+// access token never goes there.
+func paginate[T any](ctx context.Context, c *Client, path string) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var zero T
+		seen := map[string]bool{}
+		for next := path; next != ""; {
+			u, ok := c.resolve(next)
+			if !ok {
+				yield(zero, fmt.Errorf("%w: next page link %q is not on the base URL's origin", ErrInvalidResponse, next))
+				return
+			}
+			if seen[u.String()] {
+				yield(zero, fmt.Errorf("%w: the API repeated the next page link %s", ErrInvalidResponse, u.Path))
+				return
+			}
+			seen[u.String()] = true
+			req, err := c.newRequest(ctx, http.MethodGet, next, nil)
+			if err != nil {
+				yield(zero, err)
+				return
+			}
+			var p page[T]
+			if _, err := c.do(req, &p); err != nil {
+				yield(zero, err)
+				return
+			}
+			for _, item := range p.Data {
+				if !yield(item, nil) {
+					return
+				}
+			}
+			next = p.Links.Next
+		}
+	}
+}
+
+// collect gathers every item of a paged list.
+func collect[T any](seq iter.Seq2[T, error]) ([]T, error) {
+	var all []T
+	for item, err := range seq {
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, item)
+	}
+	return all, nil
+}

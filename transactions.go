@@ -1,0 +1,160 @@
+package basiq
+
+import (
+	"context"
+	"encoding/json"
+	"iter"
+	"time"
+)
+
+// TransactionsService reads the transactions that a user's connections
+// retrieved.
+type TransactionsService service
+
+// Transaction is one transaction, as GET /users/{userId}/transactions/{id}
+// answers. Amount is negative for money out; see [Decimal].
+type Transaction struct {
+	ID string `json:"id"`
+	// Status is "pending" or "posted".
+	Status      string  `json:"status"`
+	Description string  `json:"description"`
+	Amount      Decimal `json:"amount"`
+	Balance     Decimal `json:"balance"`
+	// Account, Connection and Institution are ids; the API sends them as
+	// strings or as objects with an id, and both are read.
+	Account     string `json:"account"`
+	Connection  string `json:"connection"`
+	Institution string `json:"institution"`
+	// Direction is "debit" or "credit".
+	Direction string `json:"direction"`
+	// Class is the transaction's class, such as "payment" or "transfer".
+	Class string `json:"class"`
+	// SubClass is the finer classification, nil when the API gives none.
+	SubClass *SubClass `json:"subClass,omitempty"`
+	// TransactionDate and PostDate are zero when absent; PostDate is zero
+	// while the transaction is pending.
+	TransactionDate time.Time `json:"transactionDate"`
+	PostDate        time.Time `json:"postDate"`
+	Links           Links     `json:"links"`
+}
+
+// SubClass is a transaction's finer classification.
+type SubClass struct {
+	Code  string `json:"code"`
+	Title string `json:"title"`
+}
+
+// UnmarshalJSON reads ids given as strings or objects, a sub-class given as an
+// object or a bare string, and dates leniently ("" or null while pending).
+func (t *Transaction) UnmarshalJSON(b []byte) error {
+	type plain Transaction
+	var raw struct {
+		plain
+		Account         json.RawMessage `json:"account"`
+		Connection      json.RawMessage `json:"connection"`
+		Institution     json.RawMessage `json:"institution"`
+		SubClass        json.RawMessage `json:"subClass"`
+		TransactionDate json.RawMessage `json:"transactionDate"`
+		PostDate        json.RawMessage `json:"postDate"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	*t = Transaction(raw.plain)
+	t.Account, t.Connection, t.Institution = idOf(raw.Account), idOf(raw.Connection), idOf(raw.Institution)
+	t.TransactionDate, t.PostDate = parseTime(raw.TransactionDate), parseTime(raw.PostDate)
+	t.SubClass = nil
+	var sc SubClass
+	var title string
+	switch {
+	case json.Unmarshal(raw.SubClass, &title) == nil && title != "":
+		t.SubClass = &SubClass{Title: title}
+	case json.Unmarshal(raw.SubClass, &sc) == nil && sc != (SubClass{}):
+		t.SubClass = &sc
+	}
+	return nil
+}
+
+// MaxTransactionsPageSize is the largest page the API serves.
+const MaxTransactionsPageSize = 500
+
+// TransactionFilter narrows [TransactionsService.List]. Conditions are joined
+// with AND; empty fields are left out. Values are quoted, and a value with a
+// quote or control character is refused, so input cannot change the filter's
+// meaning.
+type TransactionFilter struct {
+	AccountID     string
+	ConnectionID  string
+	InstitutionID string
+	// Status is "pending" or "posted".
+	Status string
+	// Direction is "debit" or "credit".
+	Direction string
+	// Class is a transaction class, such as "payment".
+	Class string
+	// PostedFrom and PostedTo bound the post date, inclusive, by calendar day
+	// (only the date part is used). Either may be zero.
+	PostedFrom, PostedTo time.Time
+	// PageSize is how many transactions each request asks for, 1 to 500; 0
+	// leaves the API's default (500).
+	PageSize int
+	// Raw is a filter in Basiq's grammar, appended unchanged.
+	Raw string
+}
+
+// List iterates a user's transactions: GET /users/{userId}/transactions,
+// narrowed by f (nil for all). Pages are fetched lazily through links.next:
+// the next page is requested only when the loop reaches it, and breaking out
+// of the loop stops fetching. A problem ends the sequence with one non-nil
+// error: invalid arguments (before any request), a failed request, or a next
+// link that repeats or leaves the base URL's origin.
+//
+//	for tx, err := range client.Transactions.List(ctx, userID, nil) {
+//		if err != nil {
+//			return err
+//		}
+//		fmt.Println(tx.PostDate, tx.Amount, tx.Description)
+//	}
+func (s *TransactionsService) List(ctx context.Context, userID string, f *TransactionFilter) iter.Seq2[Transaction, error] {
+	path, err := transactionsPath(userID, f)
+	if err != nil {
+		return func(yield func(Transaction, error) bool) { yield(Transaction{}, err) }
+	}
+	return paginate[Transaction](ctx, s.client, path)
+}
+
+func transactionsPath(userID string, f *TransactionFilter) (string, error) {
+	if err := checkID("userId", userID); err != nil {
+		return "", err
+	}
+	var b filterBuilder
+	limit := 0
+	if f != nil {
+		b.eq("accountId", "account.id", f.AccountID)
+		b.eq("connectionId", "connection.id", f.ConnectionID)
+		b.eq("institutionId", "institution.id", f.InstitutionID)
+		b.eq("status", "transaction.status", f.Status)
+		b.eq("direction", "transaction.direction", f.Direction)
+		b.eq("class", "transaction.class", f.Class)
+		b.dateRange("postDate", "transaction.postDate", f.PostedFrom, f.PostedTo)
+		b.raw(f.Raw)
+		limit = f.PageSize
+	}
+	q, err := b.query(limit, MaxTransactionsPageSize)
+	if err != nil {
+		return "", err
+	}
+	return withQuery(pathf("users/%s/transactions", userID), q), nil
+}
+
+// Get returns one transaction: GET /users/{userId}/transactions/{id}.
+func (s *TransactionsService) Get(ctx context.Context, userID, transactionID string) (*Transaction, error) {
+	if err := checkIDs("userId", userID, "transactionId", transactionID); err != nil {
+		return nil, err
+	}
+	t := new(Transaction)
+	if err := s.client.get(ctx, pathf("users/%s/transactions/%s", userID, transactionID), t); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
