@@ -40,6 +40,49 @@
 //	}
 //	connectionID := job.ConnectionID()
 //
+// # Answer an MFA challenge
+//
+// Some banks ask the customer for a one-time code or security answers after
+// verify-credentials. WaitForJob then returns the job and an [*MFAChallenge]
+// (matching [ErrMFARequired]) that says what the bank asks; answer with
+// [JobsService.RespondMFA] and wait again:
+//
+//	job, err = client.WaitForJob(ctx, job)
+//	var challenge *basiq.MFAChallenge
+//	if errors.As(err, &challenge) {
+//		job, err = client.Jobs.RespondMFA(ctx, job.ID, askCustomer(challenge.Questions)...)
+//		// handle err, then:
+//		job, err = client.WaitForJob(ctx, job)
+//	}
+//
+// # Read accounts and transactions
+//
+// [AccountsService.List] returns a user's accounts. [TransactionsService.List]
+// is an iterator over every transaction, fetching pages only as the loop
+// reaches them; filters such as [TransactionFilter] are typed and quoted:
+//
+//	for tx, err := range client.Transactions.List(ctx, userID, &basiq.TransactionFilter{
+//		ConnectionID: job.ConnectionID(),
+//	}) {
+//		if err != nil {
+//			return err
+//		}
+//		fmt.Println(tx.PostDate, tx.Amount, tx.Description)
+//	}
+//
+// Money (balances, amounts) stays the API's decimal string in a [Decimal];
+// read it exactly with [Decimal.Rat] or [Decimal.MinorUnits], never through a
+// float.
+//
+// # Users and the rest of the lifecycle
+//
+// [UsersService] creates, reads, updates and deletes users. A connection can be
+// read ([ConnectionsService.Get], [ConnectionsService.List]), refreshed
+// ([ConnectionsService.Refresh], [ConnectionsService.RefreshAll]), given a new
+// password ([ConnectionsService.Update]) and deleted. The calls that start a job
+// return it with [Job.Reused] set when the API answered with a job already
+// running.
+//
 // # Errors
 //
 // Every non-2xx answer is an [*APIError] carrying the status, Basiq's
@@ -50,8 +93,9 @@
 //
 // # Retries, origins and secrets
 //
-// Requests that cannot create a duplicate (reads, deletes, token requests and
-// connection creation, which the API deduplicates) are retried on network
+// Requests that cannot create a duplicate (reads, deletes, token requests,
+// user updates, and the connection calls that start jobs, which the API
+// deduplicates) are retried on network
 // errors and 429/500/502/503/504 answers, with exponential backoff, jitter and
 // Retry-After honoured up to a cap ([WithMaxRetries], [WithRetryWait]).
 // Credentials go only to the base URL's origin: links and redirects elsewhere

@@ -55,11 +55,13 @@ func (b *filterBuilder) dateRange(field, path string, from, to time.Time) {
 	const day = "2006-01-02"
 	switch {
 	case !from.IsZero() && !to.IsZero():
-		if to.Before(from) {
+		// Judge the range on the calendar days sent, not the instants.
+		f, t := from.Format(day), to.Format(day)
+		if t < f {
 			b.errs = append(b.errs, &ValidationError{Field: field, Reason: "the range ends before it starts"})
 			return
 		}
-		b.op(field, path, "bt", from.Format(day), to.Format(day))
+		b.op(field, path, "bt", f, t)
 	case !from.IsZero():
 		b.op(field, path, "gteq", from.Format(day))
 	case !to.IsZero():

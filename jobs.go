@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -71,6 +72,10 @@ type Job struct {
 	// Reused is true when the API answered 200 instead of 202: a job for this
 	// connection was already queued or running, and this is that job.
 	Reused bool `json:"-"`
+
+	// mfaAnswered marks a job returned by RespondMFA: WaitForJob does not
+	// report the challenge just answered again while the API still shows it.
+	mfaAnswered bool
 }
 
 // JobLinks are the links of a job.
@@ -201,13 +206,15 @@ func questionOf(raw json.RawMessage) string {
 }
 
 // UnmarshalJSON reads the timestamps leniently: a missing, empty or unusual
-// timestamp leaves the field zero rather than failing the whole job.
+// timestamp leaves the field zero rather than failing the whole job. The
+// institution may be an id or an object with one.
 func (j *Job) UnmarshalJSON(b []byte) error {
 	type plain Job
 	var raw struct {
 		plain
-		Created json.RawMessage `json:"created"`
-		Updated json.RawMessage `json:"updated"`
+		Created     json.RawMessage `json:"created"`
+		Updated     json.RawMessage `json:"updated"`
+		Institution json.RawMessage `json:"institution"`
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return err
@@ -215,6 +222,9 @@ func (j *Job) UnmarshalJSON(b []byte) error {
 	*j = Job(raw.plain)
 	j.Created = parseTime(raw.Created)
 	j.Updated = parseTime(raw.Updated)
+	if id := idOf(raw.Institution); id != "" {
+		j.Institution = &InstitutionRef{ID: id}
+	}
 	return nil
 }
 
@@ -312,7 +322,9 @@ const (
 //     naming the step and Basiq's failure code;
 //   - with an *MFAChallenge (matching [ErrMFARequired]) when a step waits for
 //     the customer's answer; answer with [JobsService.RespondMFA] and call
-//     WaitForJob again;
+//     WaitForJob again with the job RespondMFA returned (with that job, the
+//     challenge just answered is not reported again while the API still
+//     shows it; a new challenge is);
 //   - with the job as soon as the step named by [WithUntilStep] has succeeded;
 //   - with the context's error, wrapped, when ctx is cancelled or its deadline
 //     passes;
@@ -347,9 +359,29 @@ func (c *Client) WaitForJob(ctx context.Context, job *Job, opts ...WaitOption) (
 
 	current, polled := job, false
 	interval := cfg.minInterval
+	// answered is the challenge the caller has just answered, if any: while
+	// the API still shows it, the wait goes on instead of asking again.
+	var answered string
+	if job.mfaAnswered {
+		answered = "?"
+		for _, st := range job.Steps {
+			if ch := mfaChallenge(job.ID, st); ch != nil {
+				answered = ch.fingerprint()
+			}
+		}
+	}
 	for {
 		if polled || len(current.Steps) > 0 {
 			done, err := judgeJob(current, cfg.untilStep, polled)
+			var ch *MFAChallenge
+			if answered != "" && errors.As(err, &ch) {
+				if answered == "?" {
+					answered = ch.fingerprint() // the first one seen is the answered one
+				}
+				if ch.fingerprint() == answered {
+					err = nil
+				}
+			}
 			if done || err != nil {
 				return current, err
 			}

@@ -3,6 +3,7 @@ package basiq
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 )
@@ -43,6 +44,11 @@ func (e *MFAChallenge) Error() string {
 	return b.String()
 }
 
+// fingerprint identifies a challenge by what it asks.
+func (e *MFAChallenge) fingerprint() string {
+	return strings.Join(append([]string{e.Step, e.Method, e.Description, e.ResponseURL}, e.Questions...), "\x00")
+}
+
 // Is makes errors.Is(err, ErrMFARequired) true.
 func (e *MFAChallenge) Is(target error) bool { return target == ErrMFARequired }
 
@@ -63,6 +69,9 @@ func mfaChallenge(jobID string, st Step) *MFAChallenge {
 	}
 }
 
+// mfaVersion is the first API version with the MFA endpoints.
+const mfaVersion = "2.1"
+
 // mfaBody is the wire form of an MFA answer.
 type mfaBody struct {
 	Response []string `json:"mfa-response"`
@@ -71,7 +80,8 @@ type mfaBody struct {
 // RespondMFA answers a job's MFA challenge: POST /jobs/{id}/mfa with one answer
 // per question (a one-time code is one answer). The API takes the answer only
 // with a CLIENT_ACCESS token, which the client fetches and caches beside its
-// server token. It returns the job; pass it to [Client.WaitForJob] to go on
+// server token, and from API version 2.1, which this call sends when the
+// client is set to an earlier one. It returns the job; pass it to [Client.WaitForJob] to go on
 // waiting. An answer is never retried (a one-time code may not be reused) and
 // never appears in errors or logs.
 func (s *JobsService) RespondMFA(ctx context.Context, jobID string, answers ...string) (*Job, error) {
@@ -88,9 +98,12 @@ func (s *JobsService) RespondMFA(ctx context.Context, jobID string, answers ...s
 	if err := joinValidation(errs); err != nil {
 		return nil, err
 	}
-	req, err := s.client.newRequest(ctx, "POST", pathf("jobs/%s/mfa", jobID), mfaBody{Response: answers})
+	req, err := s.client.newRequest(ctx, http.MethodPost, pathf("jobs/%s/mfa", jobID), mfaBody{Response: answers})
 	if err != nil {
 		return nil, err
+	}
+	if v := s.client.version; v == "1.0" || v == "2.0" {
+		req.Header.Set("basiq-version", mfaVersion) // the endpoint exists from 2.1
 	}
 	job := new(Job)
 	if _, err := s.client.do(withScope(req, ScopeClientAccess), job); err != nil {
@@ -99,6 +112,7 @@ func (s *JobsService) RespondMFA(ctx context.Context, jobID string, answers ...s
 	if job.ID == "" {
 		job.ID = jobID
 	}
+	job.mfaAnswered = true
 	return job, nil
 }
 

@@ -42,7 +42,7 @@ func (d Decimal) String() string { return string(d) }
 // Rat returns the exact value. An empty Decimal is an error, not zero.
 func (d Decimal) Rat() (*big.Rat, error) {
 	s := string(d)
-	if s == "" || strings.ContainsAny(s, "/eE") {
+	if !isPlainDecimal(s) {
 		return nil, fmt.Errorf("basiq: %q is not a decimal amount", s)
 	}
 	r, ok := new(big.Rat).SetString(s)
@@ -50,6 +50,20 @@ func (d Decimal) Rat() (*big.Rat, error) {
 		return nil, fmt.Errorf("basiq: %q is not a decimal amount", s)
 	}
 	return r, nil
+}
+
+// isPlainDecimal reports whether s is an optional sign, digits and an
+// optional fraction: no exponent, base prefix, separator or ratio.
+func isPlainDecimal(s string) bool {
+	s = strings.TrimPrefix(strings.TrimPrefix(s, "-"), "+")
+	intPart, frac, hasDot := strings.Cut(s, ".")
+	digits := func(p string) bool {
+		return strings.IndexFunc(p, func(r rune) bool { return r < '0' || r > '9' }) < 0
+	}
+	if !digits(intPart) || !digits(frac) || intPart == "" && frac == "" {
+		return false
+	}
+	return !hasDot || frac != "" || intPart != ""
 }
 
 // MinorUnits returns the amount in units of 10^-scale, exactly: with scale 2,

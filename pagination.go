@@ -47,6 +47,10 @@ func paginate[T any](ctx context.Context, c *Client, path string) iter.Seq2[T, e
 				return
 			}
 			for _, item := range p.Data {
+				if err := ctx.Err(); err != nil {
+					yield(zero, err)
+					return
+				}
 				if !yield(item, nil) {
 					return
 				}
