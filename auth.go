@@ -2,7 +2,6 @@ package basiq
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -131,13 +130,8 @@ func (ts *tokenSource) fetch(ctx context.Context, scope string) (string, time.Du
 	return tr.AccessToken, life, nil
 }
 
-// basicKey returns the API key for a Basic Authorization header. Basiq issues
-// keys already base64-encoded ("id:secret" encoded); such a key is sent as it
-// is. A raw "id:secret" pair is encoded first.
+// basicKey returns the API key for a Basic Authorization header: exactly as
+// the dashboard issues it (already encoded), only trimmed of spaces.
 func basicKey(key string) string {
-	key = strings.TrimSpace(key)
-	if strings.Contains(key, ":") {
-		return base64.StdEncoding.EncodeToString([]byte(key))
-	}
-	return key
+	return strings.TrimSpace(key)
 }

@@ -103,9 +103,9 @@ func TestRequestHeadersAndTokenExchange(t *testing.T) {
 	assert.Equal(t, "application/json", jobReq.Header.Get("Accept"))
 }
 
-func TestBasicKeyEncodesRawPairs(t *testing.T) {
-	assert.Equal(t, testKey, basicKey(testKey))
-	assert.Equal(t, "aWQ6c2VjcmV0", basicKey("id:secret"))
+func TestBasicKeySentAsIssued(t *testing.T) {
+	assert.Equal(t, testKey, basicKey(" "+testKey+"\n"))
+	assert.Equal(t, "id:secret", basicKey("id:secret"), "never encoded again")
 }
 
 func TestTokenSharedByConcurrentCalls(t *testing.T) {

@@ -1,0 +1,124 @@
+// Package basiqtest is an in-memory Basiq API server for tests, like
+// net/http/httptest is for HTTP. It speaks the HTTP API the basiq package
+// uses — tokens, institutions, users, connections, jobs, accounts and
+// transactions — with Basiq's sandbox banks and logins, so tests and examples
+// run without a key or a network.
+//
+// # Start a server
+//
+// [NewServer] listens on a loopback address; [Server.Client] returns a
+// [basiq.Client] for it:
+//
+//	srv := basiqtest.NewServer()
+//	t.Cleanup(srv.Close)
+//	client := srv.Client(basiq.WithRetryWait(time.Millisecond, 10*time.Millisecond))
+//	userID := srv.AddUser("gavin@hooli.example") // or POST /users
+//	job, err := client.Connections.Create(ctx, userID, basiq.ConnectionParams{
+//		LoginID:     basiqtest.LoginGavinBelson,
+//		Password:    basiqtest.PasswordGavinBelson,
+//		Institution: basiq.InstitutionRef{ID: basiqtest.InstHooli},
+//	})
+//
+// [NewUnstartedServer] gives a server that does not listen, for use
+// in-process: [Server.Handler] answers with links on [UnstartedURL], and
+// [Server.Transport] (which [Server.Client] then uses, with base URL
+// https://basiq.test) with links on the origin each request was sent to.
+//
+// Plain net/http works as well: get a token at POST /token with
+// "Authorization: Basic " + [Server.APIKey], a basiq-version header and the
+// form scope=SERVER_ACCESS, then send "Authorization: Bearer <token>".
+//
+// # Sandbox institutions and logins
+//
+// Every server knows [InstHooli] (Hooli Bank, "user"), [InstToken] ("token",
+// user token [SandboxUserToken]), [InstSecurityCode] and [InstSecondaryLogin]
+// ("user" banks that also require securityCode or secondaryLoginId),
+// [InstMFA] ("user-mfa"), [InstMFAIntermittent] ("user-mfa-intermittent":
+// asks on every second job of a connection, starting with the second) and
+// [InstOther] ("other", refused). [WithInstitutions] adds more.
+//
+// The good logins ([LoginGavinBelson]/[PasswordGavinBelson], jared/django,
+// richard/tabsnotspaces, Gilfoyle/PiedPiper, Whistler/ShowBox) connect at
+// every bank with a user kind of authorization. [LoginBighead] fails
+// verify-credentials with invalid-credentials ("Account is locked") and
+// makes the connection "invalid"; [LoginErlich] fails with
+// account-not-accessible-requires-user-action; [LoginJianYang] with
+// service-unavailable; any other login with invalid-credentials. Other
+// failures leave the connection's status as it was.
+//
+// POST /users/{id}/connections checks the institution's rules (user kinds
+// need loginId and password and refuse userToken; token kinds need userToken
+// and refuse loginId and password; captions make securityCode and
+// secondaryLoginId required; "other" is refused) and answers 400 with every
+// problem, each with source.pointer such as "/loginId".
+//
+// # Jobs and time
+//
+// Creating, updating or refreshing a connection starts a job with the steps
+// verify-credentials, mfa-challenge (MFA banks only), retrieve-accounts and
+// retrieve-transactions. Each timed step is pending, then in-progress for
+// its duration ([WithStepDuration], default 50 ms; [WithStepDurations] per
+// bank and step), then success or failed. Steps are computed from the job's
+// start time on every request, with time.Now: there are no timers and no
+// background goroutines, so inside a testing/synctest bubble, with
+// [NewUnstartedServer] and [Server.Client] (or [Server.Transport]), jobs
+// advance with the bubble's fake clock.
+//
+// While a job is queued or running, creating the same connection (same
+// user, institution and loginId or userToken), updating or refreshing it
+// answers 200 with the running job instead of 202 with a new one. Creating
+// it again after the job ended reuses the connection id with a new job.
+//
+// # MFA
+//
+// At an MFA bank, mfa-challenge stays in-progress, with this result, until
+// answered (or for 120 s, after which it fails with job-timed-out):
+//
+//	{"type":"mfa","method":"token","description":"Enter the code sent to your phone",
+//	 "input":[{"type":"text","question":"One-time code"}],"expiryMs":120000,
+//	 "links":{"response":"<URL>/jobs/<id>/mfa"}}
+//
+// For method "security-questions" (which no sandbox bank uses) input would
+// hold one {"type":"text","question":...} per question. Answer with
+// POST /jobs/{id}/mfa {"mfa-response":["1234"]} and a CLIENT_ACCESS token:
+// [MFACode] makes the step succeed and the rest of the job run from then; any
+// other code fails it with invalid-credentials ("Incorrect one-time code").
+// Answering a job that is not waiting gets 400.
+//
+// # Accounts and transactions
+//
+// When retrieve-accounts first succeeds a connection gets 2 or 3 accounts,
+// and when retrieve-transactions first succeeds each account gets
+// [WithTransactionsPerAccount] transactions (default 120), dated back over
+// 90 days from that day, the newest two of each account pending (postDate
+// null). The data is fixed by the institution and login (ids are not).
+// Money is a decimal string ("-12.34"; negative is money out).
+//
+// GET /users/{id}/transactions is newest first, limit 1 to 500 (default
+// 500), with count (all matching), size (this page) and links.next (an
+// absolute URL with an opaque cursor) until the last page. Filters take
+// field.eq('v'), in('a','b'), bt('a','b') (inclusive), gt, gteq, lt and
+// lteq, comma for AND, values in single quotes (a quote doubled inside);
+// date fields compare as YYYY-MM-DD. A filter that does not parse, or names
+// an unknown field or operation, gets 400 parameter-not-valid.
+//
+// # Tokens and errors
+//
+// Tokens live [WithTokenLifetime] (default 1 h). An expired token gets 403
+// access-denied "Token has expired" ([Server.ExpireTokens] expires them all);
+// a missing or unknown one 401 invalid-authorization-token. SERVER_ACCESS
+// tokens work everywhere except POST /jobs/{id}/mfa; CLIENT_ACCESS tokens
+// only there and on GET /jobs/{id}; otherwise 403 forbidden-access. Errors
+// are Basiq's list: {"type":"list","correlationId":...,"data":[{"type":
+// "error","code","title","detail","source"}]}. An unknown path gets 404
+// resource-not-found; a known path with the wrong method gets 405
+// method-not-allowed with an Allow header.
+//
+// # Faults and recorded requests
+//
+// [Server.InjectFault] makes the next requests matching a method and path
+// (or a path prefix ending in "*") fail: a status with Retry-After, an HTML
+// or raw body, a delay, or a dropped connection. [Server.Requests] returns
+// every request with the Authorization credentials and the password,
+// userToken, securityCode and mfa-response fields masked.
+package basiqtest
