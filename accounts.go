@@ -30,6 +30,11 @@ type Account struct {
 	Links       Links  `json:"links"`
 }
 
+// AccountList is a list of accounts inside another resource.
+type AccountList struct {
+	Data []Account `json:"data"`
+}
+
 // AccountClass says what kind of account it is, such as
 // {Type: "transaction", Product: "Everyday Account"}.
 type AccountClass struct {

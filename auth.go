@@ -115,8 +115,11 @@ func (ts *tokenSource) fetch(ctx context.Context, scope string) (string, time.Du
 	if _, err := c.send(req, &tr); err != nil {
 		var apiErr *APIError
 		if errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusNotFound || apiErr.StatusCode == http.StatusUnauthorized) {
-			// Basiq answers a key it does not know with 404 "Unable to authenticate".
-			return "", 0, fmt.Errorf("basiq: getting access token: API key refused: %w: %w", ErrUnauthorized, apiErr)
+			// Basiq answers a key it does not know with 404 "Unable to
+			// authenticate". That 404 is not passed on as an *APIError: a
+			// caller must not take a refused key for a missing resource.
+			return "", 0, fmt.Errorf("%w: getting access token: API key refused (status %d, correlation id %q)",
+				ErrUnauthorized, apiErr.StatusCode, apiErr.CorrelationID)
 		}
 		return "", 0, fmt.Errorf("basiq: getting access token: %w", err)
 	}

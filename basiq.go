@@ -48,8 +48,8 @@ type service struct {
 }
 
 // Client talks to the Basiq API. Create one with [NewClient] and share it: it is
-// safe for concurrent use by many goroutines, and it holds one access token that
-// all of them use.
+// safe for concurrent use by many goroutines, and it holds one access token
+// per scope that all of them use.
 //
 // A Client never prints, and formatting it (fmt's %v, %+v, %#v or log/slog)
 // shows its base URL and version but never its API key or access token.
@@ -84,6 +84,7 @@ type Client struct {
 
 	auth  *tokenSource
 	insts *institutionCache
+	mfa   *mfaMemory
 }
 
 // NewClient returns a Client configured by opts. Without options it talks to
@@ -123,14 +124,26 @@ func NewClient(opts ...Option) (*Client, error) {
 
 	hc := c.httpClient
 	if hc == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConnsPerHost = 100
-		hc = &http.Client{Transport: t, Timeout: defaultTimeout}
+		var rt http.RoundTripper = http.DefaultTransport
+		if t, ok := http.DefaultTransport.(*http.Transport); ok {
+			t = t.Clone()
+			t.MaxIdleConnsPerHost = 100
+			rt = t
+		}
+		hc = &http.Client{Transport: rt, Timeout: defaultTimeout}
 	}
 	// A copy, so the caller's client is not changed; redirects never carry
 	// credentials to another origin.
 	hcCopy := *hc
 	hcCopy.CheckRedirect = c.checkRedirect(hc.CheckRedirect)
+	rt := hcCopy.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	// The retry machinery closes the client's idle connections when it gives
+	// up; on a transport shared with the rest of the program that would drop
+	// everyone's keep-alive connections, so it is not passed on.
+	hcCopy.Transport = keepIdle{rt}
 	c.httpClient = &hcCopy
 
 	c.rc = &retryablehttp.Client{
@@ -154,6 +167,7 @@ func NewClient(opts ...Option) (*Client, error) {
 	c.Transactions = (*TransactionsService)(&c.common)
 	c.auth = &tokenSource{client: c}
 	c.insts = newInstitutionCache()
+	c.mfa = &mfaMemory{}
 	return c, nil
 }
 
@@ -280,6 +294,9 @@ func (c *Client) checkRedirect(next func(*http.Request, []*http.Request) error) 
 	}
 }
 
+// keepIdle hides a transport's CloseIdleConnections from the retry machinery.
+type keepIdle struct{ http.RoundTripper }
+
 // retryKey marks, in a request's context, a request that is safe to repeat.
 type retryKey struct{}
 
@@ -327,6 +344,34 @@ func (c *Client) newRequest(ctx context.Context, method, path string, body any) 
 		req.Header.Set("Content-Type", contentType)
 	}
 	return req, nil
+}
+
+// secretsKey carries, in a request's context, the secret values its body
+// holds, so that an error answer quoting them has them masked.
+type secretsKey struct{}
+
+// withSecrets records the secret values req carries (empty ones are skipped).
+func withSecrets(req *retryablehttp.Request, secrets ...string) *retryablehttp.Request {
+	var keep []string
+	for _, s := range secrets {
+		if s != "" {
+			keep = append(keep, s)
+		}
+	}
+	if len(keep) == 0 {
+		return req
+	}
+	return req.WithContext(context.WithValue(req.Context(), secretsKey{}, keep))
+}
+
+// requestSecrets lists what must never appear in an error about req: the
+// secrets of its body and the credential of its Authorization header.
+func requestSecrets(req *retryablehttp.Request) []string {
+	secrets, _ := req.Context().Value(secretsKey{}).([]string)
+	if _, cred, ok := strings.Cut(req.Header.Get("Authorization"), " "); ok && cred != "" {
+		secrets = append(secrets, cred)
+	}
+	return secrets
 }
 
 // withRetry marks a request whose method could create something (a POST) as
@@ -398,7 +443,7 @@ func (c *Client) send(req *retryablehttp.Request, v any) (*http.Response, error)
 		if readErr != nil && req.Context().Err() != nil {
 			return resp, fmt.Errorf("basiq: %s %s: %w", req.Method, req.URL.Path, req.Context().Err())
 		}
-		return resp, newAPIError(resp, body)
+		return resp, newAPIError(resp, body).redact(requestSecrets(req))
 	}
 	if v == nil || resp.StatusCode == http.StatusNoContent {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBodyBytes))

@@ -165,7 +165,9 @@ func (p ConnectionParams) Validate(inst *Institution) error {
 // Before anything is posted, Create reads the institution (through
 // [InstitutionsService.Get], cached per client) and checks p against its
 // authorization type with [ConnectionParams.Validate]; a refused call returns
-// an error matching [ErrValidation] and posts nothing.
+// an error matching [ErrValidation] and posts nothing. An institution id the
+// API does not know fails that read, with an error matching [ErrNotFound]
+// that names the institution.
 //
 // The API answers 202 with a new job, or 200 with the job already queued or
 // running for the same connection; the latter sets [Job.Reused]. Because of
@@ -189,7 +191,7 @@ func (s *ConnectionsService) Create(ctx context.Context, userID string, p Connec
 	if err := p.Validate(&inst); err != nil {
 		return nil, err
 	}
-	return s.client.postJob(ctx, pathf("users/%s/connections", userID), p.wire(reveal))
+	return s.client.postJob(ctx, pathf("users/%s/connections", userID), p.wire(reveal), p.Password, p.UserToken, p.SecurityCode)
 }
 
 // ConnectionStatus is the state of a connection.
@@ -217,9 +219,7 @@ type Connection struct {
 	MFAEnabled  bool           `json:"mfaEnabled"`
 	Institution InstitutionRef `json:"institution"`
 	// Accounts are the connection's accounts, when the API includes them.
-	Accounts struct {
-		Data []Account `json:"data"`
-	} `json:"accounts"`
+	Accounts AccountList `json:"accounts"`
 	// Profile is the account holder's profile, kept as the API sent it.
 	Profile json.RawMessage `json:"profile,omitempty"`
 	Links   ConnectionLinks `json:"links"`
@@ -324,7 +324,7 @@ func (s *ConnectionsService) Update(ctx context.Context, userID, connectionID st
 	if err := joinValidation(errs); err != nil {
 		return nil, err
 	}
-	return s.client.postJob(ctx, pathf("users/%s/connections/%s", userID, connectionID), p.wire(reveal))
+	return s.client.postJob(ctx, pathf("users/%s/connections/%s", userID, connectionID), p.wire(reveal), p.Password, p.SecurityCode)
 }
 
 // Refresh starts a job that fetches a connection's latest data:

@@ -164,6 +164,29 @@ func newAPIError(resp *http.Response, body []byte) *APIError {
 	return e
 }
 
+// redact masks each secret wherever the answer quotes it: a proxy page or an
+// error detail may echo the request.
+func (e *APIError) redact(secrets []string) *APIError {
+	if len(secrets) == 0 {
+		return e
+	}
+	mask := func(s string) string {
+		for _, sec := range secrets {
+			if sec != "" {
+				s = strings.ReplaceAll(s, sec, redacted)
+			}
+		}
+		return s
+	}
+	e.Body = mask(e.Body)
+	for i := range e.Errors {
+		d := &e.Errors[i]
+		d.Code, d.Title, d.Detail = mask(d.Code), mask(d.Title), mask(d.Detail)
+		d.Source.Pointer, d.Source.Parameter = mask(d.Source.Pointer), mask(d.Source.Parameter)
+	}
+	return e
+}
+
 // snippet returns up to n bytes of b as valid UTF-8 on one line.
 func snippet(b []byte, n int) string {
 	s := strings.TrimSpace(string(b))
@@ -189,7 +212,7 @@ func isTokenRejected(err error) bool {
 		return e.HasCode("invalid-authorization-token") || len(e.Errors) == 0
 	case http.StatusForbidden:
 		for _, d := range e.Errors {
-			if strings.Contains(strings.ToLower(d.Title+" "+d.Detail), "expired") {
+			if d.Code == "access-denied" && strings.Contains(strings.ToLower(d.Title+" "+d.Detail), "token") {
 				return true
 			}
 		}

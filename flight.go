@@ -3,6 +3,7 @@ package basiq
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 )
 
@@ -19,6 +20,9 @@ type flightCall[V any] struct {
 	done chan struct{}
 	val  V
 	err  error
+	// abandoned is true when the call failed because its runner's context
+	// ended: a waiter still alive runs the call again.
+	abandoned bool
 }
 
 func (f *flight[K, V]) do(ctx context.Context, key K, fn func(context.Context) (V, error)) (V, error) {
@@ -30,9 +34,9 @@ func (f *flight[K, V]) do(ctx context.Context, key K, fn func(context.Context) (
 			case <-c.done:
 			case <-ctx.Done():
 				var zero V
-				return zero, ctx.Err()
+				return zero, fmt.Errorf("basiq: waiting for a shared request: %w", ctx.Err())
 			}
-			if c.err != nil && ctx.Err() == nil && isContextErr(c.err) {
+			if c.abandoned && ctx.Err() == nil {
 				continue
 			}
 			return c.val, c.err
@@ -43,17 +47,25 @@ func (f *flight[K, V]) do(ctx context.Context, key K, fn func(context.Context) (
 		c := &flightCall[V]{done: make(chan struct{})}
 		f.calls[key] = c
 		f.mu.Unlock()
-
-		c.val, c.err = fn(ctx)
-
-		f.mu.Lock()
-		delete(f.calls, key)
-		f.mu.Unlock()
-		close(c.done)
+		f.run(ctx, key, c, fn)
 		return c.val, c.err
 	}
 }
 
-func isContextErr(err error) bool {
-	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+// run calls fn for c and always releases the waiters, even if fn panics.
+func (f *flight[K, V]) run(ctx context.Context, key K, c *flightCall[V], fn func(context.Context) (V, error)) {
+	defer func() {
+		if c.err != nil && ctx.Err() != nil {
+			c.abandoned = true
+		}
+		f.mu.Lock()
+		delete(f.calls, key)
+		f.mu.Unlock()
+		close(c.done)
+	}()
+	c.err = errFlightPanicked // replaced when fn returns
+	c.val, c.err = fn(ctx)
 }
+
+// errFlightPanicked is what waiters see when the shared call panicked.
+var errFlightPanicked = errors.New("basiq: shared request did not complete")

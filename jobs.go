@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -72,10 +73,6 @@ type Job struct {
 	// Reused is true when the API answered 200 instead of 202: a job for this
 	// connection was already queued or running, and this is that job.
 	Reused bool `json:"-"`
-
-	// mfaAnswered marks a job returned by RespondMFA: WaitForJob does not
-	// report the challenge just answered again while the API still shows it.
-	mfaAnswered bool
 }
 
 // JobLinks are the links of a job.
@@ -139,13 +136,11 @@ func (r *StepResult) UnmarshalJSON(b []byte) error {
 			return err
 		}
 		*r = StepResult{}
-		for _, it := range items {
-			if it.Code != "" {
-				*r = it
-				break
-			}
-		}
-		if r.Code == "" && len(items) > 0 {
+		if i := slices.IndexFunc(items, func(it StepResult) bool { return it.Code != "" }); i >= 0 {
+			*r = items[i] // an error explains the step best
+		} else if i := slices.IndexFunc(items, func(it StepResult) bool { return it.Type == "mfa" }); i >= 0 {
+			*r = items[i] // then a challenge, which the waiter must see
+		} else if len(items) > 0 {
 			*r = items[0]
 		}
 		r.Items = items
@@ -161,7 +156,7 @@ func (r *StepResult) UnmarshalJSON(b []byte) error {
 		Method      string            `json:"method"`
 		Description string            `json:"description"`
 		Input       []json.RawMessage `json:"input"`
-		ExpiryMs    json.Number       `json:"expiryMs"`
+		ExpiryMs    json.RawMessage   `json:"expiryMs"`
 		Links       struct {
 			Response string `json:"response"`
 		} `json:"links"`
@@ -174,7 +169,8 @@ func (r *StepResult) UnmarshalJSON(b []byte) error {
 	if r.Detail == "" {
 		r.Detail = one.Details
 	}
-	if f, err := one.ExpiryMs.Float64(); err == nil {
+	// expiryMs may be a number or a numeric string; anything else is ignored.
+	if f, err := strconv.ParseFloat(strings.Trim(string(one.ExpiryMs), `"`), 64); err == nil && f > 0 && f < 1e15 {
 		r.ExpiryMs = int64(f)
 	}
 	r.Links.Response = one.Links.Response
@@ -298,10 +294,15 @@ func (s *JobsService) get(ctx context.Context, path string) (*Job, error) {
 // postJob sends a POST that starts a job. The API answers 202 with a new job,
 // or 200 with the job already queued or running for the same connection
 // (Reused); because of that rule a repeat cannot start a second job, so the
-// request is retried like a read.
-func (c *Client) postJob(ctx context.Context, path string, body any) (*Job, error) {
+// request is retried like a read. secrets are the body's secret values, masked
+// in any error answer that quotes them.
+func (c *Client) postJob(ctx context.Context, path string, body any, secrets ...string) (*Job, error) {
+	req, err := c.newRequest(ctx, http.MethodPost, path, body)
+	if err != nil {
+		return nil, err
+	}
 	job := new(Job)
-	resp, err := c.post(ctx, path, body, job, true)
+	resp, err := c.do(withSecrets(withRetry(req), secrets...), job)
 	if err != nil {
 		return nil, err
 	}
@@ -322,9 +323,8 @@ const (
 //     naming the step and Basiq's failure code;
 //   - with an *MFAChallenge (matching [ErrMFARequired]) when a step waits for
 //     the customer's answer; answer with [JobsService.RespondMFA] and call
-//     WaitForJob again with the job RespondMFA returned (with that job, the
-//     challenge just answered is not reported again while the API still
-//     shows it; a new challenge is);
+//     WaitForJob again (the challenge just answered is not reported again
+//     while the API still shows it; a new challenge is);
 //   - with the job as soon as the step named by [WithUntilStep] has succeeded;
 //   - with the context's error, wrapped, when ctx is cancelled or its deadline
 //     passes;
@@ -359,34 +359,17 @@ func (c *Client) WaitForJob(ctx context.Context, job *Job, opts ...WaitOption) (
 
 	current, polled := job, false
 	interval := cfg.minInterval
-	// answered is the challenge the caller has just answered, if any: while
-	// the API still shows it, the wait goes on instead of asking again.
-	var answered string
-	if job.mfaAnswered {
-		answered = "?"
-		for _, st := range job.Steps {
-			if ch := mfaChallenge(job.ID, st); ch != nil {
-				answered = ch.fingerprint()
-			}
-		}
-	}
 	for {
 		if polled || len(current.Steps) > 0 {
 			done, err := judgeJob(current, cfg.untilStep, polled)
-			var ch *MFAChallenge
-			if answered != "" && errors.As(err, &ch) {
-				if answered == "?" {
-					answered = ch.fingerprint() // the first one seen is the answered one
-				}
-				if ch.fingerprint() == answered {
-					err = nil
-				}
+			if polled {
+				err = c.mfa.observe(current.ID, err)
 			}
 			if done || err != nil {
 				return current, err
 			}
 		}
-		if err := sleepCtx(ctx, jitter(interval)); err != nil {
+		if err := sleepCtx(ctx, min(jitter(interval), cfg.maxInterval)); err != nil {
 			return current, fmt.Errorf("basiq: waiting for job %s: %w", current.ID, err)
 		}
 		next, err := c.Jobs.get(ctx, path)

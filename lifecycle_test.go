@@ -2,6 +2,7 @@ package basiq
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -889,34 +890,67 @@ func TestInstitutionsList(t *testing.T) {
 
 func TestWaitAfterAnswerSkipsTheAnsweredChallengeOnly(t *testing.T) {
 	t.Parallel()
-	c, mt := newMockClient(t)
-	mt.RegisterResponder(http.MethodPost, testBase+"/token", scopedTokens(t))
 	first := `{"type":"mfa","method":"token","description":"Enter the code","input":["Code"]}`
 	second := `{"type":"mfa","method":"security-questions","description":"Answer the question","input":["Pet's name"]}`
 	waitingOn := func(result string) string {
 		return jobBody(t, "j1", stepSpec{stVerify, "success", ""}, stepSpec{stMFA, "in-progress", result}, stepSpec{stAccounts, "pending", ""})
 	}
-	var version string
-	// The API answers with a job that does not show the challenge yet, then
-	// keeps showing the answered one for two polls, then asks a new one.
-	mt.RegisterResponder(http.MethodPost, mfaURL, func(r *http.Request) (*http.Response, error) {
-		version = r.Header.Get("basiq-version")
-		return jsonResp(http.StatusAccepted, `{"type":"job","id":"j1"}`)(r)
+	noChallenge := waitingOn("")
+	cases := []struct {
+		name  string
+		polls []string // after the answer
+		want  string   // method of the challenge reported next
+		gets  int      // polls after the answer
+	}{
+		{"the answered one is polled past", []string{waitingOn(first), waitingOn(first), waitingOn(second)}, "security-questions", 3},
+		{"the same prompt again after it went away is new", []string{waitingOn(first), noChallenge, waitingOn(first)}, "token", 3},
+		{"a new one at once", []string{waitingOn(second)}, "security-questions", 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, mt := newMockClient(t)
+			mt.RegisterResponder(http.MethodPost, testBase+"/token", scopedTokens(t))
+			var version string
+			mt.RegisterResponder(http.MethodPost, mfaURL, func(r *http.Request) (*http.Response, error) {
+				version = r.Header.Get("basiq-version")
+				return jsonResp(http.StatusAccepted, `{"type":"job","id":"j1"}`)(r)
+			})
+			mt.RegisterResponder(http.MethodGet, jobURL, jobSequence(append([]string{waitingOn(first)}, tc.polls...)...))
+
+			job, err := c.WaitForJob(waitCtx(t), &Job{ID: "j1"}, fastPoll)
+			require.ErrorIs(t, err, ErrMFARequired)
+			job, err = c.Jobs.RespondMFA(t.Context(), job.ID, "1234")
+			require.NoError(t, err)
+			assert.Equal(t, mfaVersion, version, "the MFA endpoint needs 2.1 even when the client is set to 2.0")
+
+			_, err = c.WaitForJob(waitCtx(t), job, fastPoll)
+			var ch *MFAChallenge
+			require.ErrorAs(t, err, &ch)
+			assert.Equal(t, tc.want, ch.Method)
+			assert.Equal(t, 1+tc.gets, calls(mt, getJobKey))
+		})
+	}
+
+	t.Run("remembered across waits", func(t *testing.T) {
+		t.Parallel()
+		c, mt := newMockClient(t)
+		mt.RegisterResponder(http.MethodPost, testBase+"/token", scopedTokens(t))
+		mt.RegisterResponder(http.MethodPost, mfaURL, jsonResp(http.StatusAccepted, `{"type":"job","id":"j1"}`))
+		mt.RegisterResponder(http.MethodGet, jobURL, jobSequence(waitingOn(first), waitingOn(first), waitingOn(first), waitingOn(second)))
+		_, err := c.WaitForJob(waitCtx(t), &Job{ID: "j1"}, fastPoll)
+		require.ErrorIs(t, err, ErrMFARequired)
+		_, err = c.Jobs.RespondMFA(t.Context(), "j1", "1234")
+		require.NoError(t, err)
+		// A wait cut short (its context ends) and a second wait: the
+		// answered challenge is still not reported.
+		ctx, cancel := context.WithTimeout(t.Context(), time.Nanosecond)
+		defer cancel()
+		_, err = c.WaitForJob(ctx, &Job{ID: "j1"}, fastPoll)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		_, err = c.WaitForJob(waitCtx(t), &Job{ID: "j1"}, fastPoll)
+		var ch *MFAChallenge
+		require.ErrorAs(t, err, &ch)
+		assert.Equal(t, "security-questions", ch.Method)
 	})
-	mt.RegisterResponder(http.MethodGet, jobURL, jobSequence(waitingOn(first), waitingOn(first), waitingOn(second)))
-
-	job, err := c.Jobs.RespondMFA(t.Context(), "j1", "1234")
-	require.NoError(t, err)
-	assert.Equal(t, mfaVersion, version, "the MFA endpoint needs 2.1 even when the client is set to 2.0")
-
-	_, err = c.WaitForJob(waitCtx(t), job, fastPoll)
-	var ch *MFAChallenge
-	require.ErrorAs(t, err, &ch)
-	assert.Equal(t, "security-questions", ch.Method, "the new challenge is reported")
-	assert.Equal(t, 3, calls(mt, getJobKey), "the answered challenge was polled past, not reported")
-
-	// A job that did not come from RespondMFA reports a challenge at once.
-	_, err = c.WaitForJob(waitCtx(t), &Job{ID: "j1"}, fastPoll)
-	require.ErrorIs(t, err, ErrMFARequired)
-	assert.Equal(t, 4, calls(mt, getJobKey))
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -69,6 +70,59 @@ func mfaChallenge(jobID string, st Step) *MFAChallenge {
 	}
 }
 
+// mfaMemory remembers, per job, the challenge WaitForJob last reported and
+// the one the caller then answered, so that a wait after RespondMFA does not
+// report the answered challenge again while the API still shows it (the API
+// may take a moment to process an answer). A poll without that challenge, or
+// with another one, ends the memory of it.
+type mfaMemory struct {
+	mu       sync.Mutex
+	reported map[string]string // job id -> fingerprint
+	answered map[string]string // job id -> fingerprint
+}
+
+// maxMFAMemory bounds the memory: jobs whose challenges are never answered
+// must not grow it without limit.
+const maxMFAMemory = 10000
+
+// observe takes what judging a polled job found: a challenge already
+// answered becomes nil (keep waiting), a new one is remembered as reported.
+func (m *mfaMemory) observe(jobID string, err error) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ch, ok := err.(*MFAChallenge)
+	if !ok {
+		delete(m.answered, jobID)
+		delete(m.reported, jobID)
+		return err
+	}
+	fp := ch.fingerprint()
+	if m.answered[jobID] == fp {
+		return nil
+	}
+	delete(m.answered, jobID)
+	if m.reported == nil || len(m.reported) >= maxMFAMemory {
+		m.reported = map[string]string{}
+	}
+	m.reported[jobID] = fp
+	return err
+}
+
+// answer marks the challenge last reported for the job as answered.
+func (m *mfaMemory) answer(jobID string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	fp, ok := m.reported[jobID]
+	if !ok {
+		return
+	}
+	delete(m.reported, jobID)
+	if m.answered == nil || len(m.answered) >= maxMFAMemory {
+		m.answered = map[string]string{}
+	}
+	m.answered[jobID] = fp
+}
+
 // mfaVersion is the first API version with the MFA endpoints.
 const mfaVersion = "2.1"
 
@@ -106,13 +160,13 @@ func (s *JobsService) RespondMFA(ctx context.Context, jobID string, answers ...s
 		req.Header.Set("basiq-version", mfaVersion) // the endpoint exists from 2.1
 	}
 	job := new(Job)
-	if _, err := s.client.do(withScope(req, ScopeClientAccess), job); err != nil {
+	if _, err := s.client.do(withSecrets(withScope(req, ScopeClientAccess), answers...), job); err != nil {
 		return nil, err
 	}
 	if job.ID == "" {
 		job.ID = jobID
 	}
-	job.mfaAnswered = true
+	s.client.mfa.answer(jobID)
 	return job, nil
 }
 

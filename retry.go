@@ -51,8 +51,8 @@ func isPermanentNetError(err error) bool {
 }
 
 // backoff is the transport's wait between attempts: exponential from lo,
-// capped at hi, with jitter (a random point in the upper half of the step) so
-// that many clients do not retry in step. A Retry-After header on a 429 or 503,
+// capped at hi, with jitter (a random point in the upper half of the step,
+// never below lo) so that many clients do not retry in step. A Retry-After header on a 429 or 503,
 // in seconds or as an HTTP date, is honoured but never beyond hi.
 func backoff(lo, hi time.Duration, attempt int, resp *http.Response) time.Duration {
 	if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
@@ -66,7 +66,7 @@ func backoff(lo, hi time.Duration, attempt int, resp *http.Response) time.Durati
 	}
 	d = min(d, hi)
 	if half := d / 2; half > 0 {
-		d = half + rand.N(half+1)
+		d = max(lo, half+rand.N(half+1))
 	}
 	return d
 }
