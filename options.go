@@ -116,22 +116,34 @@ type WaitOption func(*waitConfig)
 
 type waitConfig struct {
 	minInterval, maxInterval time.Duration
+	fixedBounds              bool
+	expected                 *StepDurations
 	progress                 func(*Job)
 	untilStep                string
 	err                      error
 }
 
-// WithPollInterval sets the bounds of the wait between polls of the job
-// (default 1 s to 5 s). The wait starts at min, grows while nothing changes,
-// with jitter, and never exceeds max or the context's deadline.
+// WithPollInterval sets the bounds of the wait between polls of the job and
+// turns off the schedule based on expected durations: the wait starts at
+// min, grows while nothing changes, with jitter, and never exceeds max or
+// the context's deadline. Without it, and without expected durations, the
+// bounds are 1 s to 5 s.
 func WithPollInterval(min, max time.Duration) WaitOption {
 	return func(w *waitConfig) {
 		if min <= 0 || max < min {
 			w.err = &ValidationError{Field: "pollInterval", Reason: "need 0 < min <= max"}
 			return
 		}
-		w.minInterval, w.maxInterval = min, max
+		w.minInterval, w.maxInterval, w.fixedBounds = min, max, true
 	}
+}
+
+// WithExpectedDurations gives WaitForJob the average durations of the job's
+// steps (an institution's Stats.AverageDurationMs), so it can poll when the
+// job is likely to end. Jobs from [ConnectionsService.Create] carry them
+// already; this is for jobs from Refresh, Update or Jobs.Get.
+func WithExpectedDurations(d StepDurations) WaitOption {
+	return func(w *waitConfig) { w.expected = &d }
 }
 
 // WithProgress calls fn with the job each time a step's status changes, from
