@@ -443,7 +443,7 @@ func (c *Client) send(req *retryablehttp.Request, v any) (*http.Response, error)
 		if readErr != nil && req.Context().Err() != nil {
 			return resp, fmt.Errorf("basiq: %s %s: %w", req.Method, req.URL.Path, req.Context().Err())
 		}
-		return resp, newAPIError(resp, body).redact(requestSecrets(req))
+		return resp, newAPIError(resp, body, requestSecrets(req))
 	}
 	if v == nil || resp.StatusCode == http.StatusNoContent {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBodyBytes))

@@ -1,11 +1,13 @@
 package basiq
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -109,7 +111,7 @@ func (e *APIError) Error() string {
 		fmt.Fprintf(&b, ": %q", e.Body)
 	}
 	if e.CorrelationID != "" {
-		fmt.Fprintf(&b, " [correlation id %s]", e.CorrelationID)
+		fmt.Fprintf(&b, " [correlation id %s]", clean(e.CorrelationID, 100))
 	}
 	return b.String()
 }
@@ -149,7 +151,12 @@ func (e *APIError) Is(target error) bool {
 
 // newAPIError decodes an error answer's body, which may be Basiq's JSON error
 // list or anything else.
-func newAPIError(resp *http.Response, body []byte) *APIError {
+func newAPIError(resp *http.Response, body []byte, secrets []string) *APIError {
+	for _, sec := range secrets {
+		if sec != "" {
+			body = bytes.ReplaceAll(body, []byte(sec), []byte(redacted))
+		}
+	}
 	e := &APIError{StatusCode: resp.StatusCode}
 	var list struct {
 		CorrelationID string        `json:"correlationId"`
@@ -158,10 +165,10 @@ func newAPIError(resp *http.Response, body []byte) *APIError {
 	if err := json.Unmarshal(body, &list); err == nil && (len(list.Data) > 0 || list.CorrelationID != "") {
 		e.CorrelationID = list.CorrelationID
 		e.Errors = list.Data
-		return e
+		return e.redact(secrets)
 	}
 	e.Body = snippet(body, 200)
-	return e
+	return e.redact(secrets)
 }
 
 // redact masks each secret wherever the answer quotes it: a proxy page or an
@@ -178,7 +185,7 @@ func (e *APIError) redact(secrets []string) *APIError {
 		}
 		return s
 	}
-	e.Body = mask(e.Body)
+	e.Body, e.CorrelationID = mask(e.Body), mask(e.CorrelationID)
 	for i := range e.Errors {
 		d := &e.Errors[i]
 		d.Code, d.Title, d.Detail = mask(d.Code), mask(d.Title), mask(d.Detail)
@@ -189,7 +196,19 @@ func (e *APIError) redact(secrets []string) *APIError {
 
 // snippet returns up to n bytes of b as valid UTF-8 on one line.
 func snippet(b []byte, n int) string {
-	s := strings.TrimSpace(string(b))
+	return clean(strings.Join(strings.Fields(strings.ToValidUTF8(string(b), "\uFFFD")), " "), n)
+}
+
+// clean makes text from an answer safe for an error string: valid UTF-8, no
+// control characters (no forged log lines or terminal escapes), at most n
+// bytes.
+func clean(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
 	if len(s) > n {
 		s = s[:n]
 		for !utf8.ValidString(s) {
@@ -197,7 +216,7 @@ func snippet(b []byte, n int) string {
 		}
 		s += "..."
 	}
-	return strings.Join(strings.Fields(s), " ")
+	return s
 }
 
 // isTokenRejected reports an answer that says the access token itself is bad:
@@ -244,6 +263,7 @@ func (e *JobError) Error() string {
 
 // writeProblem appends ": code: title (detail)", leaving out what is empty.
 func writeProblem(b *strings.Builder, code, title, detail string) {
+	code, title, detail = clean(code, 100), clean(title, 200), clean(detail, 300)
 	if code != "" {
 		fmt.Fprintf(b, ": %s", code)
 	}

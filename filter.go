@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // filterBuilder writes Basiq's filter grammar: conditions such as
@@ -18,7 +20,7 @@ type filterBuilder struct {
 }
 
 func quoteFilterValue(field, v string) (string, error) {
-	if strings.ContainsFunc(v, func(r rune) bool { return r == '\'' || r < 0x20 || r == 0x7f }) {
+	if !utf8.ValidString(v) || strings.ContainsFunc(v, func(r rune) bool { return r == '\'' || unicode.IsControl(r) }) {
 		return "", &ValidationError{Field: field, Reason: "filter values must not contain quotes or control characters"}
 	}
 	return "'" + v + "'", nil

@@ -442,12 +442,12 @@ func judgeJob(job *Job, untilStep string, fetched bool) (bool, error) {
 		switch {
 		case st.Status == StepFailed:
 			return false, newJobError(job.ID, st)
+		case !st.Status.Known():
+			return false, fmt.Errorf("%w: job %s step %q has unknown status %q", ErrInvalidResponse, job.ID, st.Title, st.Status)
 		case fetched && mfaChallenge(job.ID, st) != nil:
 			// Only a job read back counts: the job passed in may predate
 			// the answer the caller just gave.
 			return false, mfaChallenge(job.ID, st)
-		case !st.Status.Known():
-			return false, fmt.Errorf("%w: job %s step %q has unknown status %q", ErrInvalidResponse, job.ID, st.Title, st.Status)
 		case untilStep != "" && st.Title == untilStep && st.Status.Done():
 			return true, nil
 		case !st.Status.Done():
@@ -467,16 +467,9 @@ func newJobError(jobID string, st Step) *JobError {
 
 // stepsChanged reports whether any step appeared or changed status.
 func stepsChanged(prev, next *Job) bool {
-	if len(prev.Steps) != len(next.Steps) {
-		return true
-	}
-	for _, st := range next.Steps {
-		old := prev.Step(st.Title)
-		if old == nil || old.Status != st.Status {
-			return true
-		}
-	}
-	return false
+	return !slices.EqualFunc(prev.Steps, next.Steps, func(a, b Step) bool {
+		return a.Title == b.Title && a.Status == b.Status
+	})
 }
 
 // jitter spreads d by up to ±10%, so that many waiters do not poll in step.
