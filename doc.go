@@ -30,8 +30,10 @@
 //
 // The API answers with a [Job] whose steps (verify-credentials,
 // retrieve-accounts, retrieve-transactions, ...) run for 3 to 30 seconds.
-// [Client.WaitForJob] polls it with backoff until every step has succeeded,
-// and returns a [*JobError] as soon as one fails:
+// [Client.WaitForJob] polls it until every step has succeeded, and returns a
+// [*JobError] as soon as one fails. It plans its polls from the institution's
+// published step durations, so it asks rarely while the job cannot be done
+// and often when it is about to be:
 //
 //	job, err = client.WaitForJob(ctx, job, basiq.WithProgress(func(j *basiq.Job) { ... }))
 //	var jobErr *basiq.JobError
