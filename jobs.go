@@ -211,22 +211,39 @@ func questionOf(raw json.RawMessage) string {
 // timestamp leaves the field zero rather than failing the whole job. The
 // institution may be an id or an object with one.
 func (j *Job) UnmarshalJSON(b []byte) error {
-	type plain Job
-	var raw struct {
-		plain
-		Created     json.RawMessage `json:"created"`
-		Updated     json.RawMessage `json:"updated"`
-		Institution json.RawMessage `json:"institution"`
-	}
-	if err := json.Unmarshal(b, &raw); err != nil {
+	var w jobWire
+	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	*j = Job(raw.plain)
-	j.Created = parseTime(raw.Created)
-	j.Updated = parseTime(raw.Updated)
-	if id := idOf(raw.Institution); id != "" {
+	*j = w.job()
+	return nil
+}
+
+// jobWire is a job as the API writes it. Decoding into it directly (rather
+// than into a Job, whose UnmarshalJSON decodes again) saves a pass over the
+// body on every poll.
+type jobWire struct {
+	ID          string          `json:"id"`
+	Created     lenientTime     `json:"created"`
+	Updated     lenientTime     `json:"updated"`
+	Steps       []Step          `json:"steps"`
+	Links       JobLinks        `json:"links"`
+	Institution json.RawMessage `json:"institution"`
+}
+
+func (w *jobWire) job() Job {
+	j := Job{ID: w.ID, Created: w.Created.Time, Updated: w.Updated.Time, Steps: w.Steps, Links: w.Links}
+	if id := idOf(w.Institution); id != "" {
 		j.Institution = &InstitutionRef{ID: id}
 	}
+	return j
+}
+
+// lenientTime reads a timestamp in any of timeLayouts; anything else is zero.
+type lenientTime struct{ time.Time }
+
+func (t *lenientTime) UnmarshalJSON(b []byte) error {
+	t.Time = parseTime(b)
 	return nil
 }
 
@@ -290,11 +307,12 @@ func (s *JobsService) Get(ctx context.Context, jobID string) (*Job, error) {
 // get fetches the job at path, a path relative to the base URL or a link on
 // its origin.
 func (s *JobsService) get(ctx context.Context, path string) (*Job, error) {
-	job := new(Job)
-	if err := s.client.get(ctx, path, job); err != nil {
+	var w jobWire
+	if err := s.client.get(ctx, path, &w); err != nil {
 		return nil, err
 	}
-	return job, nil
+	job := w.job()
+	return &job, nil
 }
 
 // postJob sends a POST that starts a job. The API answers 202 with a new job,
