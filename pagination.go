@@ -22,6 +22,12 @@ type page[T any] struct {
 // when a next link repeats, and refuses a next link on another origin, so the
 // access token never goes there.
 func paginate[T any](ctx context.Context, c *Client, path string) iter.Seq2[T, error] {
+	return paginateAs(ctx, c, path, func(t *T) T { return *t })
+}
+
+// paginateAs is paginate for items decoded as W (a wire form that decodes in
+// one pass) and yielded as T.
+func paginateAs[W, T any](ctx context.Context, c *Client, path string, conv func(*W) T) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		var zero T
 		seen := map[string]bool{}
@@ -41,17 +47,17 @@ func paginate[T any](ctx context.Context, c *Client, path string) iter.Seq2[T, e
 				yield(zero, err)
 				return
 			}
-			var p page[T]
+			var p page[W]
 			if _, err := c.do(req, &p); err != nil {
 				yield(zero, err)
 				return
 			}
-			for _, item := range p.Data {
+			for i := range p.Data {
 				if err := ctx.Err(); err != nil {
 					yield(zero, err)
 					return
 				}
-				if !yield(item, nil) {
+				if !yield(conv(&p.Data[i]), nil) {
 					return
 				}
 			}

@@ -47,30 +47,65 @@ type SubClass struct {
 // UnmarshalJSON reads ids given as strings or objects, a sub-class given as an
 // object or a bare string, and dates leniently ("" or null while pending).
 func (t *Transaction) UnmarshalJSON(b []byte) error {
-	type plain Transaction
-	var raw struct {
-		plain
-		Account         json.RawMessage `json:"account"`
-		Connection      json.RawMessage `json:"connection"`
-		Institution     json.RawMessage `json:"institution"`
-		SubClass        json.RawMessage `json:"subClass"`
-		TransactionDate json.RawMessage `json:"transactionDate"`
-		PostDate        json.RawMessage `json:"postDate"`
-	}
-	if err := json.Unmarshal(b, &raw); err != nil {
+	var w transactionWire
+	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	*t = Transaction(raw.plain)
-	t.Account, t.Connection, t.Institution = idOf(raw.Account), idOf(raw.Connection), idOf(raw.Institution)
-	t.TransactionDate, t.PostDate = parseTime(raw.TransactionDate), parseTime(raw.PostDate)
-	t.SubClass = nil
+	*t = w.transaction()
+	return nil
+}
+
+// transactionWire is a transaction as the API writes it; its lenient fields
+// decode themselves, so a page decodes in one pass.
+type transactionWire struct {
+	ID              string       `json:"id"`
+	Status          string       `json:"status"`
+	Description     string       `json:"description"`
+	Amount          Decimal      `json:"amount"`
+	Balance         Decimal      `json:"balance"`
+	Account         flexID       `json:"account"`
+	Connection      flexID       `json:"connection"`
+	Institution     flexID       `json:"institution"`
+	Direction       string       `json:"direction"`
+	Class           string       `json:"class"`
+	SubClass        flexSubClass `json:"subClass"`
+	TransactionDate lenientTime  `json:"transactionDate"`
+	PostDate        lenientTime  `json:"postDate"`
+	Links           Links        `json:"links"`
+}
+
+func (w *transactionWire) transaction() Transaction {
+	return Transaction{
+		ID: w.ID, Status: w.Status, Description: w.Description, Amount: w.Amount, Balance: w.Balance,
+		Account: string(w.Account), Connection: string(w.Connection), Institution: string(w.Institution),
+		Direction: w.Direction, Class: w.Class, SubClass: w.SubClass.p,
+		TransactionDate: w.TransactionDate.Time, PostDate: w.PostDate.Time, Links: w.Links,
+	}
+}
+
+// flexID reads a reference given as "id" or {"id": "..."}.
+type flexID string
+
+func (f *flexID) UnmarshalJSON(b []byte) error {
+	*f = flexID(idOf(b))
+	return nil
+}
+
+// flexSubClass reads a sub-class given as an object, a bare string or null.
+type flexSubClass struct{ p *SubClass }
+
+func (f *flexSubClass) UnmarshalJSON(b []byte) error {
+	f.p = nil
 	var sc SubClass
 	var title string
 	switch {
-	case json.Unmarshal(raw.SubClass, &title) == nil && title != "":
-		t.SubClass = &SubClass{Title: title}
-	case json.Unmarshal(raw.SubClass, &sc) == nil && sc != (SubClass{}):
-		t.SubClass = &sc
+	case len(b) == 0 || b[0] == 'n':
+	case b[0] == '"':
+		if json.Unmarshal(b, &title) == nil && title != "" {
+			f.p = &SubClass{Title: title}
+		}
+	case json.Unmarshal(b, &sc) == nil && sc != (SubClass{}):
+		f.p = &sc
 	}
 	return nil
 }
@@ -120,7 +155,7 @@ func (s *TransactionsService) List(ctx context.Context, userID string, f *Transa
 	if err != nil {
 		return func(yield func(Transaction, error) bool) { yield(Transaction{}, err) }
 	}
-	return paginate[Transaction](ctx, s.client, path)
+	return paginateAs(ctx, s.client, path, (*transactionWire).transaction)
 }
 
 func transactionsPath(userID string, f *TransactionFilter) (string, error) {
