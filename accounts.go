@@ -66,12 +66,8 @@ func idOf(raw json.RawMessage) string {
 	if len(raw) == 0 {
 		return ""
 	}
-	// The usual case, a plain string, without a decoder.
-	if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' && bytes.IndexAny(raw[1:n-1], "\\\"") < 0 {
-		return string(raw[1 : n-1])
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
+	if raw[0] == '"' {
+		s, _ := unquote(raw)
 		return s
 	}
 	var obj struct {

@@ -34,6 +34,7 @@ const (
 	defaultRetryMin   = 500 * time.Millisecond
 	defaultRetryMax   = 10 * time.Second
 	defaultTimeout    = 60 * time.Second
+	defaultMaxConns   = 100
 
 	// maxBodyBytes bounds how much of a successful answer is read.
 	maxBodyBytes = 32 << 20
@@ -123,14 +124,21 @@ func NewClient(opts ...Option) (*Client, error) {
 	}
 
 	hc := c.httpClient
+	var attemptTimeout time.Duration
 	if hc == nil {
 		var rt http.RoundTripper = http.DefaultTransport
 		if t, ok := http.DefaultTransport.(*http.Transport); ok {
 			t = t.Clone()
-			t.MaxIdleConnsPerHost = 100
+			// Many goroutines share one client: keep their connections
+			// alive, and bound how many are opened at once.
+			t.MaxIdleConnsPerHost = defaultMaxConns
+			t.MaxConnsPerHost = defaultMaxConns
 			rt = t
 		}
-		hc = &http.Client{Transport: rt, Timeout: defaultTimeout}
+		hc = &http.Client{Transport: rt}
+		// The default time limit per attempt goes on the request's context
+		// rather than http.Client.Timeout, which costs a goroutine per request.
+		attemptTimeout = defaultTimeout
 	}
 	// A copy, so the caller's client is not changed; redirects never carry
 	// credentials to another origin.
@@ -143,7 +151,7 @@ func NewClient(opts ...Option) (*Client, error) {
 	// The retry machinery closes the client's idle connections when it gives
 	// up; on a transport shared with the rest of the program that would drop
 	// everyone's keep-alive connections, so it is not passed on.
-	hcCopy.Transport = keepIdle{rt}
+	hcCopy.Transport = keepIdle{RoundTripper: rt, timeout: attemptTimeout}
 	c.httpClient = &hcCopy
 
 	c.rc = &retryablehttp.Client{
@@ -294,8 +302,40 @@ func (c *Client) checkRedirect(next func(*http.Request, []*http.Request) error) 
 	}
 }
 
-// keepIdle hides a transport's CloseIdleConnections from the retry machinery.
-type keepIdle struct{ http.RoundTripper }
+// keepIdle hides a transport's CloseIdleConnections from the retry machinery,
+// and bounds each attempt by timeout when it is set.
+type keepIdle struct {
+	http.RoundTripper
+	timeout time.Duration
+}
+
+// RoundTrip sends one attempt, within the time limit if there is one; the
+// limit covers reading the body, and ends when the body is closed.
+func (k keepIdle) RoundTrip(req *http.Request) (*http.Response, error) {
+	if k.timeout <= 0 {
+		return k.RoundTripper.RoundTrip(req)
+	}
+	ctx, cancel := context.WithTimeout(req.Context(), k.timeout)
+	resp, err := k.RoundTripper.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+// cancelOnClose releases an attempt's time limit when its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
 
 // retryKey marks, in a request's context, a request that is safe to repeat.
 type retryKey struct{}
@@ -434,9 +474,11 @@ func (c *Client) send(req *retryablehttp.Request, v any) (*http.Response, error)
 	}
 	defer resp.Body.Close()
 
-	c.logger.LogAttrs(req.Context(), slog.LevelDebug, "basiq: request",
-		slog.String("method", req.Method), slog.String("path", req.URL.Path),
-		slog.Int("status", resp.StatusCode), slog.Duration("elapsed", time.Since(start)))
+	if c.logger.Enabled(req.Context(), slog.LevelDebug) {
+		c.logger.LogAttrs(req.Context(), slog.LevelDebug, "basiq: request",
+			slog.String("method", req.Method), slog.String("path", req.URL.Path),
+			slog.Int("status", resp.StatusCode), slog.Duration("elapsed", time.Since(start)))
+	}
 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
@@ -449,7 +491,12 @@ func (c *Client) send(req *retryablehttp.Request, v any) (*http.Response, error)
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBodyBytes))
 		return resp, nil
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes+1))
+	var buf bytes.Buffer
+	if n := resp.ContentLength; n > 0 && n <= maxBodyBytes {
+		buf.Grow(int(n) + 1)
+	}
+	_, err = buf.ReadFrom(io.LimitReader(resp.Body, maxBodyBytes+1))
+	body := buf.Bytes()
 	if err != nil {
 		if ctxErr := req.Context().Err(); ctxErr != nil {
 			err = ctxErr

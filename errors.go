@@ -222,6 +222,9 @@ func clean(s string, n int) string {
 // isTokenRejected reports an answer that says the access token itself is bad:
 // 401 invalid-authorization-token, or 403 "Token has expired".
 func isTokenRejected(err error) bool {
+	if err == nil {
+		return false
+	}
 	var e *APIError
 	if !errors.As(err, &e) {
 		return false

@@ -176,8 +176,10 @@ func (r *StepResult) UnmarshalJSON(b []byte) error {
 		r.Detail = one.Details
 	}
 	// expiryMs may be a number or a numeric string; anything else is ignored.
-	if f, err := strconv.ParseFloat(strings.Trim(string(one.ExpiryMs), `"`), 64); err == nil && f > 0 && f < 1e15 {
-		r.ExpiryMs = int64(f)
+	if len(one.ExpiryMs) > 0 {
+		if f, err := strconv.ParseFloat(strings.Trim(string(one.ExpiryMs), `"`), 64); err == nil && f > 0 && f < 1e15 {
+			r.ExpiryMs = int64(f)
+		}
 	}
 	r.Links.Response = one.Links.Response
 	for _, in := range one.Input {
@@ -251,8 +253,8 @@ func (t *lenientTime) UnmarshalJSON(b []byte) error {
 var timeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02"}
 
 func parseTime(raw json.RawMessage) time.Time {
-	var s string
-	if json.Unmarshal(raw, &s) != nil || s == "" {
+	s, ok := unquote(raw)
+	if !ok || s == "" {
 		return time.Time{}
 	}
 	for _, layout := range timeLayouts {
@@ -261,6 +263,18 @@ func parseTime(raw json.RawMessage) time.Time {
 		}
 	}
 	return time.Time{}
+}
+
+// unquote reads a JSON string, without a decoder when it has no escapes.
+func unquote(raw []byte) (string, bool) {
+	if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' && !slices.Contains(raw[1:n-1], '\\') {
+		return string(raw[1 : n-1]), true
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
 }
 
 // Step returns the step with this title, or nil. Steps are found by title,

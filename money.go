@@ -21,9 +21,9 @@ func (d *Decimal) UnmarshalJSON(b []byte) error {
 	case bytes.Equal(b, []byte("null")):
 		*d = ""
 	case len(b) > 0 && b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
+		s, ok := unquote(b)
+		if !ok {
+			return fmt.Errorf("basiq: decimal: invalid string %s", snippet(b, 40))
 		}
 		*d = Decimal(strings.TrimSpace(s))
 	default:

@@ -40,8 +40,8 @@ const (
 	// densePoll is the interval inside the window: the delay between the job
 	// finishing and WaitForJob returning is then under densePoll.
 	densePoll = 450 * time.Millisecond
-	// sparsePollMax bounds the interval outside the window.
-	sparsePollMax = 5 * time.Second
+	// latePollMax bounds the interval once a job has outlasted its window.
+	latePollMax = time.Second
 )
 
 // expectedSchedule uses the institution's published step durations
@@ -154,8 +154,9 @@ func (e *expectedSchedule) next(now time.Time, job *Job, _ bool) time.Duration {
 		if now.Before(e.denseUntil) {
 			return densePoll
 		}
-		// Past the window: the job runs late; back off gently.
-		e.late = min(max(e.late*3/2, 2*densePoll), sparsePollMax)
+		// Past the window: the job runs late. Few jobs do, so polling
+		// about every second costs little and keeps their delay short.
+		e.late = min(max(e.late*3/2, 2*densePoll), latePollMax)
 		return e.late
 	}
 	if windowStart > densePoll {

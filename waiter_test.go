@@ -51,7 +51,7 @@ func TestExpectedScheduleSleepsThroughThenPollsDensely(t *testing.T) {
 		if w == densePoll && firstDense < 0 {
 			firstDense = i
 		}
-		assert.LessOrEqual(t, w, sparsePollMax)
+		assert.LessOrEqual(t, w, latePollMax)
 	}
 	require.GreaterOrEqual(t, firstDense, 0, "it polls densely at some point: %v", waits)
 	assert.LessOrEqual(t, firstDense, 3, "few polls before the window")
