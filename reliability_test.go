@@ -491,7 +491,7 @@ func TestThousandGoroutinesMixingMethods(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(i), 7))
 			userID := users[rng.IntN(len(users))]
 			var err error
-			switch i % 10 {
+			switch i % 13 {
 			case 0, 1:
 				l := logins[rng.IntN(len(logins))]
 				var job *basiq.Job
@@ -522,6 +522,29 @@ func TestThousandGoroutinesMixingMethods(t *testing.T) {
 				_, err = client.Jobs.List(ctx, userID, nil)
 			case 9:
 				_, err = client.Institutions.List(ctx, nil)
+			case 10:
+				_, err = client.Users.Create(ctx, basiq.UserParams{Email: fmt.Sprintf("n%d@hooli.example", i)})
+			case 11:
+				_, err = client.Connections.RefreshAll(ctx, userID)
+			case 12:
+				// Probes of things that do not exist: a typed 404 is the
+				// expected answer.
+				_, err = client.Accounts.Get(ctx, userID, "missing")
+				if err == nil || errors.Is(err, basiq.ErrNotFound) {
+					_, err = client.Transactions.Get(ctx, userID, "missing")
+				}
+				if err == nil || errors.Is(err, basiq.ErrNotFound) {
+					_, err = client.Jobs.Get(ctx, "missing")
+				}
+				if err == nil || errors.Is(err, basiq.ErrNotFound) {
+					_, err = client.Jobs.RespondMFA(ctx, "missing", "1234")
+				}
+				if err == nil || errors.Is(err, basiq.ErrNotFound) {
+					err = client.Connections.Delete(ctx, userID, "missing")
+				}
+				if errors.Is(err, basiq.ErrNotFound) {
+					err = nil
+				}
 			}
 			errs <- err
 		}()
@@ -531,7 +554,8 @@ func TestThousandGoroutinesMixingMethods(t *testing.T) {
 	for err := range errs {
 		require.NoError(t, err)
 	}
-	assert.Equal(t, 1, srv.TokenRequests(), "one token shared by every goroutine")
+	assert.Equal(t, 1, srv.TokenRequestsByScope(basiq.ScopeServerAccess), "one server token shared by every goroutine")
+	assert.Equal(t, 1, srv.TokenRequestsByScope(basiq.ScopeClientAccess), "one client token for the MFA answers")
 }
 
 // TestNoGoroutineLeftAfterCancelledWait is not parallel, so no other test's
