@@ -380,10 +380,10 @@ const (
 // institution's published step durations (stats.averageDurationMs; or give
 // them with [WithExpectedDurations]). WaitForJob then estimates when the job
 // will end from which step is running and when it started, sleeps through
-// the time it cannot be near its end, and polls every 450 ms inside the
-// window where it most likely ends, backing off gently if it runs late. This
-// needs about half the requests of polling every second, with a shorter
-// delay in the typical case (see BENCHMARKS.md). Without durations, or with
+// the time it cannot be near its end, polls every 450 ms inside the window
+// where it most likely ends, then about every second if it runs late. This
+// needs under half the requests of polling every second, with a shorter
+// median delay (see BENCHMARKS.md). Without durations, or with
 // [WithPollInterval], polls start min apart (default 1 s) and back off, with
 // jitter, towards max (default 5 s) while no step changes; a change brings
 // the interval back to min.
