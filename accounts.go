@@ -1,7 +1,6 @@
 package basiq
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"time"
@@ -47,36 +46,17 @@ func (a *Account) UnmarshalJSON(b []byte) error {
 	type plain Account
 	var raw struct {
 		plain
-		LastUpdated json.RawMessage `json:"lastUpdated"`
-		Institution json.RawMessage `json:"institution"`
-		Connection  json.RawMessage `json:"connection"`
+		LastUpdated lenientTime `json:"lastUpdated"`
+		Institution flexID      `json:"institution"`
+		Connection  flexID      `json:"connection"`
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return err
 	}
 	*a = Account(raw.plain)
-	a.LastUpdated = parseTime(raw.LastUpdated)
-	a.Institution, a.Connection = idOf(raw.Institution), idOf(raw.Connection)
+	a.LastUpdated = raw.LastUpdated.Time
+	a.Institution, a.Connection = string(raw.Institution), string(raw.Connection)
 	return nil
-}
-
-// idOf reads a reference given as "id" or {"id": "..."}.
-func idOf(raw json.RawMessage) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return ""
-	}
-	if raw[0] == '"' {
-		s, _ := unquote(raw)
-		return s
-	}
-	var obj struct {
-		ID string `json:"id"`
-	}
-	if json.Unmarshal(raw, &obj) == nil {
-		return obj.ID
-	}
-	return ""
 }
 
 // AccountFilter narrows [AccountsService.List]. Conditions are joined with

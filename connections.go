@@ -247,14 +247,14 @@ func (c *Connection) UnmarshalJSON(b []byte) error {
 	type plain Connection
 	var raw struct {
 		plain
-		CreatedDate json.RawMessage `json:"createdDate"`
-		LastUsed    json.RawMessage `json:"lastUsed"`
+		CreatedDate lenientTime `json:"createdDate"`
+		LastUsed    lenientTime `json:"lastUsed"`
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return err
 	}
 	*c = Connection(raw.plain)
-	c.CreatedDate, c.LastUsed = parseTime(raw.CreatedDate), parseTime(raw.LastUsed)
+	c.CreatedDate, c.LastUsed = raw.CreatedDate.Time, raw.LastUsed.Time
 	return nil
 }
 

@@ -225,56 +225,20 @@ func (j *Job) UnmarshalJSON(b []byte) error {
 // than into a Job, whose UnmarshalJSON decodes again) saves a pass over the
 // body on every poll.
 type jobWire struct {
-	ID          string          `json:"id"`
-	Created     lenientTime     `json:"created"`
-	Updated     lenientTime     `json:"updated"`
-	Steps       []Step          `json:"steps"`
-	Links       JobLinks        `json:"links"`
-	Institution json.RawMessage `json:"institution"`
+	ID          string      `json:"id"`
+	Created     lenientTime `json:"created"`
+	Updated     lenientTime `json:"updated"`
+	Steps       []Step      `json:"steps"`
+	Links       JobLinks    `json:"links"`
+	Institution flexID      `json:"institution"`
 }
 
 func (w *jobWire) job() Job {
 	j := Job{ID: w.ID, Created: w.Created.Time, Updated: w.Updated.Time, Steps: w.Steps, Links: w.Links}
-	if id := idOf(w.Institution); id != "" {
-		j.Institution = &InstitutionRef{ID: id}
+	if w.Institution != "" {
+		j.Institution = &InstitutionRef{ID: string(w.Institution)}
 	}
 	return j
-}
-
-// lenientTime reads a timestamp in any of timeLayouts; anything else is zero.
-type lenientTime struct{ time.Time }
-
-func (t *lenientTime) UnmarshalJSON(b []byte) error {
-	t.Time = parseTime(b)
-	return nil
-}
-
-// timeLayouts are the timestamp forms the API has been seen to use.
-var timeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02"}
-
-func parseTime(raw json.RawMessage) time.Time {
-	s, ok := unquote(raw)
-	if !ok || s == "" {
-		return time.Time{}
-	}
-	for _, layout := range timeLayouts {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t
-		}
-	}
-	return time.Time{}
-}
-
-// unquote reads a JSON string, without a decoder when it has no escapes.
-func unquote(raw []byte) (string, bool) {
-	if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' && !slices.Contains(raw[1:n-1], '\\') {
-		return string(raw[1 : n-1]), true
-	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		return "", false
-	}
-	return s, true
 }
 
 // Step returns the step with this title, or nil. Steps are found by title,

@@ -83,14 +83,6 @@ func (w *transactionWire) transaction() Transaction {
 	}
 }
 
-// flexID reads a reference given as "id" or {"id": "..."}.
-type flexID string
-
-func (f *flexID) UnmarshalJSON(b []byte) error {
-	*f = flexID(idOf(b))
-	return nil
-}
-
 // flexSubClass reads a sub-class given as an object, a bare string or null.
 type flexSubClass struct{ p *SubClass }
 
