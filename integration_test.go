@@ -49,7 +49,9 @@ func countRequests(srv *basiqtest.Server, method, prefix string) int {
 
 func TestIntegrationLifecycle(t *testing.T) {
 	t.Parallel()
-	srv, client := newServer(t, basiqtest.WithTransactionsPerAccount(120))
+	// Steps long enough (150 ms) that polls every 5-20 ms see each one change,
+	// even on a loaded machine under -race.
+	srv, client := newServer(t, basiqtest.WithTransactionsPerAccount(120), basiqtest.WithStepDuration(150*time.Millisecond))
 	ctx := testCtx(t)
 
 	user, err := client.Users.Create(ctx, basiq.UserParams{Email: "gavin@hooli.example", FirstName: "Gavin"})
