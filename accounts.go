@@ -100,3 +100,5 @@ func (s *AccountsService) Get(ctx context.Context, userID, accountID string) (*A
 	}
 	return a, nil
 }
+
+func (x *Account) resourceID() string { return x.ID }

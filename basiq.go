@@ -40,6 +40,9 @@ const (
 	maxBodyBytes = 32 << 20
 	// maxErrorBodyBytes bounds how much of an error answer is read.
 	maxErrorBodyBytes = 64 << 10
+	// maxBodyPrealloc bounds the buffer reserved from an answer's
+	// Content-Length before its bytes arrive.
+	maxBodyPrealloc = 64 << 10
 )
 
 // service is the shared state behind every resource service: each service is a
@@ -489,11 +492,16 @@ func (c *Client) send(req *retryablehttp.Request, v any) (*http.Response, error)
 	}
 	if v == nil || resp.StatusCode == http.StatusNoContent {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBodyBytes))
+		if _, ok := v.(identified); ok {
+			return resp, fmt.Errorf("%w: %s %s: answer %d has no content", ErrInvalidResponse, req.Method, req.URL.Path, resp.StatusCode)
+		}
 		return resp, nil
 	}
 	var buf bytes.Buffer
-	if n := resp.ContentLength; n > 0 && n <= maxBodyBytes {
-		buf.Grow(int(n) + 1)
+	if n := resp.ContentLength; n > 0 {
+		// The announced length only sizes the first allocation, and only up
+		// to a cap: memory follows the bytes that actually arrive.
+		buf.Grow(int(min(n, maxBodyPrealloc)) + 1)
 	}
 	_, err = buf.ReadFrom(io.LimitReader(resp.Body, maxBodyBytes+1))
 	body := buf.Bytes()
@@ -512,7 +520,20 @@ func (c *Client) send(req *retryablehttp.Request, v any) (*http.Response, error)
 	if err := json.Unmarshal(body, v); err != nil {
 		return resp, fmt.Errorf("%w: %s %s: decoding response: %w", ErrInvalidResponse, req.Method, req.URL.Path, err)
 	}
+	// An answer that completed as the caller gave up is not a success.
+	if err := req.Context().Err(); err != nil {
+		return resp, fmt.Errorf("basiq: %s %s: %w", req.Method, req.URL.Path, err)
+	}
+	if r, ok := v.(identified); ok && strings.TrimSpace(r.resourceID()) == "" {
+		return resp, fmt.Errorf("%w: %s %s: answer has no id", ErrInvalidResponse, req.Method, req.URL.Path)
+	}
 	return resp, nil
+}
+
+// identified is a resource decoded from an answer that must name it: a 2xx
+// answer without its id (null, {}, 204) is not that resource.
+type identified interface {
+	resourceID() string
 }
 
 // logRetry is the transport's request hook: it reports repeated attempts only.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -498,6 +499,149 @@ func TestSuccessBodyTooLarge(t *testing.T) {
 	_, err := c.Jobs.Get(context.Background(), "j1")
 	require.ErrorIs(t, err, ErrInvalidResponse)
 	assert.Contains(t, err.Error(), "larger than")
+}
+
+// TestContextEndedWhileReadingIsAnError checks that an answer whose body
+// arrives as the caller's deadline passes is not returned as a success.
+func TestContextEndedWhileReadingIsAnError(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c, mt := newMockClient(t)
+	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", func(*http.Request) (*http.Response, error) {
+		r := httpmock.NewStringResponse(http.StatusOK, "")
+		r.Body = &cancelAtEOF{Reader: strings.NewReader(`{"id":"j1","steps":[]}`), cancel: cancel}
+		return r, nil
+	})
+	job, err := c.Jobs.Get(ctx, "j1")
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Nil(t, job)
+}
+
+// cancelAtEOF is a body that ends its request's context when it is read to
+// the end.
+type cancelAtEOF struct {
+	*strings.Reader
+	cancel context.CancelFunc
+}
+
+func (b *cancelAtEOF) Read(p []byte) (int, error) {
+	n, err := b.Reader.Read(p)
+	if err == io.EOF {
+		b.cancel()
+	}
+	return n, err
+}
+
+func (b *cancelAtEOF) Close() error { return nil }
+
+// TestMemoryFollowsBytesReceived checks that an answer announcing a huge
+// Content-Length but sending a few bytes and stalling reserves memory for
+// what arrived, not for what was announced.
+func TestMemoryFollowsBytesReceived(t *testing.T) {
+	c, mt := newMockClient(t)
+	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", func(req *http.Request) (*http.Response, error) {
+		r := httpmock.NewStringResponse(http.StatusOK, "")
+		r.ContentLength = 32 << 20
+		r.Body = &stallingBody{head: []byte(`{"id":"j1",`), ctx: req.Context()}
+		return r, nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err := c.Jobs.Get(ctx, "j1")
+	runtime.ReadMemStats(&after)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(4<<20),
+		"bytes allocated by one stalled call that announced 32 MiB")
+}
+
+// stallingBody sends head, then blocks until its request's context ends.
+type stallingBody struct {
+	head []byte
+	ctx  context.Context
+}
+
+func (b *stallingBody) Read(p []byte) (int, error) {
+	if len(b.head) > 0 {
+		n := copy(p, b.head)
+		b.head = b.head[n:]
+		return n, nil
+	}
+	<-b.ctx.Done()
+	return 0, b.ctx.Err()
+}
+
+func (b *stallingBody) Close() error { return nil }
+
+// TestSuccessWithoutTheResourceIsInvalid checks that a 2xx answer that does
+// not carry the resource asked for (204, null, {}, an empty id) is an error,
+// never a zero value with a nil error.
+func TestSuccessWithoutTheResourceIsInvalid(t *testing.T) {
+	t.Parallel()
+	answers := []struct {
+		name   string
+		status int
+		body   string
+	}{
+		{"204", http.StatusNoContent, ""},
+		{"null", http.StatusOK, "null"},
+		{"empty object", http.StatusOK, "{}"},
+		{"empty id", http.StatusOK, `{"id":"","type":"x"}`},
+		{"blank id", http.StatusOK, `{"id":"  "}`},
+	}
+	calls := []struct {
+		name, method, url string
+		call              func(*Client) (any, error)
+	}{
+		{"Users.Create", http.MethodPost, "/users", func(c *Client) (any, error) {
+			return c.Users.Create(context.Background(), UserParams{Email: "a@b.example"})
+		}},
+		{"Users.Get", http.MethodGet, "/users/u1", func(c *Client) (any, error) {
+			return c.Users.Get(context.Background(), "u1")
+		}},
+		{"Users.Update", http.MethodPost, "/users/u1", func(c *Client) (any, error) {
+			return c.Users.Update(context.Background(), "u1", UserParams{FirstName: "A"})
+		}},
+		{"Jobs.Get", http.MethodGet, "/jobs/j1", func(c *Client) (any, error) {
+			return c.Jobs.Get(context.Background(), "j1")
+		}},
+		{"Connections.Get", http.MethodGet, "/users/u1/connections/c1", func(c *Client) (any, error) {
+			return c.Connections.Get(context.Background(), "u1", "c1")
+		}},
+		{"Connections.Refresh", http.MethodPost, "/users/u1/connections/c1/refresh", func(c *Client) (any, error) {
+			return c.Connections.Refresh(context.Background(), "u1", "c1")
+		}},
+		{"Connections.Update", http.MethodPost, "/users/u1/connections/c1", func(c *Client) (any, error) {
+			return c.Connections.Update(context.Background(), "u1", "c1", ConnectionUpdateParams{Password: "pw"})
+		}},
+		{"Accounts.Get", http.MethodGet, "/users/u1/accounts/a1", func(c *Client) (any, error) {
+			return c.Accounts.Get(context.Background(), "u1", "a1")
+		}},
+		{"Transactions.Get", http.MethodGet, "/users/u1/transactions/t1", func(c *Client) (any, error) {
+			return c.Transactions.Get(context.Background(), "u1", "t1")
+		}},
+		{"Institutions.Get", http.MethodGet, "/institutions/AU00000", func(c *Client) (any, error) {
+			return c.Institutions.Get(context.Background(), "AU00000")
+		}},
+		{"Jobs.RespondMFA", http.MethodPost, "/jobs/j1/mfa", func(c *Client) (any, error) {
+			return c.Jobs.RespondMFA(context.Background(), "j1", "1234")
+		}},
+	}
+	for _, call := range calls {
+		for _, a := range answers {
+			t.Run(call.name+"/"+a.name, func(t *testing.T) {
+				t.Parallel()
+				c, mt := newMockClient(t)
+				mt.RegisterResponder(call.method, testBase+call.url, jsonResp(a.status, a.body))
+				v, err := call.call(c)
+				require.ErrorIs(t, err, ErrInvalidResponse)
+				assert.Nil(t, v)
+			})
+		}
+	}
 }
 
 func TestCrossOriginRedirectNotFollowed(t *testing.T) {

@@ -360,6 +360,9 @@ func (s *ConnectionsService) RefreshAll(ctx context.Context, userID string) ([]J
 		return nil, err
 	}
 	for i := range list.Data {
+		if strings.TrimSpace(list.Data[i].ID) == "" {
+			return nil, fmt.Errorf("%w: POST /users/%s/connections/refresh: a job in the answer has no id", ErrInvalidResponse, userID)
+		}
 		list.Data[i].Reused = resp.StatusCode == http.StatusOK
 	}
 	return list.Data, nil
@@ -373,3 +376,5 @@ func (s *ConnectionsService) Delete(ctx context.Context, userID, connectionID st
 	}
 	return s.client.deletePath(ctx, "connectionId", connectionID, pathf("users/%s/connections/%s", userID, connectionID))
 }
+
+func (x *Connection) resourceID() string { return x.ID }

@@ -32,8 +32,10 @@ var (
 	// challenge; the error is an *MFAChallenge.
 	ErrMFARequired = errors.New("basiq: MFA answer required")
 	// ErrInvalidResponse: a 2xx answer could not be understood (empty, not
-	// JSON, the wrong shape, too large, or a job in a state this library does
-	// not know).
+	// JSON, the wrong shape, too large, nested deeper than the API ever
+	// sends, without the id of the resource asked for, or a job in a state
+	// this library does not know), or a list did not end (see
+	// [TransactionsService.List]).
 	ErrInvalidResponse = errors.New("basiq: invalid response")
 )
 

@@ -241,3 +241,5 @@ func (s *InstitutionsService) List(ctx context.Context, f *InstitutionFilter) ([
 	}
 	return list, nil
 }
+
+func (x *Institution) resourceID() string { return x.ID }

@@ -129,7 +129,10 @@ type StepResult struct {
 	Items []StepResult `json:"items,omitempty"`
 }
 
-// UnmarshalJSON decodes a null, an object or an array of objects.
+// UnmarshalJSON decodes a null, an object or an array of objects. An array
+// holding anything but objects (or nulls) is refused: the API never sends
+// one, and refusing it keeps decoding to one pass however deep a hostile
+// answer nests.
 func (r *StepResult) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	switch {
@@ -137,9 +140,13 @@ func (r *StepResult) UnmarshalJSON(b []byte) error {
 		*r = StepResult{}
 		return nil
 	case b[0] == '[':
-		var items []StepResult
-		if err := json.Unmarshal(b, &items); err != nil {
+		var wires []stepResultWire
+		if err := json.Unmarshal(b, &wires); err != nil {
 			return err
+		}
+		items := make([]StepResult, len(wires))
+		for i := range wires {
+			items[i] = wires[i].result()
 		}
 		*r = StepResult{}
 		if i := slices.IndexFunc(items, func(it StepResult) bool { return it.Code != "" }); i >= 0 {
@@ -152,42 +159,51 @@ func (r *StepResult) UnmarshalJSON(b []byte) error {
 		r.Items = items
 		return nil
 	}
-	var one struct {
-		Type        string            `json:"type"`
-		URL         string            `json:"url"`
-		Code        string            `json:"code"`
-		Title       string            `json:"title"`
-		Detail      string            `json:"detail"`
-		Details     string            `json:"details"`
-		Method      string            `json:"method"`
-		Description string            `json:"description"`
-		Input       []json.RawMessage `json:"input"`
-		ExpiryMs    json.RawMessage   `json:"expiryMs"`
-		Links       struct {
-			Response string `json:"response"`
-		} `json:"links"`
-	}
+	var one stepResultWire
 	if err := json.Unmarshal(b, &one); err != nil {
 		return err
 	}
-	*r = StepResult{Type: one.Type, URL: one.URL, Code: one.Code, Title: one.Title, Detail: one.Detail,
-		Method: one.Method, Description: one.Description}
+	*r = one.result()
+	return nil
+}
+
+// stepResultWire is one result object as the API writes it. It has no
+// decoder of its own, so an array of them decodes in a single pass.
+type stepResultWire struct {
+	Type        string            `json:"type"`
+	URL         string            `json:"url"`
+	Code        string            `json:"code"`
+	Title       string            `json:"title"`
+	Detail      string            `json:"detail"`
+	Details     string            `json:"details"`
+	Method      string            `json:"method"`
+	Description string            `json:"description"`
+	Input       []json.RawMessage `json:"input"`
+	ExpiryMs    json.RawMessage   `json:"expiryMs"`
+	Links       struct {
+		Response string `json:"response"`
+	} `json:"links"`
+}
+
+func (w *stepResultWire) result() StepResult {
+	r := StepResult{Type: w.Type, URL: w.URL, Code: w.Code, Title: w.Title, Detail: w.Detail,
+		Method: w.Method, Description: w.Description}
 	if r.Detail == "" {
-		r.Detail = one.Details
+		r.Detail = w.Details
 	}
 	// expiryMs may be a number or a numeric string; anything else is ignored.
-	if len(one.ExpiryMs) > 0 {
-		if f, err := strconv.ParseFloat(strings.Trim(string(one.ExpiryMs), `"`), 64); err == nil && f > 0 && f < 1e15 {
+	if len(w.ExpiryMs) > 0 {
+		if f, err := strconv.ParseFloat(strings.Trim(string(w.ExpiryMs), `"`), 64); err == nil && f > 0 && f < 1e15 {
 			r.ExpiryMs = int64(f)
 		}
 	}
-	r.Links.Response = one.Links.Response
-	for _, in := range one.Input {
+	r.Links.Response = w.Links.Response
+	for _, in := range w.Input {
 		if q := questionOf(in); q != "" {
 			r.Questions = append(r.Questions, q)
 		}
 	}
-	return nil
+	return r
 }
 
 // questionOf reads one MFA input: a bare string, or an object whose
@@ -488,3 +504,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+func (x *Job) resourceID() string { return x.ID }
+
+func (w *jobWire) resourceID() string { return w.ID }

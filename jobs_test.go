@@ -807,3 +807,61 @@ func TestWaitForJobAlreadyFinished(t *testing.T) {
 		assert.Equal(t, 0, mt.GetTotalCallCount())
 	})
 }
+
+// TestDeeplyNestedStepResultIsRefusedQuickly checks that a job whose step
+// result nests arrays thousands deep (valid JSON, about 2 MiB) is decoded or
+// refused in one linear pass rather than re-decoded at every level.
+func TestDeeplyNestedStepResultIsRefusedQuickly(t *testing.T) {
+	pad := `{"pad":"` + strings.Repeat("x", 200) + `"},`
+	for _, tc := range []struct {
+		name, open, close string
+		depth             int
+		refused           bool
+	}{
+		// Arrays in arrays: the API only ever sends an array of objects.
+		{"arrays of arrays", "[" + pad, "]", 9000, true},
+		// Nesting inside an object's unknown field is skipped, not decoded.
+		{"objects nesting arrays", `[` + pad + pad + `{"x":`, "}]", 4500, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			depth := tc.depth // below encoding/json's own nesting limit, so the JSON is valid
+			var b strings.Builder
+			b.WriteString(`{"type":"job","id":"j1","steps":[{"title":"verify-credentials","status":"in-progress","result":`)
+			b.WriteString(strings.Repeat(tc.open, depth))
+			b.WriteString(`{}`)
+			b.WriteString(strings.Repeat(tc.close, depth))
+			b.WriteString(`}],"links":{"self":"https://api.test/jobs/j1"}}`)
+			require.True(t, json.Valid([]byte(b.String())))
+			require.Greater(t, b.Len(), 1<<20)
+
+			c, mt := newMockClient(t)
+			mt.RegisterResponder(http.MethodGet, jobURL, jsonResp(http.StatusOK, b.String()))
+			start := time.Now()
+			_, err := c.Jobs.Get(context.Background(), "j1")
+			elapsed := time.Since(start)
+			if tc.refused {
+				require.ErrorIs(t, err, ErrInvalidResponse)
+			} else {
+				require.NoError(t, err)
+			}
+			// Generous for -race on a loaded machine; the quadratic
+			// decode took minutes of CPU.
+			assert.Less(t, elapsed, 2*time.Second)
+		})
+	}
+}
+
+// TestStepResultDecodeCostIsLinear measures the decoder alone: a hostile
+// result of about 2 MiB must be refused in well under 100 ms of work.
+func TestStepResultDecodeCostIsLinear(t *testing.T) {
+	pad := `{"pad":"` + strings.Repeat("x", 200) + `"},`
+	raw := []byte(strings.Repeat("["+pad, 9000) + "{}" + strings.Repeat("]", 9000))
+	var r StepResult
+	start := time.Now()
+	err := json.Unmarshal(raw, &r)
+	elapsed := time.Since(start)
+	require.Error(t, err)
+	if !raceEnabled {
+		assert.Less(t, elapsed, 100*time.Millisecond)
+	}
+}

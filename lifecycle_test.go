@@ -571,13 +571,13 @@ func TestRespondMFA(t *testing.T) {
 		assert.Equal(t, "Bearer srv-tok", jobs.all()[0].Auth)
 	})
 
-	t.Run("an answer without a job body keeps the id", func(t *testing.T) {
+	t.Run("an accepted answer that names no job is an invalid response", func(t *testing.T) {
 		t.Parallel()
 		c, mt := newMockClient(t)
 		mt.RegisterResponder(http.MethodPost, mfaURL, jsonResp(http.StatusAccepted, `{"type":"job"}`))
 		job, err := c.Jobs.RespondMFA(t.Context(), "j1", "1234")
-		require.NoError(t, err)
-		assert.Equal(t, "j1", job.ID)
+		require.ErrorIs(t, err, ErrInvalidResponse)
+		assert.Nil(t, job)
 	})
 
 	t.Run("not retried on 503", func(t *testing.T) {

@@ -137,7 +137,9 @@ type mfaBody struct {
 // server token, and from API version 2.1, which this call sends when the
 // client is set to an earlier one. It returns the job; pass it to [Client.WaitForJob] to go on
 // waiting. An answer is never retried (a one-time code may not be reused) and
-// never appears in errors or logs.
+// never appears in errors or logs. A 2xx answer that names no job is an error
+// matching [ErrInvalidResponse]; the API may still have taken the answer, so
+// wait on the job by its id rather than ask the customer again.
 func (s *JobsService) RespondMFA(ctx context.Context, jobID string, answers ...string) (*Job, error) {
 	errs := []error{checkID("jobId", jobID)}
 	if len(answers) == 0 {
@@ -162,9 +164,6 @@ func (s *JobsService) RespondMFA(ctx context.Context, jobID string, answers ...s
 	job := new(Job)
 	if _, err := s.client.do(withSecrets(withScope(req, ScopeClientAccess), answers...), job); err != nil {
 		return nil, err
-	}
-	if job.ID == "" {
-		job.ID = jobID
 	}
 	s.client.mfa.answer(jobID)
 	return job, nil

@@ -185,3 +185,5 @@ func (s *TransactionsService) Get(ctx context.Context, userID, transactionID str
 	}
 	return t, nil
 }
+
+func (x *Transaction) resourceID() string { return x.ID }

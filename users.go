@@ -99,3 +99,5 @@ func (s *UsersService) Update(ctx context.Context, userID string, p UserParams) 
 func (s *UsersService) Delete(ctx context.Context, userID string) error {
 	return s.client.deletePath(ctx, "userId", userID, pathf("users/%s", userID))
 }
+
+func (x *User) resourceID() string { return x.ID }
