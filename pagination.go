@@ -16,22 +16,40 @@ type page[T any] struct {
 	} `json:"links"`
 }
 
+// Bounds on one listing, so that a server answering ever-new next links
+// cannot keep a loop going: real lists never reach them.
+const (
+	// maxEmptyPages is how many pages in a row may bring no item yet a next
+	// link.
+	maxEmptyPages = 3
+	// maxListPages is how many pages one listing may have: 5 million
+	// transactions at the default page size.
+	maxListPages = 10000
+)
+
 // paginate yields the items of a list, one page at a time: the first page from
 // path, each further page from the previous page's links.next, fetched only
-// when the caller's loop reaches it. It ends with an error, instead of looping,
-// when a next link repeats, and refuses a next link on another origin, so the
-// access token never goes there.
+// when the caller's loop reaches it. It ends with an error matching
+// ErrInvalidResponse, instead of looping, when a next link repeats, when
+// maxEmptyPages pages in a row bring nothing, or past maxListPages pages; and
+// it refuses a next link off the base URL, so the access token never goes
+// there.
 func paginate[T any](ctx context.Context, c *Client, path string) iter.Seq2[T, error] {
-	return paginateAs(ctx, c, path, func(t *T) T { return *t })
+	return paginateAs(ctx, c, path, func(t *T) T { return *t }, maxListPages)
 }
 
 // paginateAs is paginate for items decoded as W (a wire form that decodes in
-// one pass) and yielded as T.
-func paginateAs[W, T any](ctx context.Context, c *Client, path string, conv func(*W) T) iter.Seq2[T, error] {
+// one pass) and yielded as T, over at most maxPages pages.
+func paginateAs[W, T any](ctx context.Context, c *Client, path string, conv func(*W) T, maxPages int) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		var zero T
 		seen := map[string]bool{}
+		empty := 0
 		for next := path; next != ""; {
+			if len(seen) >= maxPages {
+				yield(zero, fmt.Errorf("%w: the list did not end after %d pages", ErrInvalidResponse, maxPages))
+				return
+			}
 			u, ok := c.resolve(next)
 			if !ok {
 				yield(zero, fmt.Errorf("%w: next page link %q is not on the base URL's origin", ErrInvalidResponse, next))
@@ -62,6 +80,12 @@ func paginateAs[W, T any](ctx context.Context, c *Client, path string, conv func
 				}
 			}
 			next = p.Links.Next
+			if len(p.Data) > 0 {
+				empty = 0
+			} else if empty++; empty >= maxEmptyPages && next != "" {
+				yield(zero, fmt.Errorf("%w: %d pages in a row brought no item but a next link", ErrInvalidResponse, empty))
+				return
+			}
 		}
 	}
 }

@@ -133,8 +133,12 @@ type TransactionFilter struct {
 // narrowed by f (nil for all). Pages are fetched lazily through links.next:
 // the next page is requested only when the loop reaches it, and breaking out
 // of the loop stops fetching. A problem ends the sequence with one non-nil
-// error: invalid arguments (before any request), a failed request, or a next
-// link that repeats or leaves the base URL's origin.
+// error: invalid arguments (before any request), a failed request, or an
+// answer that would keep the loop going forever, matching
+// [ErrInvalidResponse]: a next link that repeats or leaves the base URL, 3
+// pages in a row with no transaction but a next link, or more than 10,000
+// pages (5 million transactions at the default page size; every list method
+// has these bounds).
 //
 //	for tx, err := range client.Transactions.List(ctx, userID, nil) {
 //		if err != nil {
@@ -147,7 +151,7 @@ func (s *TransactionsService) List(ctx context.Context, userID string, f *Transa
 	if err != nil {
 		return func(yield func(Transaction, error) bool) { yield(Transaction{}, err) }
 	}
-	return paginateAs(ctx, s.client, path, (*transactionWire).transaction)
+	return paginateAs(ctx, s.client, path, (*transactionWire).transaction, maxListPages)
 }
 
 func transactionsPath(userID string, f *TransactionFilter) (string, error) {

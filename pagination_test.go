@@ -1,0 +1,76 @@
+package basiq
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// endlessPages answers every page of a list with the given data and a next
+// link that has never been seen before.
+func endlessPages(data string) func(*http.Request) (*http.Response, error) {
+	return func(r *http.Request) (*http.Response, error) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("page"))
+		body := fmt.Sprintf(`{"type":"list","data":[%s],"links":{"next":"%s/users/u1/accounts?page=%d"}}`, data, testBase, n+1)
+		return jsonResp(http.StatusOK, body)(r)
+	}
+}
+
+// TestEmptyPagesWithNewLinksEndTheList checks that a list answering empty
+// pages with ever-new next links ends with ErrInvalidResponse after a few
+// pages instead of looping.
+func TestEmptyPagesWithNewLinksEndTheList(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	mt.RegisterResponder(http.MethodGet, testBase+"/users/u1/accounts", endlessPages(""))
+	accs, err := c.Accounts.List(t.Context(), "u1", nil)
+	require.ErrorIs(t, err, ErrInvalidResponse)
+	assert.Nil(t, accs)
+	assert.LessOrEqual(t, calls(mt, "GET "+testBase+"/users/u1/accounts"), maxEmptyPages+1)
+}
+
+// TestEmptyPageBetweenFullPagesIsTolerated checks that the count of empty
+// pages is of consecutive ones: data resets it.
+func TestEmptyPageBetweenFullPagesIsTolerated(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	mt.RegisterResponder(http.MethodGet, testBase+"/users/u1/accounts", func(r *http.Request) (*http.Response, error) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("page"))
+		data, next := "", fmt.Sprintf(`"%s/users/u1/accounts?page=%d"`, testBase, n+1)
+		if n%maxEmptyPages == 0 {
+			data = fmt.Sprintf(`{"id":"a%d"}`, n)
+		}
+		if n == 4*maxEmptyPages {
+			next = `null`
+		}
+		return jsonResp(http.StatusOK, fmt.Sprintf(`{"type":"list","data":[%s],"links":{"next":%s}}`, data, next))(r)
+	})
+	accs, err := c.Accounts.List(t.Context(), "u1", nil)
+	require.NoError(t, err)
+	assert.Len(t, accs, 5)
+}
+
+// TestListingPagesAreBounded checks that a list whose every page brings one
+// item and a new next link ends with ErrInvalidResponse at the page bound.
+func TestListingPagesAreBounded(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	mt.RegisterResponder(http.MethodGet, testBase+"/users/u1/accounts", endlessPages(`{"id":"a"}`))
+	const limit = 40
+	var n int
+	var last error
+	for _, err := range paginateAs(t.Context(), c, "users/u1/accounts", func(a *Account) Account { return *a }, limit) {
+		if err != nil {
+			last = err
+			break
+		}
+		n++
+	}
+	require.ErrorIs(t, last, ErrInvalidResponse)
+	assert.Equal(t, limit, n)
+	assert.Equal(t, limit, calls(mt, "GET "+testBase+"/users/u1/accounts"))
+}
