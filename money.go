@@ -14,9 +14,20 @@ import (
 // [Decimal.MinorUnits]. A JSON number is accepted too and kept as written.
 type Decimal string
 
+// maxDecimalDigits is the most digits a Decimal reader accepts: far more
+// than any amount of money needs, few enough that a hostile number costs
+// nothing to refuse.
+const maxDecimalDigits = 40
+
 // UnmarshalJSON keeps a JSON string or number as its exact text; null is "".
+// A value of more than 40 digits is refused.
 func (d *Decimal) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
+	// Sign, point, quotes and a little space: anything longer has too many
+	// digits, and is refused before it is read.
+	if len(b) > maxDecimalDigits+8 {
+		return fmt.Errorf("basiq: decimal: %s... has more than %d digits", snippet(b, 20), maxDecimalDigits)
+	}
 	switch {
 	case bytes.Equal(b, []byte("null")):
 		*d = ""
@@ -39,24 +50,32 @@ func (d *Decimal) UnmarshalJSON(b []byte) error {
 // String returns the decimal as the API wrote it.
 func (d Decimal) String() string { return string(d) }
 
-// Rat returns the exact value. An empty Decimal is an error, not zero.
+// Rat returns the exact value. An empty Decimal is an error, not zero, and
+// so is one of more than 40 digits.
 func (d Decimal) Rat() (*big.Rat, error) {
 	s := string(d)
+	if len(s) > maxDecimalDigits+2 {
+		return nil, fmt.Errorf("basiq: %q... is not a decimal amount: more than %d digits", clean(s[:20], 20), maxDecimalDigits)
+	}
 	if !isPlainDecimal(s) {
-		return nil, fmt.Errorf("basiq: %q is not a decimal amount", s)
+		return nil, fmt.Errorf("basiq: %q is not a decimal amount", clean(s, 50))
 	}
 	r, ok := new(big.Rat).SetString(s)
 	if !ok {
-		return nil, fmt.Errorf("basiq: %q is not a decimal amount", s)
+		return nil, fmt.Errorf("basiq: %q is not a decimal amount", clean(s, 50))
 	}
 	return r, nil
 }
 
 // isPlainDecimal reports whether s is an optional sign, digits and an
-// optional fraction: no exponent, base prefix, separator or ratio.
+// optional fraction, of at most maxDecimalDigits digits: no exponent, base
+// prefix, separator or ratio.
 func isPlainDecimal(s string) bool {
 	s = strings.TrimPrefix(strings.TrimPrefix(s, "-"), "+")
 	intPart, frac, hasDot := strings.Cut(s, ".")
+	if len(intPart)+len(frac) > maxDecimalDigits {
+		return false
+	}
 	digits := func(p string) bool {
 		return strings.IndexFunc(p, func(r rune) bool { return r < '0' || r > '9' }) < 0
 	}

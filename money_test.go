@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"math/big"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -181,4 +182,40 @@ func TestDecimalFloat64(t *testing.T) {
 		assert.Error(t, err, "%q", bad)
 		assert.Zero(t, f, "%q", bad)
 	}
+}
+
+// TestDecimalRefusesHugeNumbersCheaply checks that a hostile amount of a
+// million digits is refused at once by every reader, with an error that does
+// not carry the input.
+func TestDecimalRefusesHugeNumbersCheaply(t *testing.T) {
+	t.Parallel()
+	huge := strings.Repeat("9", 1<<20)
+	d := Decimal(huge + ".5")
+	_, err := d.Rat()
+	require.Error(t, err)
+	assert.Less(t, len(err.Error()), 200)
+	_, err = d.MinorUnits(2)
+	require.Error(t, err)
+	assert.Less(t, len(err.Error()), 200)
+	_, err = d.Float64()
+	require.Error(t, err)
+	assert.Less(t, len(err.Error()), 200)
+
+	for _, raw := range []string{huge, `"` + huge + `"`, `"-` + huge + `.1"`} {
+		var got Decimal
+		err := json.Unmarshal([]byte(raw), &got)
+		require.Error(t, err)
+		assert.Less(t, len(err.Error()), 200)
+		assert.Empty(t, got)
+	}
+
+	// The limit is far above money's needs: 40 digits are read.
+	ok := Decimal("-" + strings.Repeat("1", 30) + "." + strings.Repeat("2", 10))
+	_, err = ok.Rat()
+	require.NoError(t, err)
+	var got Decimal
+	require.NoError(t, json.Unmarshal([]byte(`"`+string(ok)+`"`), &got))
+	assert.Equal(t, ok, got)
+	_, err = Decimal(strings.Repeat("1", 41)).Rat()
+	require.Error(t, err)
 }
