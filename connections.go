@@ -163,7 +163,7 @@ func (p ConnectionParams) Validate(inst *Institution) error {
 // pass it to [Client.WaitForJob].
 //
 // Before anything is posted, Create reads the institution (through
-// [InstitutionsService.Get], cached per client) and checks p against its
+// [InstitutionsService.Get], cached per client for up to 15 minutes) and checks p against its
 // authorization type with [ConnectionParams.Validate]; a refused call returns
 // an error matching [ErrValidation] and posts nothing. An institution id the
 // API does not know fails that read, with an error matching [ErrNotFound]

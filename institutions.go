@@ -155,13 +155,22 @@ func (s *InstitutionsService) cached(ctx context.Context, id string) (Institutio
 	})
 }
 
-// institutionTTL is how long a cached institution is trusted.
-const institutionTTL = time.Hour
+// The client's cache of institutions is bounded in age and size, so that a
+// long-running process meeting many ids does not grow without end.
+const (
+	// institutionTTL is how long a cached institution is trusted: an
+	// institution's authorization type or captions can change.
+	institutionTTL = 15 * time.Minute
+	// maxCachedInstitutions bounds the entries; Basiq lists a few hundred
+	// institutions.
+	maxCachedInstitutions = 1000
+)
 
 // institutionCache keeps institutions per client, for validation.
 type institutionCache struct {
 	mu      sync.Mutex
 	entries map[string]institutionEntry
+	swept   time.Time // when expired entries were last dropped
 	fetches flight[string, Institution]
 }
 
@@ -171,13 +180,40 @@ type institutionEntry struct {
 }
 
 func newInstitutionCache() *institutionCache {
-	return &institutionCache{entries: map[string]institutionEntry{}}
+	return &institutionCache{entries: map[string]institutionEntry{}, swept: time.Now()}
 }
 
+// put stores inst. Expired entries are dropped once per TTL, or when the
+// cache is full; a cache still full then loses its oldest entry.
 func (ic *institutionCache) put(id string, inst Institution) {
+	now := time.Now()
 	ic.mu.Lock()
-	ic.entries[id] = institutionEntry{inst: inst, fetched: time.Now()}
-	ic.mu.Unlock()
+	defer ic.mu.Unlock()
+	if _, ok := ic.entries[id]; (!ok && len(ic.entries) >= maxCachedInstitutions) || now.Sub(ic.swept) >= institutionTTL {
+		ic.swept = now
+		for k, e := range ic.entries {
+			if now.Sub(e.fetched) >= institutionTTL {
+				delete(ic.entries, k)
+			}
+		}
+		if _, ok := ic.entries[id]; !ok && len(ic.entries) >= maxCachedInstitutions {
+			oldest, at := "", now
+			for k, e := range ic.entries {
+				if !e.fetched.After(at) {
+					oldest, at = k, e.fetched
+				}
+			}
+			delete(ic.entries, oldest)
+		}
+	}
+	ic.entries[id] = institutionEntry{inst: inst, fetched: now}
+}
+
+// len returns how many entries the cache holds.
+func (ic *institutionCache) len() int {
+	ic.mu.Lock()
+	defer ic.mu.Unlock()
+	return len(ic.entries)
 }
 
 func (ic *institutionCache) get(ctx context.Context, id string, fetch func(context.Context) (Institution, error)) (Institution, error) {
