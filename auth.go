@@ -2,10 +2,14 @@ package basiq
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -22,14 +26,23 @@ const (
 const (
 	// maxRefreshMargin is how long before its expiry a token is renewed, at most.
 	maxRefreshMargin = 5 * time.Minute
-	// defaultTokenLife is assumed when an answer gives no expires_in.
-	defaultTokenLife = time.Hour
+	// fallbackTokenLife is assumed when an answer gives no usable
+	// expires_in: short, so a token that lives less is soon renewed.
+	fallbackTokenLife = 5 * time.Minute
+	// maxTokenLife caps the life an answer may claim.
+	maxTokenLife = 24 * time.Hour
+	// renewRetryInterval is how long calls go on with a still-valid token
+	// after a failed renewal before one of them tries again.
+	renewRetryInterval = 30 * time.Second
+	// maxTokenBytes bounds an access token's length.
+	maxTokenBytes = 16 << 10
 )
 
 // tokenSource holds the client's access tokens, one per scope. All goroutines
 // share them; while a token is being fetched the others wait for that fetch
 // instead of starting their own, so N concurrent first calls make one token
-// request.
+// request. A token is renewed some time before it expires; if renewal
+// fails, calls go on with the current token until it really expires.
 type tokenSource struct {
 	client *Client
 
@@ -39,53 +52,87 @@ type tokenSource struct {
 	fetches flight[string, string] // by scope
 }
 
-// cachedToken is a token and when to fetch its successor, some time before it
-// expires.
+// cachedToken is a token, when to fetch its successor (some time before it
+// expires), and when it expires.
 type cachedToken struct {
-	tok   string
-	renew time.Time
+	tok     string
+	renew   time.Time
+	expires time.Time
+	// renewing is true while one caller renews the token; retryAt is when
+	// to try again after a failed renewal. Other callers meanwhile use tok.
+	renewing bool
+	retryAt  time.Time
 }
 
 type tokenResponse struct {
-	AccessToken string `json:"access_token"`
-	TokenType   string `json:"token_type"`
-	ExpiresIn   int    `json:"expires_in"`
-}
-
-// current returns the scope's token if it is not yet due for renewal.
-func (ts *tokenSource) current(scope string) (string, bool) {
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	t, ok := ts.tokens[scope]
-	if !ok || t.tok == "" || !time.Now().Before(t.renew) {
-		return "", false
-	}
-	return t.tok, true
+	AccessToken string          `json:"access_token"`
+	TokenType   string          `json:"token_type"`
+	ExpiresIn   json.RawMessage `json:"expires_in"`
 }
 
 // token returns a valid access token for scope, fetching one if there is none
 // or the current one is close to its expiry.
 func (ts *tokenSource) token(ctx context.Context, scope string) (string, error) {
-	if tok, ok := ts.current(scope); ok {
-		return tok, nil
+	now := time.Now()
+	ts.mu.Lock()
+	t, ok := ts.tokens[scope]
+	if ok && now.Before(t.expires) {
+		if now.Before(t.renew) || t.renewing || now.Before(t.retryAt) {
+			ts.mu.Unlock()
+			return t.tok, nil
+		}
+		// Due for renewal while still valid: this caller renews, once and
+		// without retries, and the others go on with the current token.
+		t.renewing = true
+		ts.tokens[scope] = t
+		ts.mu.Unlock()
+		return ts.renew(ctx, scope, t)
 	}
+	ts.mu.Unlock()
 	return ts.fetches.do(ctx, scope, func(ctx context.Context) (string, error) {
 		// A caller that arrived as another fetch finished finds its token here.
-		if tok, ok := ts.current(scope); ok {
-			return tok, nil
-		}
-		tok, life, err := ts.fetch(ctx, scope)
-		if err != nil {
-			return "", err
-		}
 		ts.mu.Lock()
-		if ts.tokens == nil {
-			ts.tokens = map[string]cachedToken{}
-		}
-		ts.tokens[scope] = cachedToken{tok: tok, renew: time.Now().Add(life - min(maxRefreshMargin, life/4))}
+		t, ok := ts.tokens[scope]
 		ts.mu.Unlock()
-		return tok, nil
+		if ok && time.Now().Before(t.renew) {
+			return t.tok, nil
+		}
+		return ts.fetchAndStore(ctx, scope, true)
 	})
+}
+
+// renew fetches old's successor. If that fails, old is kept until it
+// expires, and renewal is tried again after renewRetryInterval.
+func (ts *tokenSource) renew(ctx context.Context, scope string, old cachedToken) (string, error) {
+	tok, err := ts.fetchAndStore(ctx, scope, false)
+	if err == nil {
+		return tok, nil
+	}
+	ts.client.logger.LogAttrs(ctx, slog.LevelDebug, "basiq: renewing access token failed; the current one is still valid",
+		slog.String("scope", scope), slog.String("error", err.Error()))
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if cur, ok := ts.tokens[scope]; ok && cur.tok == old.tok {
+		cur.renewing, cur.retryAt = false, time.Now().Add(renewRetryInterval)
+		ts.tokens[scope] = cur
+	}
+	return old.tok, nil
+}
+
+// fetchAndStore fetches a token for scope and keeps it.
+func (ts *tokenSource) fetchAndStore(ctx context.Context, scope string, retry bool) (string, error) {
+	tok, life, err := ts.fetch(ctx, scope, retry)
+	if err != nil {
+		return "", err
+	}
+	now := time.Now()
+	ts.mu.Lock()
+	if ts.tokens == nil {
+		ts.tokens = map[string]cachedToken{}
+	}
+	ts.tokens[scope] = cachedToken{tok: tok, renew: now.Add(life - min(maxRefreshMargin, life/4)), expires: now.Add(life)}
+	ts.mu.Unlock()
+	return tok, nil
 }
 
 // invalidate drops tok if it is still the scope's current token, so that the
@@ -99,38 +146,79 @@ func (ts *tokenSource) invalidate(scope, tok string) {
 	}
 }
 
+// tokenVersion is the basiq-version a token for scope is requested under:
+// the API fixes a token's version when it is issued, and the CLIENT_ACCESS
+// token answers MFA challenges, which exist from version 2.1.
+func (c *Client) tokenVersion(scope string) string {
+	if scope == ScopeClientAccess && (c.version == "1.0" || c.version == "2.0") {
+		return mfaVersion
+	}
+	return c.version
+}
+
 // fetch exchanges the API key for a token at POST /token, through the same
-// request path as every other call.
-func (ts *tokenSource) fetch(ctx context.Context, scope string) (string, time.Duration, error) {
+// request path as every other call. retry lets the request be repeated on
+// a network error or a 429/5xx answer.
+func (ts *tokenSource) fetch(ctx context.Context, scope string, retry bool) (string, time.Duration, error) {
 	c := ts.client
 	form := url.Values{"scope": {scope}}
 	req, err := c.newRequest(ctx, http.MethodPost, "token", form)
 	if err != nil {
 		return "", 0, err
 	}
-	// Asking for a token creates nothing, so it is safe to repeat.
-	req = withRetry(req)
+	if retry {
+		// Asking for a token creates nothing, so it is safe to repeat.
+		req = withRetry(req)
+	}
+	req.Header.Set("basiq-version", c.tokenVersion(scope))
 	req.Header.Set("Authorization", "Basic "+basicKey(c.apiKey))
 	var tr tokenResponse
 	if _, err := c.send(req, &tr); err != nil {
 		var apiErr *APIError
 		if errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusNotFound || apiErr.StatusCode == http.StatusUnauthorized) {
 			// Basiq answers a key it does not know with 404 "Unable to
-			// authenticate". That 404 is not passed on as an *APIError: a
-			// caller must not take a refused key for a missing resource.
-			return "", 0, fmt.Errorf("%w: getting access token: API key refused (status %d, correlation id %q)",
-				ErrUnauthorized, apiErr.StatusCode, apiErr.CorrelationID)
+			// authenticate": marked as a refused key, it matches
+			// ErrUnauthorized and not ErrNotFound, so a caller does not take
+			// it for a missing resource.
+			apiErr.keyRefused = true
+			return "", 0, fmt.Errorf("basiq: getting access token: API key refused: %w", apiErr)
 		}
 		return "", 0, fmt.Errorf("basiq: getting access token: %w", err)
 	}
-	if tr.AccessToken == "" {
-		return "", 0, fmt.Errorf("%w: POST /token: answer has no access_token", ErrInvalidResponse)
+	if err := checkToken(tr.AccessToken); err != nil {
+		return "", 0, err
 	}
-	life := time.Duration(tr.ExpiresIn) * time.Second
-	if life <= 0 {
-		life = defaultTokenLife
+	return tr.AccessToken, tokenLife(tr.ExpiresIn), nil
+}
+
+// checkToken refuses an access token that a header cannot carry as it is:
+// one with spaces, control or non-ASCII characters, or of absurd length.
+func checkToken(tok string) error {
+	if tok == "" {
+		return fmt.Errorf("%w: POST /token: answer has no access_token", ErrInvalidResponse)
 	}
-	return tr.AccessToken, life, nil
+	if len(tok) > maxTokenBytes || strings.ContainsFunc(tok, func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
+		return fmt.Errorf("%w: POST /token: access_token holds characters a header cannot carry", ErrInvalidResponse)
+	}
+	return nil
+}
+
+// tokenLife reads expires_in (seconds) as a number, a numeric string or a
+// float. A missing, zero, negative or unreadable value gives
+// fallbackTokenLife; a longer life than maxTokenLife is capped.
+func tokenLife(raw json.RawMessage) time.Duration {
+	s := strings.TrimSpace(string(raw))
+	if unq, ok := unquote([]byte(s)); ok {
+		s = strings.TrimSpace(unq)
+	}
+	secs, err := strconv.ParseFloat(s, 64)
+	switch {
+	case err != nil && !errors.Is(err, strconv.ErrRange), math.IsNaN(secs), secs < 1:
+		return fallbackTokenLife
+	case secs >= maxTokenLife.Seconds():
+		return maxTokenLife
+	}
+	return time.Duration(secs) * time.Second
 }
 
 // basicKey returns the API key for a Basic Authorization header: exactly as

@@ -369,9 +369,10 @@ func (c *Client) newRequest(ctx context.Context, method, path string, body any) 
 		}
 		contentType = "application/json"
 	}
-	if method == http.MethodGet || method == http.MethodHead || method == http.MethodDelete {
-		ctx = context.WithValue(ctx, retryKey{}, true)
-	}
+	// Always set, so that a request made while serving another (a token
+	// fetch inside a GET) does not inherit that one's permission.
+	safe := method == http.MethodGet || method == http.MethodHead || method == http.MethodDelete
+	ctx = context.WithValue(ctx, retryKey{}, safe)
 	var rawBody any
 	if raw != nil {
 		rawBody = raw

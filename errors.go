@@ -51,6 +51,10 @@ type APIError struct {
 	Errors []ErrorDetail
 	// Body is a short snippet of a body that is not Basiq's JSON error list.
 	Body string
+
+	// keyRefused marks POST /token refusing the API key: the error then
+	// matches ErrUnauthorized, whatever its status (Basiq answers 404).
+	keyRefused bool
 }
 
 // ErrorDetail is one error object of an API error body.
@@ -140,9 +144,9 @@ func (e *APIError) HasCode(code string) bool {
 func (e *APIError) Is(target error) bool {
 	switch target {
 	case ErrNotFound:
-		return e.StatusCode == http.StatusNotFound
+		return e.StatusCode == http.StatusNotFound && !e.keyRefused
 	case ErrUnauthorized:
-		return e.StatusCode == http.StatusUnauthorized
+		return e.StatusCode == http.StatusUnauthorized || e.keyRefused
 	case ErrForbidden:
 		return e.StatusCode == http.StatusForbidden
 	case ErrRateLimited:

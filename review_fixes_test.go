@@ -3,7 +3,6 @@ package basiq
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -14,19 +13,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-func TestRefusedKeyIsNotNotFound(t *testing.T) {
-	t.Parallel()
-	c, mt := newMockClient(t)
-	mt.RegisterResponder(http.MethodPost, testBase+"/token",
-		jsonResp(404, `{"type":"list","correlationId":"k1","data":[{"code":"resource-not-found","title":"Unable to authenticate"}]}`))
-	_, err := c.Users.Get(context.Background(), "u1")
-	require.ErrorIs(t, err, ErrUnauthorized)
-	assert.NotErrorIs(t, err, ErrNotFound, "a refused key must not read as a missing user")
-	var apiErr *APIError
-	assert.False(t, errors.As(err, &apiErr))
-	assert.Contains(t, err.Error(), "k1")
-}
 
 func TestErrorAnswersEchoingSecretsAreMasked(t *testing.T) {
 	t.Parallel()

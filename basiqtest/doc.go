@@ -108,7 +108,10 @@
 // access-denied "Token has expired" ([Server.ExpireTokens] expires them all);
 // a missing or unknown one 401 invalid-authorization-token. SERVER_ACCESS
 // tokens work everywhere except POST /jobs/{id}/mfa; CLIENT_ACCESS tokens
-// only there and on GET /jobs/{id}; otherwise 403 forbidden-access. Errors
+// only there and on GET /jobs/{id}; otherwise 403 forbidden-access. Each
+// token keeps the basiq-version it was issued under: an MFA answer on a
+// token issued under 1.0 or 2.0 gets 403 forbidden-access, since the
+// endpoint exists from 2.1. Errors
 // are Basiq's list: {"type":"list","correlationId":...,"data":[{"type":
 // "error","code","title","detail","source"}]}. An unknown path gets 404
 // resource-not-found; a known path with the wrong method gets 405

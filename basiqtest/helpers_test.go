@@ -153,17 +153,30 @@ func (c *client) del(path string) resp {
 	return c.send(http.MethodDelete, path, nil, nil)
 }
 
-// tokenReq asks POST /token for a token of scope with the server's key.
+// tokenReq asks POST /token for a token of scope with the server's key,
+// under basiq-version 2.0.
 func (c *client) tokenReq(scope string) resp {
 	c.t.Helper()
-	return c.send(http.MethodPost, "/token", url.Values{"scope": {scope}},
-		map[string]string{"Authorization": "Basic " + c.srv.APIKey, "basiq-version": "2.0"})
+	return c.tokenReqVersion(scope, "2.0")
 }
 
-// token returns a fresh token of scope.
+// tokenReqVersion asks POST /token for a token of scope issued under
+// version.
+func (c *client) tokenReqVersion(scope, version string) resp {
+	c.t.Helper()
+	return c.send(http.MethodPost, "/token", url.Values{"scope": {scope}},
+		map[string]string{"Authorization": "Basic " + c.srv.APIKey, "basiq-version": version})
+}
+
+// token returns a fresh token of scope: a server token under version 2.0, a
+// client token under 2.1, where the MFA endpoint starts.
 func (c *client) token(scope string) string {
 	c.t.Helper()
-	r := c.tokenReq(scope)
+	version := "2.0"
+	if scope == ScopeClientAccess {
+		version = "2.1"
+	}
+	r := c.tokenReqVersion(scope, version)
 	require.Equal(c.t, http.StatusOK, r.status, "body: %s", r.body)
 	var tr struct {
 		AccessToken string `json:"access_token"`

@@ -358,3 +358,30 @@ func TestJobsList(t *testing.T) {
 	c.get("/users/nope/jobs").errBody(t, http.StatusNotFound, "resource-not-found")
 	c.get("/jobs/nope").errBody(t, http.StatusNotFound, "resource-not-found")
 }
+
+// TestMFARefusesTokenIssuedBefore21 checks that an MFA answer is refused on
+// a CLIENT_ACCESS token issued under a version without the MFA endpoint:
+// the version is fixed when a token is issued, whatever a later request's
+// header says.
+func TestMFARefusesTokenIssuedBefore21(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		_, c := inProcessServer(t, WithStepDuration(time.Second))
+		user := c.createUser("a@b.example")
+		jobID := c.connectLogin(user, InstMFA, LoginRichard, PasswordRichard)
+		time.Sleep(1500 * time.Millisecond) // mfa-challenge waits
+		for _, v := range []string{"1.0", "2.0"} {
+			r := c.tokenReqVersion(ScopeClientAccess, v)
+			require.Equal(t, http.StatusOK, r.status)
+			var tr struct {
+				AccessToken string `json:"access_token"`
+			}
+			r.into(t, &tr)
+			hdr := map[string]string{"Authorization": "Bearer " + tr.AccessToken, "basiq-version": "2.1"}
+			c.send(http.MethodPost, "/jobs/"+jobID+"/mfa", `{"mfa-response":["1234"]}`, hdr).errBody(t, http.StatusForbidden, "forbidden-access")
+		}
+		r := c.send(http.MethodPost, "/jobs/"+jobID+"/mfa", `{"mfa-response":["1234"]}`,
+			map[string]string{"Authorization": "Bearer " + c.token(ScopeClientAccess)})
+		assert.Equal(t, http.StatusAccepted, r.status, "a token issued under 2.1 is taken")
+	})
+}

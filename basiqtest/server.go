@@ -91,6 +91,7 @@ type Server struct {
 // token is an access token the server issued.
 type token struct {
 	scope   string
+	version string // the basiq-version it was issued under
 	expires time.Time
 	expired bool
 }
@@ -467,6 +468,10 @@ func (s *Server) authorize(r *http.Request, a access, now time.Time) (apiError, 
 		return errForbidden("SERVER_ACCESS token required"), true
 	case a == clientOnly && t.scope != ScopeClientAccess:
 		return errForbidden("CLIENT_ACCESS token required"), true
+	case a == clientOnly && (t.version == "1.0" || t.version == "2.0"):
+		// The only client-only route is the MFA answer, from version 2.1;
+		// a token's version is fixed when it is issued.
+		return errForbidden("a token issued under basiq-version 2.1 or later is required"), true
 	}
 	return apiError{}, false
 }
@@ -478,7 +483,8 @@ func (s *Server) postToken(c *call) reply {
 		return fail(apiError{status: http.StatusNotFound, code: "resource-not-found",
 			title: "Unable to authenticate", detail: "Unable to authenticate with the API key given."})
 	}
-	switch v := c.r.Header.Get("basiq-version"); {
+	version := c.r.Header.Get("basiq-version")
+	switch v := version; {
 	case v == "":
 		return fail(apiError{status: http.StatusBadRequest, code: "parameter-not-supplied",
 			title: "Required header not supplied", detail: "The basiq-version header is required.", parameter: "basiq-version"})
@@ -494,7 +500,7 @@ func (s *Server) postToken(c *call) reply {
 	// A client token may name a userId; it is accepted and ignored.
 	tok := randomHex(32)
 	life := s.cfg.tokenLifetime
-	s.tokens[tok] = &token{scope: scope, expires: c.now.Add(life)}
+	s.tokens[tok] = &token{scope: scope, version: version, expires: c.now.Add(life)}
 	s.tokenCount[scope]++
 	secs := int(life / time.Second)
 	if secs < 1 {
