@@ -257,39 +257,81 @@ func effectivePort(u *url.URL) string {
 	return "443"
 }
 
-// resolve turns a link from an answer (absolute or relative) into a URL on the
-// base URL's origin. It reports false when the link is empty, malformed or
-// points at another origin: such links are never followed with credentials.
+// resolve turns a link from an answer (absolute or relative) into a URL under
+// the base URL: its scheme, host and port, and its path prefix. It reports
+// false when the link is empty, malformed, carries user information or a
+// backslash, or resolves outside the base URL (another origin, or a path
+// that leaves the prefix, dot segments included, percent-encoded or not):
+// such links are never followed with credentials. The URL returned always
+// carries the base URL's own scheme and host.
 func (c *Client) resolve(link string) (*url.URL, bool) {
-	if link == "" {
+	if link == "" || strings.Contains(link, `\`) {
 		return nil, false
 	}
 	u, err := url.Parse(link)
-	if err != nil {
+	if err != nil || u.User != nil || u.Opaque != "" {
 		return nil, false
 	}
-	if u.IsAbs() || u.Host != "" {
+	switch prefix := c.baseURL.Path; {
+	case u.Scheme != "" || u.Host != "" || strings.HasPrefix(link, "//"):
 		if u.Scheme == "" {
 			u.Scheme = c.baseURL.Scheme
 		}
-		return u, c.sameOrigin(u)
+		if !c.sameOrigin(u) {
+			return nil, false
+		}
+	case prefix != "/" && strings.HasPrefix(u.Path, prefix):
+		// A path that already starts with the prefix is taken as it is.
+	default:
+		// Any other path is relative to the base URL, prefix included.
+		u.Path = strings.TrimPrefix(u.Path, "/")
+		u.RawPath = strings.TrimPrefix(u.RawPath, "/")
 	}
-	// A relative link is relative to the base URL, path prefix included,
-	// unless it already starts with that prefix.
-	prefix := c.baseURL.Path
-	if prefix != "/" && strings.HasPrefix(u.Path, prefix) {
-		return c.baseURL.ResolveReference(u), true
+	r := c.baseURL.ResolveReference(u)
+	out := &url.URL{Scheme: c.baseURL.Scheme, Host: c.baseURL.Host, Path: r.Path, RawPath: r.RawPath, RawQuery: r.RawQuery}
+	if !c.underBase(out) {
+		return nil, false
 	}
-	u.Path = strings.TrimPrefix(u.Path, "/")
-	u.RawPath = strings.TrimPrefix(u.RawPath, "/")
-	return c.baseURL.ResolveReference(u), true
+	return out, true
 }
 
-// checkRedirect refuses redirects to another origin, so that no credential
-// follows them, then defers to the caller's own policy, if any.
+// underBase reports whether u is on the base URL's origin and its path stays
+// under the base URL's path prefix, as sent (escaped) and as decoded, with no
+// dot segment (".", "..", or their percent-encoded forms) and no empty
+// segment after the prefix. A percent-encoded slash or backslash inside a
+// segment is data (an escaped id), not a separator.
+func (c *Client) underBase(u *url.URL) bool {
+	if u.User != nil || u.Opaque != "" || !c.sameOrigin(u) {
+		return false
+	}
+	prefix, escaped := c.baseURL.EscapedPath(), u.EscapedPath()
+	if !strings.HasPrefix(escaped, prefix) || !strings.HasPrefix(u.Path, c.baseURL.Path) {
+		return false
+	}
+	rest := escaped[len(prefix):]
+	if rest == "" {
+		return true
+	}
+	for seg := range strings.SplitSeq(rest, "/") {
+		dec, err := url.PathUnescape(seg)
+		if err != nil || dec == "." || dec == ".." {
+			return false
+		}
+	}
+	return !strings.Contains(rest, "//") && !strings.HasPrefix(rest, "/")
+}
+
+// checkRedirect refuses any redirect of a request carrying the API key (POST
+// /token: the key goes nowhere else, even on the same origin) and any redirect
+// outside the base URL (another origin, or a path outside its prefix), so
+// that no credential follows them; then it defers to the caller's own
+// policy, if any. A refused redirect comes back as its 3xx answer.
 func (c *Client) checkRedirect(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
-		if !c.sameOrigin(req.URL) {
+		if len(via) > 0 && carriesAPIKey(via[0]) {
+			return http.ErrUseLastResponse
+		}
+		if !c.underBase(req.URL) {
 			return http.ErrUseLastResponse
 		}
 		if next != nil {
@@ -300,6 +342,12 @@ func (c *Client) checkRedirect(next func(*http.Request, []*http.Request) error) 
 		}
 		return nil
 	}
+}
+
+// carriesAPIKey reports a request sent with the API key (Basic credentials).
+func carriesAPIKey(req *http.Request) bool {
+	scheme, _, _ := strings.Cut(strings.TrimSpace(req.Header.Get("Authorization")), " ")
+	return strings.EqualFold(scheme, "Basic")
 }
 
 // keepIdle hides a transport's CloseIdleConnections from the retry machinery,
@@ -341,14 +389,14 @@ func (b *cancelOnClose) Close() error {
 type retryKey struct{}
 
 // newRequest builds a request for path, a path relative to the base URL (its ids
-// already escaped) or a link from an answer on the base URL's origin. A non-nil
+// already escaped) or a link from an answer under the base URL. A non-nil
 // body is sent as JSON, or as a form when it is url.Values. Requests with
 // methods that cannot create anything are marked safe to retry; see
 // [withRetry] for the rest.
 func (c *Client) newRequest(ctx context.Context, method, path string, body any) (*retryablehttp.Request, error) {
 	u, ok := c.resolve(path)
 	if !ok {
-		return nil, fmt.Errorf("basiq: refusing to send a request to %q: not on the base URL's origin", path)
+		return nil, fmt.Errorf("basiq: refusing to send a request to %q: not under the base URL", path)
 	}
 	var (
 		raw         []byte

@@ -335,10 +335,10 @@ const (
 //
 // On an early return the last job seen is returned beside the error.
 //
-// The job is fetched from its links.self when that link is on the base URL's
-// origin (a relative link is resolved against the base URL), and otherwise
-// from GET /jobs/{id} on the base URL, so the access token never goes to
-// another origin.
+// The job is fetched from its links.self when that link is under the base URL
+// (its origin and path prefix; a relative link is resolved against the base
+// URL), and otherwise from GET /jobs/{id} on the base URL, so the access token
+// never goes to another origin or outside the prefix.
 //
 // When to poll: a job from [ConnectionsService.Create] carries its
 // institution's published step durations (stats.averageDurationMs; or give
@@ -412,8 +412,8 @@ func (c *Client) WaitForJob(ctx context.Context, job *Job, opts ...WaitOption) (
 	}
 }
 
-// jobPath is where WaitForJob polls a job: its own link when that is on the
-// base URL's origin, otherwise /jobs/{id}.
+// jobPath is where WaitForJob polls a job: its own link when that is under
+// the base URL (origin and path prefix), otherwise /jobs/{id}.
 func (c *Client) jobPath(job *Job) (string, error) {
 	if _, ok := c.resolve(job.Links.Self); ok {
 		return job.Links.Self, nil

@@ -19,8 +19,9 @@ type page[T any] struct {
 // paginate yields the items of a list, one page at a time: the first page from
 // path, each further page from the previous page's links.next, fetched only
 // when the caller's loop reaches it. It ends with an error, instead of looping,
-// when a next link repeats, and refuses a next link on another origin, so the
-// access token never goes there.
+// when a next link repeats, and refuses a next link outside the base URL
+// (another origin, or a path outside its prefix), so the access token never
+// goes there.
 func paginate[T any](ctx context.Context, c *Client, path string) iter.Seq2[T, error] {
 	return paginateAs(ctx, c, path, func(t *T) T { return *t })
 }
@@ -34,7 +35,7 @@ func paginateAs[W, T any](ctx context.Context, c *Client, path string, conv func
 		for next := path; next != ""; {
 			u, ok := c.resolve(next)
 			if !ok {
-				yield(zero, fmt.Errorf("%w: next page link %q is not on the base URL's origin", ErrInvalidResponse, next))
+				yield(zero, fmt.Errorf("%w: next page link %q is not under the base URL", ErrInvalidResponse, next))
 				return
 			}
 			if seen[u.String()] {

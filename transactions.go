@@ -134,7 +134,7 @@ type TransactionFilter struct {
 // the next page is requested only when the loop reaches it, and breaking out
 // of the loop stops fetching. A problem ends the sequence with one non-nil
 // error: invalid arguments (before any request), a failed request, or a next
-// link that repeats or leaves the base URL's origin.
+// link that repeats or leaves the base URL (its origin or path prefix).
 //
 //	for tx, err := range client.Transactions.List(ctx, userID, nil) {
 //		if err != nil {
