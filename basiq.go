@@ -160,7 +160,7 @@ func NewClient(opts ...Option) (*Client, error) {
 		RetryWaitMin:   c.retryMin,
 		RetryWaitMax:   c.retryMaxD,
 		RetryMax:       c.retryMax,
-		CheckRetry:     checkRetry,
+		CheckRetry:     c.checkRetry,
 		Backoff:        backoff,
 		ErrorHandler:   retryablehttp.PassthroughErrorHandler,
 		RequestLogHook: c.logRetry,
@@ -533,7 +533,9 @@ func (c *Client) send(req *retryablehttp.Request, v any) (*http.Response, error)
 		if readErr != nil && req.Context().Err() != nil {
 			return resp, fmt.Errorf("basiq: %s %s: %w", req.Method, req.URL.Path, req.Context().Err())
 		}
-		return resp, newAPIError(resp, body, requestSecrets(req))
+		apiErr := newAPIError(resp, body, requestSecrets(req))
+		apiErr.RetryAfter, _ = retryAfter(resp, time.Now())
+		return resp, apiErr
 	}
 	if v == nil || resp.StatusCode == http.StatusNoContent {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBodyBytes))

@@ -343,46 +343,6 @@ func TestRetryOnNetworkError(t *testing.T) {
 	assert.Equal(t, 3, calls(mt, "GET "+testBase+"/jobs/j1"))
 }
 
-func TestRetryAfterHonouredAndCapped(t *testing.T) {
-	t.Parallel()
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	cases := []struct {
-		name   string
-		header string
-		want   time.Duration
-		ok     bool
-	}{
-		{"seconds", "3", 3 * time.Second, true},
-		{"zero", "0", 0, true},
-		{"http date", now.Add(7 * time.Second).Format(http.TimeFormat), 7 * time.Second, true},
-		{"past date", now.Add(-time.Minute).Format(http.TimeFormat), 0, true},
-		{"negative", "-1", 0, false},
-		{"garbage", "soon", 0, false},
-		{"empty", "", 0, false},
-	}
-	for _, tc := range cases {
-		d, ok := parseRetryAfter(tc.header, now)
-		assert.Equal(t, tc.ok, ok, tc.name)
-		assert.Equal(t, tc.want, d, tc.name)
-	}
-
-	resp := func(status int, ra string) *http.Response {
-		h := http.Header{}
-		if ra != "" {
-			h.Set("Retry-After", ra)
-		}
-		return &http.Response{StatusCode: status, Header: h}
-	}
-	assert.Equal(t, 2*time.Second, backoff(time.Millisecond, 10*time.Second, 0, resp(429, "2")))
-	assert.Equal(t, 10*time.Second, backoff(time.Millisecond, 10*time.Second, 0, resp(503, "86400")), "capped at max")
-	for attempt := range 10 {
-		d := backoff(100*time.Millisecond, time.Second, attempt, resp(500, ""))
-		assert.GreaterOrEqual(t, d, 50*time.Millisecond)
-		assert.LessOrEqual(t, d, time.Second)
-	}
-	assert.LessOrEqual(t, backoff(100*time.Millisecond, time.Second, 0, nil), 100*time.Millisecond)
-}
-
 func TestRetryAfterDelaysTheRetry(t *testing.T) {
 	t.Parallel()
 	c, mt := newMockClient(t, WithRetryWait(time.Millisecond, 2*time.Second))

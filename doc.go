@@ -99,7 +99,8 @@
 // user updates, and the connection calls that start jobs, which the API
 // deduplicates) are retried on network
 // errors and 429/500/502/503/504 answers, with exponential backoff, jitter and
-// Retry-After honoured up to a cap ([WithMaxRetries], [WithRetryWait]).
+// Retry-After obeyed up to 60 s and the context's deadline ([WithMaxRetries],
+// [WithRetryWait], [APIError.RetryAfter]).
 // Credentials go only to the base URL (its origin and path prefix): links and
 // redirects elsewhere are not followed with them, the API key goes to POST
 // /token alone (no redirect of it is followed), and http:// is accepted only

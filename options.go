@@ -79,8 +79,13 @@ func WithMaxRetries(n int) Option {
 }
 
 // WithRetryWait sets the bounds of the wait between retries (default 500 ms to
-// 10 s). Waits grow exponentially from min with jitter and never exceed max; a
-// Retry-After header from the server is honoured up to max.
+// 10 s). Waits grow exponentially from min with jitter and never exceed max.
+// A Retry-After header on a 429 or 503 answer is obeyed instead, even when it
+// is longer than max: the retry waits at least that long (and at least min,
+// so "0" or a date already past waits min), up to a ceiling of 60 seconds
+// and never past the context's deadline. When the server asks for longer
+// than that, the call returns the *APIError at once, without retrying, with
+// [APIError.RetryAfter] set.
 func WithRetryWait(min, max time.Duration) Option {
 	return func(c *Client) error {
 		if min <= 0 || max < min {
