@@ -82,6 +82,7 @@ type Client struct {
 	retryMin   time.Duration
 	retryMaxD  time.Duration
 	rc         *retryablehttp.Client
+	rcCreds    *retryablehttp.Client // for requests carrying bank credentials
 
 	auth  *tokenSource
 	insts *institutionCache
@@ -154,17 +155,20 @@ func NewClient(opts ...Option) (*Client, error) {
 	hcCopy.Transport = keepIdle{RoundTripper: rt, timeout: attemptTimeout}
 	c.httpClient = &hcCopy
 
-	c.rc = &retryablehttp.Client{
-		HTTPClient:     c.httpClient,
-		Logger:         nil,
-		RetryWaitMin:   c.retryMin,
-		RetryWaitMax:   c.retryMaxD,
-		RetryMax:       c.retryMax,
-		CheckRetry:     c.checkRetry,
-		Backoff:        backoff,
-		ErrorHandler:   retryablehttp.PassthroughErrorHandler,
-		RequestLogHook: c.logRetry,
+	retrier := func(b retryablehttp.Backoff) *retryablehttp.Client {
+		return &retryablehttp.Client{
+			HTTPClient:     c.httpClient,
+			Logger:         nil,
+			RetryWaitMin:   c.retryMin,
+			RetryWaitMax:   c.retryMaxD,
+			RetryMax:       c.retryMax,
+			CheckRetry:     c.checkRetry,
+			Backoff:        b,
+			ErrorHandler:   retryablehttp.PassthroughErrorHandler,
+			RequestLogHook: c.logRetry,
+		}
 	}
+	c.rc, c.rcCreds = retrier(backoff), retrier(credentialBackoff)
 
 	c.common.client = c
 	c.Institutions = (*InstitutionsService)(&c.common)
@@ -507,7 +511,7 @@ func (c *Client) do(req *retryablehttp.Request, v any) (*http.Response, error) {
 // v. The response body is always read (bounded) and closed.
 func (c *Client) send(req *retryablehttp.Request, v any) (*http.Response, error) {
 	start := time.Now()
-	resp, err := c.rc.Do(req)
+	resp, err := c.retrier(req).Do(req)
 	if err != nil {
 		if resp != nil {
 			resp.Body.Close()

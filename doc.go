@@ -100,7 +100,10 @@
 // deduplicates) are retried on network
 // errors and 429/500/502/503/504 answers, with exponential backoff, jitter and
 // Retry-After obeyed up to 60 s and the context's deadline ([WithMaxRetries],
-// [WithRetryWait], [APIError.RetryAfter]).
+// [WithRetryWait], [APIError.RetryAfter]). A call carrying a bank password
+// ([ConnectionsService.Create], [ConnectionsService.Update]) sends it to Basiq
+// at most twice: it is repeated freely only when the first copy cannot have
+// been processed, and once after an unknown outcome.
 // Credentials go only to the base URL (its origin and path prefix): links and
 // redirects elsewhere are not followed with them, the API key goes to POST
 // /token alone (no redirect of it is followed), and http:// is accepted only

@@ -295,16 +295,25 @@ func (s *JobsService) get(ctx context.Context, path string) (*Job, error) {
 
 // postJob sends a POST that starts a job. The API answers 202 with a new job,
 // or 200 with the job already queued or running for the same connection
-// (Reused); because of that rule a repeat cannot start a second job, so the
-// request is retried like a read. secrets are the body's secret values, masked
-// in any error answer that quotes them.
+// (Reused); because of that rule a repeat meets the running job instead of
+// starting a second one, so a POST without credentials (Refresh) is retried
+// like a read. secrets are the body's secret values (the customer's bank
+// credentials), masked in any error answer that quotes them; a body holding
+// any is repeated only under the stricter rules of [withCredentialRetry],
+// since a repeat that arrives after the job ended is another login at the
+// bank.
 func (c *Client) postJob(ctx context.Context, path string, body any, secrets ...string) (*Job, error) {
 	req, err := c.newRequest(ctx, http.MethodPost, path, body)
 	if err != nil {
 		return nil, err
 	}
+	if slices.ContainsFunc(secrets, func(s string) bool { return s != "" }) {
+		req = withCredentialRetry(req)
+	} else {
+		req = withRetry(req)
+	}
 	job := new(Job)
-	resp, err := c.do(withSecrets(withRetry(req), secrets...), job)
+	resp, err := c.do(withSecrets(req, secrets...), job)
 	if err != nil {
 		return nil, err
 	}

@@ -67,7 +67,10 @@ func WithVersion(v string) Option {
 
 // WithMaxRetries sets how many times a request that is safe to repeat is tried
 // again after a network error or a 429, 500, 502, 503 or 504 answer (default 3).
-// Zero turns retries off.
+// Zero turns retries off. A request carrying a bank password
+// ([ConnectionsService.Create], [ConnectionsService.Update]) is repeated
+// within this budget only after an answer showing it was not processed, and
+// once more at most after an unknown outcome.
 func WithMaxRetries(n int) Option {
 	return func(c *Client) error {
 		if n < 0 {
