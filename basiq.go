@@ -326,13 +326,15 @@ func (c *Client) underBase(u *url.URL) bool {
 }
 
 // checkRedirect refuses any redirect of a request carrying the API key (POST
-// /token: the key goes nowhere else, even on the same origin) and any redirect
-// outside the base URL (another origin, or a path outside its prefix), so
-// that no credential follows them; then it defers to the caller's own
-// policy, if any. A refused redirect comes back as its 3xx answer.
+// /token: the key goes nowhere else, even on the same origin) or secrets in
+// its body (a bank password, an MFA answer: they go to their own endpoint
+// only, and a 307 would resend them), and any redirect outside the base URL
+// (another origin, or a path outside its prefix), so that no credential
+// follows them; then it defers to the caller's own policy, if any. A refused
+// redirect comes back as its 3xx answer.
 func (c *Client) checkRedirect(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
-		if len(via) > 0 && carriesAPIKey(via[0]) {
+		if len(via) > 0 && (carriesAPIKey(via[0]) || via[0].Context().Value(secretsKey{}) != nil) {
 			return http.ErrUseLastResponse
 		}
 		if !c.underBase(req.URL) {

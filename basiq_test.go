@@ -701,6 +701,27 @@ func TestRedirectOfTokenRequestNotFollowed(t *testing.T) {
 	}
 }
 
+func TestRedirectOfCredentialPostNotFollowed(t *testing.T) {
+	t.Parallel()
+	for _, status := range []int{http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		t.Run(http.StatusText(status), func(t *testing.T) {
+			t.Parallel()
+			c, mt := newMockClient(t, WithMaxRetries(0))
+			mt.RegisterResponder(http.MethodPost, testBase+"/users/u1/connections/c1", func(r *http.Request) (*http.Response, error) {
+				resp := httpmock.NewStringResponse(status, "")
+				resp.Header.Set("Location", testBase+"/users/u1/elsewhere")
+				return resp, nil
+			})
+			unexpected := recordAll(mt)
+			_, err := c.Connections.Update(t.Context(), "u1", "c1", ConnectionUpdateParams{Password: "pw-redirected-secret"})
+			var apiErr *APIError
+			require.ErrorAs(t, err, &apiErr)
+			assert.Equal(t, status, apiErr.StatusCode)
+			assert.Empty(t, unexpected(), "the password goes to its own endpoint only, even on the same origin")
+		})
+	}
+}
+
 func TestRedirectOutsideBasePathNotFollowed(t *testing.T) {
 	t.Parallel()
 	for _, location := range []string{testBase + "/admin", testBase + "/basiq/../admin", "/admin", "../../admin", testBase + "/basiqx/jobs/j1"} {
