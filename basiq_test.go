@@ -647,13 +647,19 @@ func FuzzResolveLink(f *testing.F) {
 		f.Add(link, false)
 		f.Add(link, true)
 	}
-	f.Fuzz(func(t *testing.T, link string, prefixed bool) {
+	clients := map[bool]*Client{}
+	for _, prefixed := range []bool{false, true} {
 		base := testBase + "/"
 		if prefixed {
 			base = prefixBase + "/"
 		}
 		c, err := NewClient(WithAPIKey(testKey), WithBaseURL(base))
-		require.NoError(t, err)
+		require.NoError(f, err)
+		clients[prefixed] = c
+	}
+	f.Fuzz(func(t *testing.T, link string, prefixed bool) {
+		c := clients[prefixed]
+		base := c.BaseURL()
 		u, ok := c.resolve(link)
 		if !ok {
 			return

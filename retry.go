@@ -23,8 +23,8 @@ const retryAfterCeiling = 60 * time.Second
 // checkRetry is the transport's retry policy. Only a request marked safe to
 // repeat (see newRequest and withRetry) is repeated, on a network error or on
 // 429, 500, 502, 503 or 504; a request carrying bank credentials follows the
-// stricter rules of withCredentialRetry. A cancelled or expired context stops at once,
-// and so does an answer whose Retry-After asks for a wait beyond
+// stricter rules of withCredentialRetry. A cancelled or expired context stops
+// at once, and so does an answer whose Retry-After asks for a wait beyond
 // retryAfterCeiling or past the context's deadline: the caller gets the
 // answer at once instead of a wait that cannot end in a retry.
 func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
