@@ -85,6 +85,7 @@ type Client struct {
 	retryMin   time.Duration
 	retryMaxD  time.Duration
 	rc         *retryablehttp.Client
+	rcCreds    *retryablehttp.Client // for requests carrying bank credentials
 
 	auth  *tokenSource
 	insts *institutionCache
@@ -157,17 +158,20 @@ func NewClient(opts ...Option) (*Client, error) {
 	hcCopy.Transport = keepIdle{RoundTripper: rt, timeout: attemptTimeout}
 	c.httpClient = &hcCopy
 
-	c.rc = &retryablehttp.Client{
-		HTTPClient:     c.httpClient,
-		Logger:         nil,
-		RetryWaitMin:   c.retryMin,
-		RetryWaitMax:   c.retryMaxD,
-		RetryMax:       c.retryMax,
-		CheckRetry:     checkRetry,
-		Backoff:        backoff,
-		ErrorHandler:   retryablehttp.PassthroughErrorHandler,
-		RequestLogHook: c.logRetry,
+	retrier := func(b retryablehttp.Backoff) *retryablehttp.Client {
+		return &retryablehttp.Client{
+			HTTPClient:     c.httpClient,
+			Logger:         nil,
+			RetryWaitMin:   c.retryMin,
+			RetryWaitMax:   c.retryMaxD,
+			RetryMax:       c.retryMax,
+			CheckRetry:     c.checkRetry,
+			Backoff:        b,
+			ErrorHandler:   retryablehttp.PassthroughErrorHandler,
+			RequestLogHook: c.logRetry,
+		}
 	}
+	c.rc, c.rcCreds = retrier(backoff), retrier(credentialBackoff)
 
 	c.common.client = c
 	c.Institutions = (*InstitutionsService)(&c.common)
@@ -260,39 +264,83 @@ func effectivePort(u *url.URL) string {
 	return "443"
 }
 
-// resolve turns a link from an answer (absolute or relative) into a URL on the
-// base URL's origin. It reports false when the link is empty, malformed or
-// points at another origin: such links are never followed with credentials.
+// resolve turns a link from an answer (absolute or relative) into a URL under
+// the base URL: its scheme, host and port, and its path prefix. It reports
+// false when the link is empty, malformed, carries user information or a
+// backslash, or resolves outside the base URL (another origin, or a path
+// that leaves the prefix, dot segments included, percent-encoded or not):
+// such links are never followed with credentials. The URL returned always
+// carries the base URL's own scheme and host.
 func (c *Client) resolve(link string) (*url.URL, bool) {
-	if link == "" {
+	if link == "" || strings.Contains(link, `\`) {
 		return nil, false
 	}
 	u, err := url.Parse(link)
-	if err != nil {
+	if err != nil || u.User != nil || u.Opaque != "" {
 		return nil, false
 	}
-	if u.IsAbs() || u.Host != "" {
+	switch prefix := c.baseURL.Path; {
+	case u.Scheme != "" || u.Host != "" || strings.HasPrefix(link, "//"):
 		if u.Scheme == "" {
 			u.Scheme = c.baseURL.Scheme
 		}
-		return u, c.sameOrigin(u)
+		if !c.sameOrigin(u) {
+			return nil, false
+		}
+	case prefix != "/" && strings.HasPrefix(u.Path, prefix):
+		// A path that already starts with the prefix is taken as it is.
+	default:
+		// Any other path is relative to the base URL, prefix included.
+		u.Path = strings.TrimPrefix(u.Path, "/")
+		u.RawPath = strings.TrimPrefix(u.RawPath, "/")
 	}
-	// A relative link is relative to the base URL, path prefix included,
-	// unless it already starts with that prefix.
-	prefix := c.baseURL.Path
-	if prefix != "/" && strings.HasPrefix(u.Path, prefix) {
-		return c.baseURL.ResolveReference(u), true
+	r := c.baseURL.ResolveReference(u)
+	out := &url.URL{Scheme: c.baseURL.Scheme, Host: c.baseURL.Host, Path: r.Path, RawPath: r.RawPath, RawQuery: r.RawQuery}
+	if !c.underBase(out) {
+		return nil, false
 	}
-	u.Path = strings.TrimPrefix(u.Path, "/")
-	u.RawPath = strings.TrimPrefix(u.RawPath, "/")
-	return c.baseURL.ResolveReference(u), true
+	return out, true
 }
 
-// checkRedirect refuses redirects to another origin, so that no credential
-// follows them, then defers to the caller's own policy, if any.
+// underBase reports whether u is on the base URL's origin and its path stays
+// under the base URL's path prefix, as sent (escaped) and as decoded, with no
+// dot segment (".", "..", or their percent-encoded forms) and no empty
+// segment after the prefix. A percent-encoded slash or backslash inside a
+// segment is data (an escaped id), not a separator.
+func (c *Client) underBase(u *url.URL) bool {
+	if u.User != nil || u.Opaque != "" || !c.sameOrigin(u) {
+		return false
+	}
+	prefix, escaped := c.baseURL.EscapedPath(), u.EscapedPath()
+	if !strings.HasPrefix(escaped, prefix) || !strings.HasPrefix(u.Path, c.baseURL.Path) {
+		return false
+	}
+	rest := escaped[len(prefix):]
+	if rest == "" {
+		return true
+	}
+	for seg := range strings.SplitSeq(rest, "/") {
+		dec, err := url.PathUnescape(seg)
+		if err != nil || dec == "." || dec == ".." {
+			return false
+		}
+	}
+	return !strings.Contains(rest, "//") && !strings.HasPrefix(rest, "/")
+}
+
+// checkRedirect refuses any redirect of a request carrying the API key (POST
+// /token: the key goes nowhere else, even on the same origin) or secrets in
+// its body (a bank password, an MFA answer: they go to their own endpoint
+// only, and a 307 would resend them), and any redirect outside the base URL
+// (another origin, or a path outside its prefix), so that no credential
+// follows them; then it defers to the caller's own policy, if any. A refused
+// redirect comes back as its 3xx answer.
 func (c *Client) checkRedirect(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
-		if !c.sameOrigin(req.URL) {
+		if len(via) > 0 && (carriesAPIKey(via[0]) || via[0].Context().Value(secretsKey{}) != nil) {
+			return http.ErrUseLastResponse
+		}
+		if !c.underBase(req.URL) {
 			return http.ErrUseLastResponse
 		}
 		if next != nil {
@@ -303,6 +351,12 @@ func (c *Client) checkRedirect(next func(*http.Request, []*http.Request) error) 
 		}
 		return nil
 	}
+}
+
+// carriesAPIKey reports a request sent with the API key (Basic credentials).
+func carriesAPIKey(req *http.Request) bool {
+	scheme, _, _ := strings.Cut(strings.TrimSpace(req.Header.Get("Authorization")), " ")
+	return strings.EqualFold(scheme, "Basic")
 }
 
 // keepIdle hides a transport's CloseIdleConnections from the retry machinery,
@@ -344,14 +398,14 @@ func (b *cancelOnClose) Close() error {
 type retryKey struct{}
 
 // newRequest builds a request for path, a path relative to the base URL (its ids
-// already escaped) or a link from an answer on the base URL's origin. A non-nil
+// already escaped) or a link from an answer under the base URL. A non-nil
 // body is sent as JSON, or as a form when it is url.Values. Requests with
 // methods that cannot create anything are marked safe to retry; see
 // [withRetry] for the rest.
 func (c *Client) newRequest(ctx context.Context, method, path string, body any) (*retryablehttp.Request, error) {
 	u, ok := c.resolve(path)
 	if !ok {
-		return nil, fmt.Errorf("basiq: refusing to send a request to %q: not on the base URL's origin", path)
+		return nil, fmt.Errorf("basiq: refusing to send a request to %q: not under the base URL", path)
 	}
 	var (
 		raw         []byte
@@ -463,7 +517,7 @@ func (c *Client) do(req *retryablehttp.Request, v any) (*http.Response, error) {
 // v. The response body is always read (bounded) and closed.
 func (c *Client) send(req *retryablehttp.Request, v any) (*http.Response, error) {
 	start := time.Now()
-	resp, err := c.rc.Do(req)
+	resp, err := c.retrier(req).Do(req)
 	if err != nil {
 		if resp != nil {
 			resp.Body.Close()
@@ -489,7 +543,9 @@ func (c *Client) send(req *retryablehttp.Request, v any) (*http.Response, error)
 		if readErr != nil && req.Context().Err() != nil {
 			return resp, fmt.Errorf("basiq: %s %s: %w", req.Method, req.URL.Path, req.Context().Err())
 		}
-		return resp, newAPIError(resp, body, requestSecrets(req))
+		apiErr := newAPIError(resp, body, requestSecrets(req))
+		apiErr.RetryAfter, _ = retryAfter(resp, time.Now())
+		return resp, apiErr
 	}
 	if v == nil || resp.StatusCode == http.StatusNoContent {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBodyBytes))

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"runtime"
 	"strings"
 	"sync"
@@ -343,46 +344,6 @@ func TestRetryOnNetworkError(t *testing.T) {
 	assert.Equal(t, 3, calls(mt, "GET "+testBase+"/jobs/j1"))
 }
 
-func TestRetryAfterHonouredAndCapped(t *testing.T) {
-	t.Parallel()
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	cases := []struct {
-		name   string
-		header string
-		want   time.Duration
-		ok     bool
-	}{
-		{"seconds", "3", 3 * time.Second, true},
-		{"zero", "0", 0, true},
-		{"http date", now.Add(7 * time.Second).Format(http.TimeFormat), 7 * time.Second, true},
-		{"past date", now.Add(-time.Minute).Format(http.TimeFormat), 0, true},
-		{"negative", "-1", 0, false},
-		{"garbage", "soon", 0, false},
-		{"empty", "", 0, false},
-	}
-	for _, tc := range cases {
-		d, ok := parseRetryAfter(tc.header, now)
-		assert.Equal(t, tc.ok, ok, tc.name)
-		assert.Equal(t, tc.want, d, tc.name)
-	}
-
-	resp := func(status int, ra string) *http.Response {
-		h := http.Header{}
-		if ra != "" {
-			h.Set("Retry-After", ra)
-		}
-		return &http.Response{StatusCode: status, Header: h}
-	}
-	assert.Equal(t, 2*time.Second, backoff(time.Millisecond, 10*time.Second, 0, resp(429, "2")))
-	assert.Equal(t, 10*time.Second, backoff(time.Millisecond, 10*time.Second, 0, resp(503, "86400")), "capped at max")
-	for attempt := range 10 {
-		d := backoff(100*time.Millisecond, time.Second, attempt, resp(500, ""))
-		assert.GreaterOrEqual(t, d, 50*time.Millisecond)
-		assert.LessOrEqual(t, d, time.Second)
-	}
-	assert.LessOrEqual(t, backoff(100*time.Millisecond, time.Second, 0, nil), 100*time.Millisecond)
-}
-
 func TestRetryAfterDelaysTheRetry(t *testing.T) {
 	t.Parallel()
 	c, mt := newMockClient(t, WithRetryWait(time.Millisecond, 2*time.Second))
@@ -701,6 +662,235 @@ func TestBaseURLPathPrefix(t *testing.T) {
 		u, ok := c.resolve(link)
 		require.True(t, ok)
 		assert.Equal(t, "/proxy/basiq/jobs/j1", u.Path, link)
+	}
+}
+
+// prefixBase is a base URL with a path prefix, as behind a gateway.
+const prefixBase = testBase + "/basiq"
+
+// linksOutsidePrefix are links that resolve outside prefixBase, or to no
+// origin at all: none may be followed with the token.
+var linksOutsidePrefix = []string{
+	"../../admin",
+	"../admin",
+	"/basiq/../admin",
+	"jobs/../../admin",
+	"//@",
+	"//@/basiq/jobs/1",
+	"//evil.test/basiq/jobs/1",
+	"https:///basiq/jobs/1",
+	"https:/basiq/jobs/1",
+	`..\..\admin`,
+	`\\evil.test\basiq\jobs\1`,
+	`/basiq\..\admin`,
+	"%2e%2e/admin",
+	".%2e/%2e%2e/admin",
+	"jobs/%2E%2E/%2e%2e/admin",
+	testBase + "/admin",
+	testBase + "/basiq/../admin",
+	testBase + "/basiqx/jobs/1",
+	testBase + "/basiq%2Fjobs/1",
+	"https://user@api.test/basiq/jobs/1",
+}
+
+// recordAll answers every request not otherwise registered with an error and
+// records it, with its Authorization header, in the returned function's list.
+func recordAll(mt *httpmock.MockTransport) func() []string {
+	var (
+		mu   sync.Mutex
+		seen []string
+	)
+	mt.RegisterNoResponder(func(r *http.Request) (*http.Response, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, r.Method+" "+r.URL.String()+" "+r.Header.Get("Authorization"))
+		return nil, errors.New("unexpected request")
+	})
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), seen...)
+	}
+}
+
+func TestJobLinkOutsideBasePathFallsBackToJobsID(t *testing.T) {
+	t.Parallel()
+	for _, link := range linksOutsidePrefix {
+		t.Run(link, func(t *testing.T) {
+			t.Parallel()
+			c, mt := newMockClient(t, WithBaseURL(prefixBase))
+			mt.RegisterResponder(http.MethodPost, prefixBase+"/token", tokenResponder("tok", 3600))
+			unexpected := recordAll(mt)
+			mt.RegisterResponder(http.MethodGet, prefixBase+"/jobs/1", jsonResp(http.StatusOK,
+				`{"type":"job","id":"1","steps":[{"title":"verify-credentials","status":"success"}]}`))
+
+			job, err := c.WaitForJob(t.Context(), &Job{ID: "1", Links: JobLinks{Self: link}},
+				WithPollInterval(time.Millisecond, time.Millisecond))
+			require.NoError(t, err)
+			assert.Equal(t, "1", job.ID)
+			assert.Equal(t, 1, calls(mt, "GET "+prefixBase+"/jobs/1"), "the job is read from /jobs/{id} under the base URL")
+			assert.Empty(t, unexpected(), "no request outside the base URL")
+		})
+	}
+}
+
+func TestNextLinkOutsideBasePathEndsPaging(t *testing.T) {
+	t.Parallel()
+	for _, link := range linksOutsidePrefix {
+		t.Run(link, func(t *testing.T) {
+			t.Parallel()
+			c, mt := newMockClient(t, WithBaseURL(prefixBase))
+			mt.RegisterResponder(http.MethodPost, prefixBase+"/token", tokenResponder("tok", 3600))
+			unexpected := recordAll(mt)
+			page, err := json.Marshal(map[string]any{
+				"type": "list", "data": []map[string]string{{"type": "account", "id": "a1"}},
+				"links": map[string]string{"next": link},
+			})
+			require.NoError(t, err)
+			mt.RegisterResponder(http.MethodGet, prefixBase+"/users/u1/accounts", jsonResp(http.StatusOK, string(page)))
+
+			_, err = c.Accounts.List(t.Context(), "u1", nil)
+			require.ErrorIs(t, err, ErrInvalidResponse)
+			assert.Equal(t, 1, calls(mt, "GET "+prefixBase+"/users/u1/accounts"))
+			assert.Empty(t, unexpected(), "no request outside the base URL")
+		})
+	}
+}
+
+func TestLinksUnderBasePathAreFollowed(t *testing.T) {
+	t.Parallel()
+	c, _ := newMockClient(t, WithBaseURL(prefixBase))
+	for link, want := range map[string]string{
+		"jobs/1":                            prefixBase + "/jobs/1",
+		"/jobs/1":                           prefixBase + "/jobs/1",
+		"/basiq/jobs/1":                     prefixBase + "/jobs/1",
+		prefixBase + "/jobs/1":              prefixBase + "/jobs/1",
+		"https://API.test:443/basiq/jobs/1": prefixBase + "/jobs/1",
+		"/basiq/users/u1/accounts?next=2":   prefixBase + "/users/u1/accounts?next=2",
+		"users/u%2F1/jobs":                  prefixBase + "/users/u%2F1/jobs",
+		"jobs/x/../1":                       prefixBase + "/jobs/1",
+	} {
+		u, ok := c.resolve(link)
+		require.True(t, ok, link)
+		assert.Equal(t, want, u.String(), link)
+	}
+}
+
+// FuzzResolveLink checks link resolution against a base URL with and without
+// a path prefix: a job link or next link either resolves to a URL on the
+// base URL's scheme, host and port whose path, as sent and as decoded, stays
+// under the prefix without dot segments, or it is refused.
+func FuzzResolveLink(f *testing.F) {
+	for _, link := range append([]string{
+		"", "jobs/1", "/jobs/1", "/basiq/jobs/1", testBase + "/jobs/1", testBase + "/basiq/jobs/1",
+		"/users/u1/accounts?next=2", "?page=2", "#frag", "jobs/x/../1", "users/a%2Fb/jobs",
+		"//evil.test/jobs/1", "http://api.test/jobs/1", "https://api.test:8443/jobs/1",
+		"https://api.test:/basiq/jobs/1", "///evil.test/x", "https:basiq/x", "%zz", "jobs/%2e",
+		"/%2e%2e/admin", "jobs%2F..%2F..%2Fadmin", "..%2f..%2fadmin", " /jobs/1", "jobs/1\x00",
+	}, linksOutsidePrefix...) {
+		f.Add(link, false)
+		f.Add(link, true)
+	}
+	clients := map[bool]*Client{}
+	for _, prefixed := range []bool{false, true} {
+		base := testBase + "/"
+		if prefixed {
+			base = prefixBase + "/"
+		}
+		c, err := NewClient(WithAPIKey(testKey), WithBaseURL(base))
+		require.NoError(f, err)
+		clients[prefixed] = c
+	}
+	f.Fuzz(func(t *testing.T, link string, prefixed bool) {
+		c := clients[prefixed]
+		base := c.BaseURL()
+		u, ok := c.resolve(link)
+		if !ok {
+			return
+		}
+		// What goes on the wire, read back the way a server would.
+		wire, err := url.Parse(u.String())
+		require.NoError(t, err, "resolved %q to %q", link, u)
+		assert.Equal(t, "https", wire.Scheme, "link %q", link)
+		assert.Equal(t, "api.test", wire.Host, "link %q", link)
+		assert.Nil(t, wire.User, "link %q", link)
+		want := strings.TrimPrefix(base, testBase)
+		require.True(t, strings.HasPrefix(wire.EscapedPath(), want), "link %q resolved to %q, outside %s", link, u, want)
+		require.True(t, strings.HasPrefix(wire.Path, want), "link %q decodes to %q, outside %s", link, wire.Path, want)
+		for _, seg := range strings.Split(wire.EscapedPath(), "/") {
+			dec, err := url.PathUnescape(seg)
+			require.NoError(t, err, "link %q", link)
+			assert.NotContains(t, []string{".", ".."}, dec, "link %q resolved to %q", link, u)
+		}
+		assert.NotContains(t, link, `\`, "a link with a backslash is refused")
+		again, ok := c.resolve(u.String())
+		require.True(t, ok, "the resolved URL %q resolves again", u)
+		assert.Equal(t, u.String(), again.String())
+	})
+}
+
+func TestRedirectOfTokenRequestNotFollowed(t *testing.T) {
+	t.Parallel()
+	for _, status := range []int{http.StatusMovedPermanently, http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		t.Run(http.StatusText(status), func(t *testing.T) {
+			t.Parallel()
+			c, mt := newMockClient(t, WithMaxRetries(0))
+			mt.RegisterResponder(http.MethodPost, testBase+"/token", func(r *http.Request) (*http.Response, error) {
+				resp := httpmock.NewStringResponse(status, "")
+				resp.Header.Set("Location", testBase+"/token2")
+				return resp, nil
+			})
+			unexpected := recordAll(mt)
+			_, err := c.Jobs.Get(t.Context(), "j1")
+			var apiErr *APIError
+			require.ErrorAs(t, err, &apiErr)
+			assert.Equal(t, status, apiErr.StatusCode)
+			assert.Empty(t, unexpected(), "the API key follows no redirect, even on the same origin")
+			assert.NotContains(t, err.Error(), testKey)
+		})
+	}
+}
+
+func TestRedirectOfCredentialPostNotFollowed(t *testing.T) {
+	t.Parallel()
+	for _, status := range []int{http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		t.Run(http.StatusText(status), func(t *testing.T) {
+			t.Parallel()
+			c, mt := newMockClient(t, WithMaxRetries(0))
+			mt.RegisterResponder(http.MethodPost, testBase+"/users/u1/connections/c1", func(r *http.Request) (*http.Response, error) {
+				resp := httpmock.NewStringResponse(status, "")
+				resp.Header.Set("Location", testBase+"/users/u1/elsewhere")
+				return resp, nil
+			})
+			unexpected := recordAll(mt)
+			_, err := c.Connections.Update(t.Context(), "u1", "c1", ConnectionUpdateParams{Password: "pw-redirected-secret"})
+			var apiErr *APIError
+			require.ErrorAs(t, err, &apiErr)
+			assert.Equal(t, status, apiErr.StatusCode)
+			assert.Empty(t, unexpected(), "the password goes to its own endpoint only, even on the same origin")
+		})
+	}
+}
+
+func TestRedirectOutsideBasePathNotFollowed(t *testing.T) {
+	t.Parallel()
+	for _, location := range []string{testBase + "/admin", testBase + "/basiq/../admin", "/admin", "../../admin", testBase + "/basiqx/jobs/j1"} {
+		t.Run(location, func(t *testing.T) {
+			t.Parallel()
+			c, mt := newMockClient(t, WithBaseURL(prefixBase), WithMaxRetries(0))
+			mt.RegisterResponder(http.MethodPost, prefixBase+"/token", tokenResponder("tok", 3600))
+			mt.RegisterResponder(http.MethodGet, prefixBase+"/jobs/j1", func(r *http.Request) (*http.Response, error) {
+				resp := httpmock.NewStringResponse(http.StatusFound, "")
+				resp.Header.Set("Location", location)
+				return resp, nil
+			})
+			unexpected := recordAll(mt)
+			_, err := c.Jobs.Get(t.Context(), "j1")
+			var apiErr *APIError
+			require.ErrorAs(t, err, &apiErr)
+			assert.Equal(t, http.StatusFound, apiErr.StatusCode)
+			assert.Empty(t, unexpected(), "the bearer token follows no redirect outside the base path")
+		})
 	}
 }
 

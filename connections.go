@@ -171,8 +171,14 @@ func (p ConnectionParams) Validate(inst *Institution) error {
 //
 // The API answers 202 with a new job, or 200 with the job already queued or
 // running for the same connection; the latter sets [Job.Reused]. Because of
-// that rule a repeat cannot create a second connection, so Create is retried
-// like a read on network errors and 429/5xx answers.
+// that rule a repeat cannot create a second connection, but each copy of the
+// password Basiq processes after the first job ended is another login at the
+// bank, and banks lock accounts after a few. So the password reaches Basiq at
+// most twice per call: Create is repeated freely (within [WithMaxRetries])
+// only when the first copy cannot have been processed (the connection was
+// refused before the request was written, 429, 503), and at most once, after
+// the minimum wait, when the outcome is unknown (500, 502, 504, or a network
+// error after the request may have been written).
 func (s *ConnectionsService) Create(ctx context.Context, userID string, p ConnectionParams) (*Job, error) {
 	var errs []error
 	if err := checkID("userId", userID); err != nil {
@@ -325,7 +331,8 @@ func (p ConnectionUpdateParams) wire(hide func(string) string) connectionUpdateB
 // Update gives a connection new credentials and starts a job that verifies
 // them: POST /users/{userId}/connections/{id}. An empty password is refused
 // before anything is sent. Like [ConnectionsService.Create] it returns the
-// running job with Reused set when one was already under way.
+// running job with Reused set when one was already under way, and it is
+// repeated under the same rules, so the password reaches Basiq at most twice.
 func (s *ConnectionsService) Update(ctx context.Context, userID, connectionID string, p ConnectionUpdateParams) (*Job, error) {
 	errs := []error{checkIDs("userId", userID, "connectionId", connectionID)}
 	if strings.TrimSpace(p.Password) == "" {

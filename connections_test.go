@@ -2,17 +2,23 @@ package basiq
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 
+	"github.com/jarcoal/httpmock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -686,4 +692,160 @@ func TestCreateInstitutionLookupFailure(t *testing.T) {
 		LoginID: "gavinBelson", Password: secretPassword, Institution: InstitutionRef{ID: "AU00000"},
 	})
 	assert.Equal(t, 2, calls(mt, getInstKey))
+}
+
+// credentialCall is a call that carries a bank password, with the URL it
+// posts to.
+type credentialCall struct {
+	name string
+	url  string
+	call func(ctx context.Context, c *Client) (*Job, error)
+}
+
+var credentialCalls = []credentialCall{
+	{"Create", connPostURL, func(ctx context.Context, c *Client) (*Job, error) {
+		return c.Connections.Create(ctx, "u1", ConnectionParams{LoginID: "gavinBelson", Password: secretPassword, Institution: InstitutionRef{ID: "AU00000"}})
+	}},
+	{"Update", connPostURL + "/c1", func(ctx context.Context, c *Client) (*Job, error) {
+		return c.Connections.Update(ctx, "u1", "c1", ConnectionUpdateParams{Password: secretPassword})
+	}},
+}
+
+// outcome is one scripted answer to a credential POST: a status, or a
+// transport error.
+type outcome struct {
+	status int
+	err    error
+}
+
+func (o outcome) String() string {
+	if o.err != nil {
+		return o.err.Error()
+	}
+	return fmt.Sprint(o.status)
+}
+
+// Transport errors: one raised before the request was written, the others
+// after it may have been.
+var (
+	dialRefused = &net.OpError{Op: "dial", Net: "tcp", Err: &os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}}
+	resetAfter  = &net.OpError{Op: "read", Net: "tcp", Err: &os.SyscallError{Syscall: "read", Err: syscall.ECONNRESET}}
+	timeoutRead = &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
+)
+
+// scriptCredentialPost answers the credential POST at url with outcomes in
+// turn (the last one repeating, 202 with a job after them when ok is true)
+// and records when each attempt came and whether it carried the password.
+func scriptCredentialPost(t *testing.T, mt *httpmock.MockTransport, url string, outcomes []outcome) func() []time.Time {
+	t.Helper()
+	mt.RegisterResponder(http.MethodGet, connInstURL, jsonResp(http.StatusOK, hooliJSON))
+	var (
+		mu    sync.Mutex
+		times []time.Time
+	)
+	mt.RegisterResponder(http.MethodPost, url, func(req *http.Request) (*http.Response, error) {
+		b, _ := io.ReadAll(req.Body)
+		mu.Lock()
+		times = append(times, time.Now())
+		n := len(times)
+		mu.Unlock()
+		assert.Contains(t, string(b), secretPassword, "each attempt carries the password")
+		o := outcomes[min(n, len(outcomes))-1]
+		if o.err != nil {
+			return nil, o.err
+		}
+		if o.status == http.StatusAccepted {
+			return jsonResp(http.StatusAccepted, connJobJSON)(req)
+		}
+		return jsonResp(o.status, `{"type":"list","correlationId":"corr-x","data":[{"type":"error","code":"x"}]}`)(req)
+	})
+	return func() []time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]time.Time(nil), times...)
+	}
+}
+
+func TestPasswordSentAtMostTwiceWhenOutcomeUnknown(t *testing.T) {
+	t.Parallel()
+	for _, cc := range credentialCalls {
+		for _, o := range []outcome{{status: 500}, {status: 502}, {status: 504}, {err: resetAfter}, {err: io.ErrUnexpectedEOF}, {err: timeoutRead}} {
+			t.Run(cc.name+" "+o.String(), func(t *testing.T) {
+				t.Parallel()
+				c, mt := newMockClient(t, WithMaxRetries(5))
+				attempts := scriptCredentialPost(t, mt, cc.url, []outcome{o})
+				job, err := cc.call(t.Context(), c)
+				require.Error(t, err)
+				assert.Nil(t, job)
+				assert.Len(t, attempts(), 2, "the first try and one repeat, no more")
+				if o.status != 0 {
+					var apiErr *APIError
+					require.ErrorAs(t, err, &apiErr)
+					assert.Equal(t, o.status, apiErr.StatusCode)
+				}
+				assertNoSecrets(t, err.Error())
+			})
+		}
+	}
+}
+
+func TestPasswordResentFreelyWhenNotProcessed(t *testing.T) {
+	t.Parallel()
+	for _, cc := range credentialCalls {
+		for _, o := range []outcome{{err: dialRefused}, {status: 429}, {status: 503}} {
+			t.Run(cc.name+" "+o.String(), func(t *testing.T) {
+				t.Parallel()
+				c, mt := newMockClient(t)
+				attempts := scriptCredentialPost(t, mt, cc.url, []outcome{o, o, o, {status: http.StatusAccepted}})
+				job, err := cc.call(t.Context(), c)
+				require.NoError(t, err)
+				assert.Equal(t, "61723", job.ID)
+				assert.Len(t, attempts(), 1+defaultMaxRetries, "every retry of the budget")
+			})
+		}
+	}
+}
+
+func TestPasswordUnknownOutcomeRepeatedOnceAmongOtherRetries(t *testing.T) {
+	t.Parallel()
+	for _, cc := range credentialCalls {
+		t.Run(cc.name, func(t *testing.T) {
+			t.Parallel()
+			c, mt := newMockClient(t, WithMaxRetries(10))
+			attempts := scriptCredentialPost(t, mt, cc.url, []outcome{
+				{status: 503}, {status: 502}, {err: dialRefused}, {status: 429}, {err: resetAfter}, {status: http.StatusAccepted},
+			})
+			_, err := cc.call(t.Context(), c)
+			require.Error(t, err)
+			assert.Len(t, attempts(), 5, "the second unknown outcome ends the call")
+		})
+	}
+}
+
+func TestPasswordRepeatAfterUnknownOutcomeIsPrompt(t *testing.T) {
+	for _, unknown := range []outcome{{status: 502}, {err: resetAfter}} {
+		t.Run(unknown.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				c, mt := newMockClient(t, WithRetryWait(time.Second, time.Minute))
+				attempts := scriptCredentialPost(t, mt, connPostURL, []outcome{
+					{status: 503}, {status: 503}, unknown, {status: http.StatusAccepted},
+				})
+				_, err := credentialCalls[0].call(t.Context(), c)
+				require.NoError(t, err)
+				got := attempts()
+				require.Len(t, got, 4)
+				assert.Equal(t, time.Second, got[3].Sub(got[2]), "the repeat waits the minimum, not the exponential step")
+			})
+		})
+	}
+}
+
+func TestRefreshKeepsItsRetries(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	url := connPostURL + "/c1/refresh"
+	mt.RegisterResponder(http.MethodPost, url, jsonResp(http.StatusBadGateway, `{}`))
+	_, err := c.Connections.Refresh(t.Context(), "u1", "c1")
+	require.Error(t, err)
+	assert.Equal(t, 1+defaultMaxRetries, calls(mt, "POST "+url), "a refresh carries no password: the whole budget")
 }

@@ -99,9 +99,15 @@
 // user updates, and the connection calls that start jobs, which the API
 // deduplicates) are retried on network
 // errors and 429/500/502/503/504 answers, with exponential backoff, jitter and
-// Retry-After honoured up to a cap ([WithMaxRetries], [WithRetryWait]).
-// Credentials go only to the base URL's origin: links and redirects elsewhere
-// are not followed with them, and http:// is accepted only for loopback hosts.
+// Retry-After obeyed up to 60 s and the context's deadline ([WithMaxRetries],
+// [WithRetryWait], [APIError.RetryAfter]). A call carrying a bank password
+// ([ConnectionsService.Create], [ConnectionsService.Update]) sends it to Basiq
+// at most twice: it is repeated freely only when the first copy cannot have
+// been processed, and once after an unknown outcome.
+// Credentials go only to the base URL (its origin and path prefix): links and
+// redirects elsewhere are not followed with them, the API key goes to POST
+// /token alone (no redirect of it is followed), and http:// is accepted only
+// for loopback hosts.
 // Passwords, user tokens, security codes, the API key and access tokens never
 // appear in errors, log records ([WithLogger]) or formatted values.
 package basiq

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -51,6 +52,15 @@ type APIError struct {
 	Errors []ErrorDetail
 	// Body is a short snippet of a body that is not Basiq's JSON error list.
 	Body string
+	// RetryAfter is how long the server asked the caller to wait before
+	// trying again: the Retry-After header of a 429 or 503 answer, in
+	// seconds or as an HTTP date (at most 24 hours; zero when the answer
+	// had none, or named a time already past). The client waits that long
+	// by itself before a retry, up to 60 seconds and never past the
+	// context's deadline; when the server asks for longer, the client
+	// returns this error at once, without retrying, so the caller can
+	// schedule the call.
+	RetryAfter time.Duration
 
 	// keyRefused marks POST /token refusing the API key: the error then
 	// matches ErrUnauthorized, whatever its status (Basiq answers 404).

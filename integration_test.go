@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -366,4 +369,44 @@ func TestIntegrationConcurrentClientsShareOneToken(t *testing.T) {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		t.Fatal("took too long")
 	}
+}
+
+// TestIntegrationPasswordReachesBasiqAtMostTwice puts a gateway in front of
+// basiqtest that forwards every request and answers 502 to the connection
+// create after forwarding it: every copy the client sends reaches Basiq as a
+// login attempt at the bank.
+func TestIntegrationPasswordReachesBasiqAtMostTwice(t *testing.T) {
+	t.Parallel()
+	srv, _ := newServer(t)
+	target, err := url.Parse(srv.URL)
+	require.NoError(t, err)
+	upstream := &http.Transport{}
+	t.Cleanup(upstream.CloseIdleConnections)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.Transport = upstream
+	userID := srv.AddUser("gateway@hooli.example")
+	createPath := "/users/" + userID + "/connections"
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == createPath {
+			proxy.ServeHTTP(httptest.NewRecorder(), r)
+			http.Error(w, "<html>502 Bad Gateway</html>", http.StatusBadGateway)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(gw.Close)
+	client := srv.Client(basiq.WithBaseURL(gw.URL), basiq.WithRetryWait(time.Millisecond, 10*time.Millisecond), basiq.WithMaxRetries(5))
+
+	_, err = client.Connections.Create(testCtx(t), userID, hooli(basiqtest.LoginBighead, basiqtest.PasswordBighead))
+	var apiErr *basiq.APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, http.StatusBadGateway, apiErr.StatusCode)
+
+	copies := 0
+	for _, r := range srv.Requests() {
+		if r.Method == http.MethodPost && r.Path == createPath && strings.Contains(r.Body, `"password":"[REDACTED]"`) {
+			copies++
+		}
+	}
+	assert.Equal(t, 2, copies, "the password reached Basiq once, and once more after the unknown outcome")
 }

@@ -311,16 +311,25 @@ func (s *JobsService) get(ctx context.Context, path string) (*Job, error) {
 
 // postJob sends a POST that starts a job. The API answers 202 with a new job,
 // or 200 with the job already queued or running for the same connection
-// (Reused); because of that rule a repeat cannot start a second job, so the
-// request is retried like a read. secrets are the body's secret values, masked
-// in any error answer that quotes them.
+// (Reused); because of that rule a repeat meets the running job instead of
+// starting a second one, so a POST without credentials (Refresh) is retried
+// like a read. secrets are the body's secret values (the customer's bank
+// credentials), masked in any error answer that quotes them; a body holding
+// any is repeated only under the stricter rules of [withCredentialRetry],
+// since a repeat that arrives after the job ended is another login at the
+// bank.
 func (c *Client) postJob(ctx context.Context, path string, body any, secrets ...string) (*Job, error) {
 	req, err := c.newRequest(ctx, http.MethodPost, path, body)
 	if err != nil {
 		return nil, err
 	}
+	if slices.ContainsFunc(secrets, func(s string) bool { return s != "" }) {
+		req = withCredentialRetry(req)
+	} else {
+		req = withRetry(req)
+	}
 	job := new(Job)
-	resp, err := c.do(withSecrets(withRetry(req), secrets...), job)
+	resp, err := c.do(withSecrets(req, secrets...), job)
 	if err != nil {
 		return nil, err
 	}
@@ -351,10 +360,10 @@ const (
 //
 // On an early return the last job seen is returned beside the error.
 //
-// The job is fetched from its links.self when that link is on the base URL's
-// origin (a relative link is resolved against the base URL), and otherwise
-// from GET /jobs/{id} on the base URL, so the access token never goes to
-// another origin.
+// The job is fetched from its links.self when that link is under the base URL
+// (its origin and path prefix; a relative link is resolved against the base
+// URL), and otherwise from GET /jobs/{id} on the base URL, so the access token
+// never goes to another origin or outside the prefix.
 //
 // When to poll: a job from [ConnectionsService.Create] carries its
 // institution's published step durations (stats.averageDurationMs; or give
@@ -428,8 +437,8 @@ func (c *Client) WaitForJob(ctx context.Context, job *Job, opts ...WaitOption) (
 	}
 }
 
-// jobPath is where WaitForJob polls a job: its own link when that is on the
-// base URL's origin, otherwise /jobs/{id}.
+// jobPath is where WaitForJob polls a job: its own link when that is under
+// the base URL (origin and path prefix), otherwise /jobs/{id}.
 func (c *Client) jobPath(job *Job) (string, error) {
 	if _, ok := c.resolve(job.Links.Self); ok {
 		return job.Links.Self, nil

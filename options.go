@@ -40,8 +40,10 @@ func WithBaseURL(rawURL string) Option {
 
 // WithHTTPClient sets the HTTP client whose transport, timeout and cookie jar the
 // Client uses. The Client works on a copy and adds its own redirect policy:
-// redirects to another origin are not followed, so credentials never leave the
-// base URL's origin. The default is a client with a 60 s timeout per attempt.
+// redirects outside the base URL (another origin, or a path outside its prefix)
+// and redirects of the token request or of a request carrying a bank password
+// or MFA answer are not followed, so credentials never
+// leave the base URL. The default is a client with a 60 s timeout per attempt.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *Client) error {
 		if hc == nil {
@@ -66,7 +68,10 @@ func WithVersion(v string) Option {
 
 // WithMaxRetries sets how many times a request that is safe to repeat is tried
 // again after a network error or a 429, 500, 502, 503 or 504 answer (default 3).
-// Zero turns retries off.
+// Zero turns retries off. A request carrying a bank password
+// ([ConnectionsService.Create], [ConnectionsService.Update]) is repeated
+// within this budget only after an answer showing it was not processed, and
+// once more at most after an unknown outcome.
 func WithMaxRetries(n int) Option {
 	return func(c *Client) error {
 		if n < 0 {
@@ -78,8 +83,13 @@ func WithMaxRetries(n int) Option {
 }
 
 // WithRetryWait sets the bounds of the wait between retries (default 500 ms to
-// 10 s). Waits grow exponentially from min with jitter and never exceed max; a
-// Retry-After header from the server is honoured up to max.
+// 10 s). Waits grow exponentially from min with jitter and never exceed max.
+// A Retry-After header on a 429 or 503 answer is obeyed instead, even when it
+// is longer than max: the retry waits at least that long (and at least min,
+// so "0" or a date already past waits min), up to a ceiling of 60 seconds
+// and never past the context's deadline. When the server asks for longer
+// than that, the call returns the *APIError at once, without retrying, with
+// [APIError.RetryAfter] set.
 func WithRetryWait(min, max time.Duration) Option {
 	return func(c *Client) error {
 		if min <= 0 || max < min {

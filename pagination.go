@@ -32,8 +32,8 @@ const (
 // when the caller's loop reaches it. It ends with an error matching
 // ErrInvalidResponse, instead of looping, when a next link repeats, when
 // maxEmptyPages pages in a row bring nothing, or past maxListPages pages; and
-// it refuses a next link off the base URL, so the access token never goes
-// there.
+// it refuses a next link outside the base URL (another origin, or a path
+// outside its prefix), so the access token never goes there.
 func paginate[T any](ctx context.Context, c *Client, path string) iter.Seq2[T, error] {
 	return paginateAs(ctx, c, path, func(t *T) T { return *t }, maxListPages)
 }
@@ -52,7 +52,7 @@ func paginateAs[W, T any](ctx context.Context, c *Client, path string, conv func
 			}
 			u, ok := c.resolve(next)
 			if !ok {
-				yield(zero, fmt.Errorf("%w: next page link %q is not on the base URL's origin", ErrInvalidResponse, next))
+				yield(zero, fmt.Errorf("%w: next page link %q is not under the base URL", ErrInvalidResponse, next))
 				return
 			}
 			if seen[u.String()] {

@@ -5,19 +5,42 @@ import (
 	"crypto/x509"
 	"errors"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
 )
+
+// retryAfterCeiling is the longest Retry-After the client waits for by
+// itself. A server asking for longer gets no retry: the call ends with the
+// *APIError, its RetryAfter set, so the caller can schedule the call.
+const retryAfterCeiling = 60 * time.Second
 
 // checkRetry is the transport's retry policy. Only a request marked safe to
 // repeat (see newRequest and withRetry) is repeated, on a network error or on
-// 429, 500, 502, 503 or 504. A cancelled or expired context stops at once.
-func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+// 429, 500, 502, 503 or 504; a request carrying bank credentials follows the
+// stricter rules of withCredentialRetry. A cancelled or expired context stops
+// at once, and so does an answer whose Retry-After asks for a wait beyond
+// retryAfterCeiling or past the context's deadline: the caller gets the
+// answer at once instead of a wait that cannot end in a retry.
+func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return false, ctxErr
+	}
+	if d, ok := retryAfter(resp, time.Now()); ok {
+		if d > retryAfterCeiling {
+			return false, nil
+		}
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= max(d, c.retryMin) {
+			return false, nil
+		}
+	}
+	if cr, ok := ctx.Value(credentialsKey{}).(*credentialRetry); ok {
+		return cr.allow(resp, err), nil
 	}
 	safe, _ := ctx.Value(retryKey{}).(bool)
 	if err != nil {
@@ -52,13 +75,13 @@ func isPermanentNetError(err error) bool {
 
 // backoff is the transport's wait between attempts: exponential from lo,
 // capped at hi, with jitter (a random point in the upper half of the step,
-// never below lo) so that many clients do not retry in step. A Retry-After header on a 429 or 503,
-// in seconds or as an HTTP date, is honoured but never beyond hi.
+// never below lo) so that many clients do not retry in step. A Retry-After
+// header on a 429 or 503, in seconds or as an HTTP date, is obeyed even
+// beyond hi, up to retryAfterCeiling (checkRetry allows no retry past it),
+// and never below lo: "0" or a date already past waits lo.
 func backoff(lo, hi time.Duration, attempt int, resp *http.Response) time.Duration {
-	if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
-		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
-			return min(d, hi)
-		}
+	if d, ok := retryAfter(resp, time.Now()); ok {
+		return max(min(d, retryAfterCeiling), lo)
 	}
 	d := lo
 	for i := 0; i < attempt && d < hi; i++ {
@@ -69,6 +92,15 @@ func backoff(lo, hi time.Duration, attempt int, resp *http.Response) time.Durati
 		d = max(lo, half+rand.N(half+1))
 	}
 	return d
+}
+
+// retryAfter reads the Retry-After header of a 429 or 503 answer; it reports
+// false for other answers and for a header that is absent or unreadable.
+func retryAfter(resp *http.Response, now time.Time) (time.Duration, bool) {
+	if resp == nil || (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) {
+		return 0, false
+	}
+	return parseRetryAfter(resp.Header.Get("Retry-After"), now)
 }
 
 // parseRetryAfter reads a Retry-After value: delay-seconds or an HTTP date.
@@ -94,4 +126,99 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 		return d, true
 	}
 	return 0, true
+}
+
+// credentialsKey carries, in a request's context, the retry state of a
+// request whose body holds the customer's bank credentials.
+type credentialsKey struct{}
+
+// credentialRetry is the retry state of one call carrying bank credentials.
+type credentialRetry struct {
+	// repeated is set once the one repeat after an unknown outcome is spent.
+	repeated bool
+}
+
+// withCredentialRetry marks a request whose body carries a bank password
+// (Connections.Create, Connections.Update). Each copy Basiq processes is a
+// login attempt at the bank, and banks lock accounts after a few; the API's
+// duplicate-job rule absorbs a repeat only while the first job runs, and a
+// wrong password fails within seconds. So the request is repeated freely
+// only when the first copy cannot have been processed (the connection was
+// refused before anything was written; 429; 503), and at most once, after
+// the minimum wait, when the outcome is unknown (500, 502, 504, or a
+// network error once the request may have been written). The password thus
+// reaches Basiq at most twice per call.
+func withCredentialRetry(req *retryablehttp.Request) *retryablehttp.Request {
+	return req.WithContext(context.WithValue(req.Context(), credentialsKey{}, &credentialRetry{}))
+}
+
+// allow decides whether a credential request may be sent again after resp or
+// err. Attempts of one call run one after another, so no lock is needed.
+func (r *credentialRetry) allow(resp *http.Response, err error) bool {
+	if err != nil {
+		switch {
+		case isPermanentNetError(err):
+			return false
+		case notSent(err):
+			return true
+		}
+		return r.once()
+	}
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+		// Refused before any processing: the rate limiter or the
+		// service's own "not now".
+		return true
+	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusGatewayTimeout:
+		// The request may have started a job: a gateway lost the answer
+		// (502, 504), or the API failed while or after handling it (500).
+		return r.once()
+	}
+	return false
+}
+
+// once allows the one repeat after an unknown outcome.
+func (r *credentialRetry) once() bool {
+	if r.repeated {
+		return false
+	}
+	r.repeated = true
+	return true
+}
+
+// notSent reports a network error raised before the request could be
+// written: the connection (or the proxy's) was never established.
+func notSent(err error) bool {
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && (opErr.Op == "dial" || opErr.Op == "proxyconnect") {
+		return true
+	}
+	var dnsErr *net.DNSError
+	return errors.As(err, &dnsErr)
+}
+
+// credentialBackoff is the wait before a repeat of a credential request:
+// after an unknown outcome (a network error, or 500, 502, 504) the minimum,
+// so that the repeat reaches Basiq while the job the first copy may have
+// started still runs, and is answered with that job instead of starting
+// another login; otherwise as [backoff]. A refused connection is retried
+// after the minimum too: the transport cannot tell it apart when it waits.
+func credentialBackoff(lo, hi time.Duration, attempt int, resp *http.Response) time.Duration {
+	if resp == nil {
+		return lo
+	}
+	switch resp.StatusCode {
+	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusGatewayTimeout:
+		return lo
+	}
+	return backoff(lo, hi, attempt, resp)
+}
+
+// retrier is the retrying transport for req: the credential one for a request
+// marked by withCredentialRetry, the common one otherwise.
+func (c *Client) retrier(req *retryablehttp.Request) *retryablehttp.Client {
+	if _, ok := req.Context().Value(credentialsKey{}).(*credentialRetry); ok {
+		return c.rcCreds
+	}
+	return c.rc
 }

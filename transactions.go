@@ -135,10 +135,10 @@ type TransactionFilter struct {
 // of the loop stops fetching. A problem ends the sequence with one non-nil
 // error: invalid arguments (before any request), a failed request, or an
 // answer that would keep the loop going forever, matching
-// [ErrInvalidResponse]: a next link that repeats or leaves the base URL, 3
-// pages in a row with no transaction but a next link, or more than 10,000
-// pages (5 million transactions at the default page size; every list method
-// has these bounds).
+// [ErrInvalidResponse]: a next link that repeats or leaves the base URL (its
+// origin or path prefix), 3 pages in a row with no transaction but a next
+// link, or more than 10,000 pages (5 million transactions at the default page
+// size; every list method has these bounds).
 //
 //	for tx, err := range client.Transactions.List(ctx, userID, nil) {
 //		if err != nil {
