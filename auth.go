@@ -110,7 +110,7 @@ func (ts *tokenSource) fetch(ctx context.Context, scope string) (string, time.Du
 	}
 	// Asking for a token creates nothing, so it is safe to repeat.
 	req = withRetry(req)
-	req.Header.Set("Authorization", "Basic "+basicKey(c.apiKey))
+	req.Header.Set("Authorization", "Basic "+basicKey(c.apiKey.value()))
 	var tr tokenResponse
 	if _, err := c.send(req, &tr); err != nil {
 		var apiErr *APIError

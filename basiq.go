@@ -52,8 +52,11 @@ type service struct {
 // safe for concurrent use by many goroutines, and it holds one access token
 // per scope that all of them use.
 //
-// A Client never prints, and formatting it (fmt's %v, %+v, %#v or log/slog)
-// shows its base URL and version but never its API key or access token.
+// A Client never prints. Formatting it with any fmt verb, log/slog or
+// encoding/json shows its base URL and version, never its API key or access
+// tokens; the services (Client.Users and the others), formatted in any way,
+// cannot show them either: the credentials are held where fmt and
+// reflection-based printers cannot read them.
 type Client struct {
 	// Institutions reads the banks and other institutions a user can connect to.
 	Institutions *InstitutionsService
@@ -72,7 +75,7 @@ type Client struct {
 	common service
 
 	baseURL   *url.URL
-	apiKey    string
+	apiKey    hidden[string]
 	version   string
 	userAgent string
 	logger    *slog.Logger
@@ -83,7 +86,7 @@ type Client struct {
 	retryMaxD  time.Duration
 	rc         *retryablehttp.Client
 
-	auth  *tokenSource
+	auth  hidden[*tokenSource]
 	insts *institutionCache
 	mfa   *mfaMemory
 }
@@ -96,7 +99,7 @@ type Client struct {
 // exchanged for an access token by the first request.
 func NewClient(opts ...Option) (*Client, error) {
 	c := &Client{
-		apiKey:    os.Getenv(EnvAPIKey),
+		apiKey:    hide(os.Getenv(EnvAPIKey)),
 		version:   DefaultVersion,
 		userAgent: defaultUserAgent,
 		retryMax:  defaultMaxRetries,
@@ -116,7 +119,7 @@ func NewClient(opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
-	if strings.TrimSpace(c.apiKey) == "" {
+	if strings.TrimSpace(c.apiKey.value()) == "" {
 		return nil, &ValidationError{Field: "apiKey", Reason: "no API key: use WithAPIKey or set " + EnvAPIKey}
 	}
 	if c.logger == nil {
@@ -173,7 +176,7 @@ func NewClient(opts ...Option) (*Client, error) {
 	c.Users = (*UsersService)(&c.common)
 	c.Accounts = (*AccountsService)(&c.common)
 	c.Transactions = (*TransactionsService)(&c.common)
-	c.auth = &tokenSource{client: c}
+	c.auth = hide(&tokenSource{client: c})
 	c.insts = newInstitutionCache()
 	c.mfa = &mfaMemory{}
 	return c, nil
@@ -198,6 +201,38 @@ func (c Client) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, c.String(
 func (c Client) LogValue() slog.Value {
 	return slog.StringValue(c.String())
 }
+
+// hidden keeps a credential, or what holds credentials, out of reach of fmt,
+// encoders and reflection-based printers: the value lives only in a closure,
+// which they show as an address at most. fmt's bad-verb path dumps a struct's
+// unexported fields without calling any method, so a string or a pointer there
+// would be printed; a func is not. The methods below make a hidden value that
+// is formatted directly print [REDACTED].
+type hidden[T any] struct{ get func() T }
+
+// hide wraps v so that only [hidden.value] can read it.
+func hide[T any](v T) hidden[T] { return hidden[T]{get: func() T { return v }} }
+
+// value returns the hidden value, or T's zero value for a zero hidden.
+func (h hidden[T]) value() T {
+	if h.get == nil {
+		var zero T
+		return zero
+	}
+	return h.get()
+}
+
+// String returns [REDACTED].
+func (h hidden[T]) String() string { return redacted }
+
+// Format prints [REDACTED] for every verb.
+func (h hidden[T]) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, redacted) }
+
+// LogValue logs [REDACTED].
+func (h hidden[T]) LogValue() slog.Value { return slog.StringValue(redacted) }
+
+// MarshalJSON encodes "[REDACTED]".
+func (h hidden[T]) MarshalJSON() ([]byte, error) { return json.Marshal(redacted) }
 
 // parseBaseURL checks a base URL: https for any host, http only for loopback
 // hosts. The result's path always ends in "/", so relative references keep any
@@ -439,7 +474,7 @@ func (c *Client) do(req *retryablehttp.Request, v any) (*http.Response, error) {
 		scope = ScopeServerAccess
 	}
 	for attempt := 0; ; attempt++ {
-		tok, err := c.auth.token(req.Context(), scope)
+		tok, err := c.auth.value().token(req.Context(), scope)
 		if err != nil {
 			return nil, err
 		}
@@ -447,7 +482,7 @@ func (c *Client) do(req *retryablehttp.Request, v any) (*http.Response, error) {
 		resp, err := c.send(req, v)
 		if attempt == 0 && isTokenRejected(err) {
 			c.logger.LogAttrs(req.Context(), slog.LevelDebug, "basiq: access token rejected, renewing")
-			c.auth.invalidate(scope, tok)
+			c.auth.value().invalidate(scope, tok)
 			continue
 		}
 		return resp, err
