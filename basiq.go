@@ -440,9 +440,11 @@ func withSecrets(req *retryablehttp.Request, secrets ...string) *retryablehttp.R
 }
 
 // requestSecrets lists what must never appear in an error about req: the
-// secrets of its body and the credential of its Authorization header.
-func requestSecrets(req *retryablehttp.Request) []string {
-	secrets, _ := req.Context().Value(secretsKey{}).([]string)
+// secrets of its body, the credential of its Authorization header, and the
+// API key, which a server that saw it at /token could quote anywhere.
+func (c *Client) requestSecrets(req *retryablehttp.Request) []string {
+	body, _ := req.Context().Value(secretsKey{}).([]string)
+	secrets := append([]string{c.apiKey.value()}, body...)
 	if _, cred, ok := strings.Cut(req.Header.Get("Authorization"), " "); ok && cred != "" {
 		secrets = append(secrets, cred)
 	}
@@ -520,7 +522,7 @@ func (c *Client) send(req *retryablehttp.Request, v any) (*http.Response, error)
 		if readErr != nil && req.Context().Err() != nil {
 			return resp, fmt.Errorf("basiq: %s %s: %w", req.Method, req.URL.Path, req.Context().Err())
 		}
-		return resp, newAPIError(resp, body, requestSecrets(req))
+		return resp, newAPIError(resp, body, c.requestSecrets(req))
 	}
 	if v == nil || resp.StatusCode == http.StatusNoContent {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBodyBytes))
