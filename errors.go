@@ -408,20 +408,28 @@ func snippet(b []byte, n int) string {
 }
 
 // clean makes text from an answer safe for an error string: valid UTF-8, no
-// control characters (no forged log lines or terminal escapes), at most n
-// bytes.
+// control characters, line or paragraph separators or bidirectional controls
+// (no forged log lines, terminal escapes or text that reads backwards), at
+// most n bytes, marked with "..." when cut. A long input costs no more than
+// its first 4n bytes.
 func clean(s string, n int) string {
+	cut := false
+	if len(s) > 4*n+utf8.UTFMax {
+		s, cut = s[:4*n+utf8.UTFMax], true
+	}
 	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Bidi_Control, r) {
 			return ' '
 		}
 		return r
 	}, strings.ToValidUTF8(s, "\uFFFD"))
 	if len(s) > n {
-		s = s[:n]
+		s, cut = s[:n], true
 		for !utf8.ValidString(s) {
 			s = s[:len(s)-1]
 		}
+	}
+	if cut {
 		s += "..."
 	}
 	return s
@@ -464,10 +472,12 @@ type JobError struct {
 	Detail string
 }
 
-// Error describes the failure.
+// Error describes the failure. The fields come from the server: the string
+// carries them cleaned (one line, valid UTF-8, each bounded), as
+// [APIError.Error] does.
 func (e *JobError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "basiq: job %s failed at step %s", e.JobID, e.Step)
+	fmt.Fprintf(&b, "basiq: job %s failed at step %s", clean(e.JobID, 100), clean(e.Step, 100))
 	writeProblem(&b, e.Code, e.Title, e.Detail)
 	return b.String()
 }

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -239,5 +241,62 @@ func BenchmarkAPIErrorMasking(b *testing.B) {
 				newAPIError(resp, bb.body, secrets)
 			}
 		})
+	}
+}
+
+// hostileTexts are what a hostile server may put in any string field.
+var hostileTexts = map[string]string{
+	"terminal colour":   "\x1b[31mred\x1b[0m",
+	"C1 escape":         "\u009b31mred",
+	"forged log line":   "ok\r\ntime=2026-01-01 level=ERROR msg=\"forged\"",
+	"line separators":   "a\u2028b\u2029c\u0085d",
+	"bidi override":     "abc\u202edcba\u2066x\u2069",
+	"invalid UTF-8":     "ab\xff\xfe\xc3",
+	"1 MB":              strings.Repeat("A", 1<<20),
+	"1 MB of escapes":   strings.Repeat("\x1b[2J", 1<<18),
+	"1 MB of bad UTF-8": strings.Repeat("\xff", 1<<20),
+}
+
+// assertCleanErrorString checks what an error string may carry from a
+// server: one line, no terminal escapes, valid UTF-8, a bounded length.
+func assertCleanErrorString(t *testing.T, s, what string) {
+	t.Helper()
+	assert.True(t, utf8.ValidString(s), "%s: invalid UTF-8", what)
+	assert.LessOrEqual(t, len(s), 2048, "%s: %d bytes", what, len(s))
+	bad := strings.IndexFunc(s, func(r rune) bool {
+		return unicode.IsControl(r) || unicode.In(r, unicode.Zl, unicode.Zp) || unicode.Is(unicode.Bidi_Control, r)
+	})
+	assert.Equal(t, -1, bad, "%s: control or bidi character in %.200q", what, s)
+}
+
+func TestJobErrorStringIsCleaned(t *testing.T) {
+	t.Parallel()
+	for name, v := range hostileTexts {
+		for _, e := range []*JobError{
+			{JobID: v, Step: "verify-credentials", Code: "c"},
+			{JobID: "j1", Step: v, Code: "c"},
+			{JobID: "j1", Step: "s", Code: v, Title: v, Detail: v},
+			{JobID: v, Step: v, Code: v, Title: v, Detail: v + "x"},
+		} {
+			assertCleanErrorString(t, e.Error(), name)
+		}
+	}
+	assert.Equal(t, "basiq: job j1 failed at step verify-credentials: invalid-credentials: Invalid credentials",
+		(&JobError{JobID: "j1", Step: "verify-credentials", Code: "invalid-credentials", Title: "Invalid credentials"}).Error())
+}
+
+func TestAPIErrorStringIsCleaned(t *testing.T) {
+	t.Parallel()
+	for name, v := range hostileTexts {
+		quoted, err := json.Marshal(strings.ToValidUTF8(v, "?"))
+		require.NoError(t, err)
+		bodies := []string{
+			v,
+			`{"correlationId":` + string(quoted) + `,"data":[{"code":` + string(quoted) + `,"title":` + string(quoted) + `,"detail":` + string(quoted) + `}]}`,
+		}
+		for _, body := range bodies {
+			e := newAPIError(&http.Response{StatusCode: http.StatusBadGateway}, []byte(body), nil)
+			assertCleanErrorString(t, e.Error(), name)
+		}
 	}
 }
