@@ -782,3 +782,20 @@ func TestFormattingNeverShowsCredentials(t *testing.T) {
 	}
 	assert.Contains(t, fmt.Sprint(c), "api.test")
 }
+
+func TestHiddenValueShowsOnlyRedacted(t *testing.T) {
+	t.Parallel()
+	h := hide(testKey)
+	require.Equal(t, testKey, h.value())
+	for _, verb := range []string{"%s", "%v", "%+v", "%#v", "%q", "%x", "%d", "%10.3s"} {
+		assert.Equal(t, redacted, fmt.Sprintf(verb, h), verb)
+		assert.Equal(t, redacted, fmt.Sprintf(verb, &h), verb)
+	}
+	b, err := json.Marshal(struct{ H hidden[string] }{h})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"H":"[REDACTED]"}`, string(b))
+	var logs bytes.Buffer
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("m", "h", h)
+	assert.Contains(t, logs.String(), "h="+redacted)
+	assert.Empty(t, hidden[string]{}.value(), "a zero hidden holds the zero value")
+}
