@@ -197,10 +197,11 @@ func (e *APIError) redact(forms []string) *APIError {
 	return e
 }
 
-// maskForms replaces every occurrence of each form in s, longest forms first.
+// maskForms replaces every occurrence of each form in s, longest forms first
+// (forms is sorted so).
 func maskForms(s string, forms []string) string {
 	for _, f := range forms {
-		if strings.Contains(s, f) {
+		if len(f) <= len(s) && strings.Contains(s, f) {
 			s = strings.ReplaceAll(s, f, redacted)
 		}
 	}

@@ -232,6 +232,7 @@ func BenchmarkAPIErrorMasking(b *testing.B) {
 	}{
 		{"near-misses", bytes.Repeat(near, maxErrorBodyBytes/len(near))},
 		{"one-byte", bytes.Repeat([]byte("e"), maxErrorBodyBytes)},
+		{"many-error-objects", []byte(`{"data":[` + strings.Repeat(`{"code":"Tr0ub"},`, maxErrorBodyBytes/17-1) + `{}]}`)},
 		{"json-near-misses", []byte(`{"data":[{"detail":"` + strings.Repeat(string(near), maxErrorBodyBytes/len(near)-1) + `"}]}`)},
 	}
 	for _, bb := range bodies {
