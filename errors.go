@@ -212,8 +212,9 @@ func maskForms(s string, forms []string) string {
 // secrets, longest first and without repeats: each secret as sent and
 // JSON-escaped (the request body is JSON), and each of those as is,
 // JSON-escaped, HTML-escaped or percent-encoded, in the styles common
-// encoders and gateways use. The cost is a few dozen substring searches per
-// secret over a body of at most 64 KiB.
+// encoders and gateways use; the HTML and percent-encoded forms also
+// JSON-escaped (a JSON answer quoting a page or a URL). The cost is some
+// dozens of substring searches per secret over a body of at most 64 KiB.
 func secretForms(secrets []string) []string {
 	seen := map[string]bool{}
 	var forms []string
@@ -232,11 +233,11 @@ func secretForms(secrets []string) []string {
 			for _, g := range jsonForms(f) {
 				add(g)
 			}
-			for _, g := range htmlForms(f) {
+			for _, g := range append(htmlForms(f), urlForms(f)...) {
 				add(g)
-			}
-			for _, g := range urlForms(f) {
-				add(g)
+				for _, h := range jsonForms(g) {
+					add(h)
+				}
 			}
 		}
 	}
@@ -248,10 +249,30 @@ func secretForms(secrets []string) []string {
 // encoding/json does (with and without its HTML escapes) and as other
 // encoders do: \u escapes in either case, non-ASCII escaped, "/" escaped.
 func jsonForms(s string) []string {
-	if !strings.ContainsFunc(s, func(r rune) bool {
-		return r < 0x20 || r > 0x7e || strings.ContainsRune(`"\\/<>&`, r)
-	}) {
+	var slash, nonASCII, htmlChar, ctl, quote bool
+	for _, r := range s {
+		switch {
+		case r == '/':
+			slash = true
+		case r > 0x7e:
+			nonASCII = true
+		case r == '<' || r == '>' || r == '&':
+			htmlChar = true
+		case r < 0x20:
+			ctl = true
+		case r == '"' || r == '\\':
+			quote = true // escaped the same way by every encoder
+		}
+	}
+	if !slash && !nonASCII && !htmlChar && !ctl && !quote {
 		return nil // every encoder leaves s as it is
+	}
+	// Only the options that change something for s are tried.
+	opts := func(relevant bool) []bool {
+		if relevant {
+			return []bool{false, true}
+		}
+		return []bool{false}
 	}
 	var out []string
 	for _, html := range []bool{true, false} {
@@ -262,10 +283,13 @@ func jsonForms(s string) []string {
 			b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 			out = append(out, string(b[1:len(b)-1]))
 		}
-		for _, ascii := range []bool{false, true} {
-			for _, slash := range []bool{false, true} {
-				for _, upper := range []bool{false, true} {
-					out = append(out, jsonEscape(s, html, ascii, slash, upper))
+		if html && !htmlChar {
+			continue // the same as without
+		}
+		for _, ascii := range opts(nonASCII) {
+			for _, sl := range opts(slash) {
+				for _, upper := range opts(ctl || nonASCII && ascii || htmlChar && html) {
+					out = append(out, jsonEscape(s, html, ascii, sl, upper))
 				}
 			}
 		}

@@ -81,6 +81,7 @@ var secretEncodings = []struct {
 	// JSON form, escaped once more.
 	{"HTML of Go JSON", func(s string) string { return html.EscapeString(goJSON(s)) }},
 	{"JSON of Go JSON", func(s string) string { return goJSON(goJSON(s)) }},
+	{"JSON of HTML", func(s string) string { return goJSON(html.EscapeString(s)) }},
 	{"query of Go JSON", func(s string) string { return url.QueryEscape(goJSON(s)) }},
 }
 
@@ -134,6 +135,17 @@ func TestAPIErrorMasksEveryEncodingOfASecret(t *testing.T) {
 				texts = apiErrorTexts(t, newAPIError(resp, body, secrets))
 				assertNoForm(t, texts, form, "JSON error")
 				assert.Contains(t, texts[0], redacted)
+
+				// JSON that is not Basiq's error list: the body is quoted as
+				// it came, so the form sits in it JSON-escaped once more (a
+				// third layer of escaping is not promised).
+				if !strings.Contains(enc.name, " of ") {
+					foreign, err := json.Marshal(map[string]string{"message": "rejected " + form})
+					require.NoError(t, err)
+					texts = apiErrorTexts(t, newAPIError(resp, foreign, secrets))
+					assertNoForm(t, texts, form, "foreign JSON")
+					assertNoForm(t, texts, goJSON(form), "foreign JSON")
+				}
 
 				// The snippet is cut at 200 bytes: the cut falls at every
 				// point of the form in turn.
