@@ -171,7 +171,7 @@ func (ts *tokenSource) fetch(ctx context.Context, scope string, retry bool) (str
 		req = withRetry(req)
 	}
 	req.Header.Set("basiq-version", c.tokenVersion(scope))
-	req.Header.Set("Authorization", "Basic "+basicKey(c.apiKey))
+	req.Header.Set("Authorization", "Basic "+basicKey(c.apiKey.value()))
 	var tr tokenResponse
 	if _, err := c.send(req, &tr); err != nil {
 		var apiErr *APIError

@@ -124,11 +124,11 @@ func TestTokenLifeForms(t *testing.T) {
 				}
 				mt.RegisterResponder(http.MethodPost, testBase+"/token", jsonResp(http.StatusOK, body+"}"))
 				start := time.Now()
-				_, err := c.auth.token(context.Background(), ScopeServerAccess)
+				_, err := c.auth.value().token(context.Background(), ScopeServerAccess)
 				require.NoError(t, err)
-				c.auth.mu.Lock()
-				got := c.auth.tokens[ScopeServerAccess]
-				c.auth.mu.Unlock()
+				c.auth.value().mu.Lock()
+				got := c.auth.value().tokens[ScopeServerAccess]
+				c.auth.value().mu.Unlock()
 				assert.Equal(t, tc.life, got.expires.Sub(start))
 				assert.True(t, got.renew.Before(got.expires))
 				assert.True(t, got.renew.After(start))

@@ -55,8 +55,11 @@ type service struct {
 // safe for concurrent use by many goroutines, and it holds one access token
 // per scope that all of them use.
 //
-// A Client never prints, and formatting it (fmt's %v, %+v, %#v or log/slog)
-// shows its base URL and version but never its API key or access token.
+// A Client never prints. Formatting it with any fmt verb, log/slog or
+// encoding/json shows its base URL and version, never its API key or access
+// tokens; the services (Client.Users and the others), formatted in any way,
+// cannot show them either: the credentials are held where fmt and
+// reflection-based printers cannot read them.
 type Client struct {
 	// Institutions reads the banks and other institutions a user can connect to.
 	Institutions *InstitutionsService
@@ -75,7 +78,7 @@ type Client struct {
 	common service
 
 	baseURL   *url.URL
-	apiKey    string
+	apiKey    hidden[string]
 	version   string
 	userAgent string
 	logger    *slog.Logger
@@ -87,7 +90,7 @@ type Client struct {
 	rc         *retryablehttp.Client
 	rcCreds    *retryablehttp.Client // for requests carrying bank credentials
 
-	auth  *tokenSource
+	auth  hidden[*tokenSource]
 	insts *institutionCache
 	mfa   *mfaMemory
 }
@@ -100,7 +103,7 @@ type Client struct {
 // exchanged for an access token by the first request.
 func NewClient(opts ...Option) (*Client, error) {
 	c := &Client{
-		apiKey:    os.Getenv(EnvAPIKey),
+		apiKey:    hide(os.Getenv(EnvAPIKey)),
 		version:   DefaultVersion,
 		userAgent: defaultUserAgent,
 		retryMax:  defaultMaxRetries,
@@ -120,7 +123,7 @@ func NewClient(opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
-	if strings.TrimSpace(c.apiKey) == "" {
+	if strings.TrimSpace(c.apiKey.value()) == "" {
 		return nil, &ValidationError{Field: "apiKey", Reason: "no API key: use WithAPIKey or set " + EnvAPIKey}
 	}
 	if c.logger == nil {
@@ -180,7 +183,7 @@ func NewClient(opts ...Option) (*Client, error) {
 	c.Users = (*UsersService)(&c.common)
 	c.Accounts = (*AccountsService)(&c.common)
 	c.Transactions = (*TransactionsService)(&c.common)
-	c.auth = &tokenSource{client: c}
+	c.auth = hide(&tokenSource{client: c})
 	c.insts = newInstitutionCache()
 	c.mfa = &mfaMemory{}
 	return c, nil
@@ -205,6 +208,38 @@ func (c Client) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, c.String(
 func (c Client) LogValue() slog.Value {
 	return slog.StringValue(c.String())
 }
+
+// hidden keeps a credential, or what holds credentials, out of reach of fmt,
+// encoders and reflection-based printers: the value lives only in a closure,
+// which they show as an address at most. fmt's bad-verb path dumps a struct's
+// unexported fields without calling any method, so a string or a pointer there
+// would be printed; a func is not. The methods below make a hidden value that
+// is formatted directly print [REDACTED].
+type hidden[T any] struct{ get func() T }
+
+// hide wraps v so that only [hidden.value] can read it.
+func hide[T any](v T) hidden[T] { return hidden[T]{get: func() T { return v }} }
+
+// value returns the hidden value, or T's zero value for a zero hidden.
+func (h hidden[T]) value() T {
+	if h.get == nil {
+		var zero T
+		return zero
+	}
+	return h.get()
+}
+
+// String returns [REDACTED].
+func (h hidden[T]) String() string { return redacted }
+
+// Format prints [REDACTED] for every verb.
+func (h hidden[T]) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, redacted) }
+
+// LogValue logs [REDACTED].
+func (h hidden[T]) LogValue() slog.Value { return slog.StringValue(redacted) }
+
+// MarshalJSON encodes "[REDACTED]".
+func (h hidden[T]) MarshalJSON() ([]byte, error) { return json.Marshal(redacted) }
 
 // parseBaseURL checks a base URL: https for any host, http only for loopback
 // hosts. The result's path always ends in "/", so relative references keep any
@@ -463,9 +498,11 @@ func withSecrets(req *retryablehttp.Request, secrets ...string) *retryablehttp.R
 }
 
 // requestSecrets lists what must never appear in an error about req: the
-// secrets of its body and the credential of its Authorization header.
-func requestSecrets(req *retryablehttp.Request) []string {
-	secrets, _ := req.Context().Value(secretsKey{}).([]string)
+// secrets of its body, the credential of its Authorization header, and the
+// API key, which a server that saw it at /token could quote anywhere.
+func (c *Client) requestSecrets(req *retryablehttp.Request) []string {
+	body, _ := req.Context().Value(secretsKey{}).([]string)
+	secrets := append([]string{c.apiKey.value()}, body...)
 	if _, cred, ok := strings.Cut(req.Header.Get("Authorization"), " "); ok && cred != "" {
 		secrets = append(secrets, cred)
 	}
@@ -497,7 +534,7 @@ func (c *Client) do(req *retryablehttp.Request, v any) (*http.Response, error) {
 		scope = ScopeServerAccess
 	}
 	for attempt := 0; ; attempt++ {
-		tok, err := c.auth.token(req.Context(), scope)
+		tok, err := c.auth.value().token(req.Context(), scope)
 		if err != nil {
 			return nil, err
 		}
@@ -505,7 +542,7 @@ func (c *Client) do(req *retryablehttp.Request, v any) (*http.Response, error) {
 		resp, err := c.send(req, v)
 		if attempt == 0 && isTokenRejected(err) {
 			c.logger.LogAttrs(req.Context(), slog.LevelDebug, "basiq: access token rejected, renewing")
-			c.auth.invalidate(scope, tok)
+			c.auth.value().invalidate(scope, tok)
 			continue
 		}
 		return resp, err
@@ -543,7 +580,7 @@ func (c *Client) send(req *retryablehttp.Request, v any) (*http.Response, error)
 		if readErr != nil && req.Context().Err() != nil {
 			return resp, fmt.Errorf("basiq: %s %s: %w", req.Method, req.URL.Path, req.Context().Err())
 		}
-		apiErr := newAPIError(resp, body, requestSecrets(req))
+		apiErr := newAPIError(resp, body, c.requestSecrets(req))
 		apiErr.RetryAfter, _ = retryAfter(resp, time.Now())
 		return resp, apiErr
 	}

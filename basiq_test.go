@@ -3,6 +3,7 @@ package basiq
 import (
 	"bytes"
 	"context"
+	"encoding/gob"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,7 +11,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"reflect"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -71,7 +74,7 @@ func TestNewClientKeyFromEnvironment(t *testing.T) {
 	t.Setenv(EnvAPIKey, "env-key")
 	c, err := NewClient()
 	require.NoError(t, err)
-	assert.Equal(t, "env-key", c.apiKey)
+	assert.Equal(t, "env-key", c.apiKey.value())
 	assert.Equal(t, DefaultBaseURL+"/", c.BaseURL())
 }
 
@@ -991,4 +994,142 @@ func TestTwoClientsDoNotShareState(t *testing.T) {
 	require.NoError(t, err)
 	_, err = c2.Jobs.Get(context.Background(), "j1")
 	require.NoError(t, err)
+}
+
+// credentialForms lists the ways a leaked credential would show in formatted
+// output: as is, quoted or JSON-escaped, and hex-encoded (what %x, %X and
+// % x make of a string).
+func credentialForms(secret string) []string {
+	quoted := strconv.Quote(secret)
+	jsonQuoted, _ := json.Marshal(secret)
+	return []string{
+		secret, quoted[1 : len(quoted)-1], string(jsonQuoted[1 : len(jsonQuoted)-1]),
+		fmt.Sprintf("%x", secret), fmt.Sprintf("%X", secret), fmt.Sprintf("% x", secret), fmt.Sprintf("% X", secret),
+	}
+}
+
+func TestFormattingNeverShowsCredentials(t *testing.T) {
+	t.Parallel()
+	const serverTok, clientTok = "srv-tok-7Hq2Lw9ZpX", "cli-tok-4Rt8Mn1YbV"
+	c, mt := newMockClient(t)
+	mt.RegisterResponder(http.MethodPost, testBase+"/token", func(r *http.Request) (*http.Response, error) {
+		require.NoError(t, r.ParseForm())
+		tok := serverTok
+		if r.PostForm.Get("scope") == ScopeClientAccess {
+			tok = clientTok
+		}
+		return tokenResponder(tok, 3600)(r)
+	})
+	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", jsonResp(200, `{"id":"j1","steps":[]}`))
+	mt.RegisterResponder(http.MethodPost, testBase+"/jobs/j1/mfa", jsonResp(200, `{"id":"j1","steps":[]}`))
+	// Both scopes' tokens are cached before anything is formatted.
+	_, err := c.Jobs.Get(context.Background(), "j1")
+	require.NoError(t, err)
+	_, err = c.Jobs.RespondMFA(context.Background(), "j1", "123456")
+	require.NoError(t, err)
+
+	const password = `Tr0ub&dor<1>"\`
+	conn := ConnectionParams{LoginID: "gavinBelson", Password: password, UserToken: secretUserToken,
+		SecurityCode: secretSecurityCode, Institution: InstitutionRef{ID: "AU00000"}}
+	update := ConnectionUpdateParams{Password: password, SecurityCode: secretSecurityCode}
+
+	values := map[string]any{
+		"*Client": c, "Client": *c,
+		"struct{C *Client}":  struct{ C *Client }{c},
+		"struct{c *Client}":  struct{ c *Client }{c},
+		"struct{c Client}":   struct{ c Client }{*c},
+		"*struct{c Client}":  &struct{ c Client }{*c},
+		"[]any":              []any{c, *c, c.Users, *c.Users},
+		"map":                map[string]any{"c": c, "u": c.Users},
+		"ConnectionParams":   conn,
+		"*ConnectionParams":  &conn,
+		"struct{P ...}":      struct{ P ConnectionParams }{conn},
+		"Update":             update,
+		"*Update":            &update,
+		"struct{U *Update}":  struct{ U *ConnectionUpdateParams }{&update},
+		"struct{s *Service}": struct{ s *UsersService }{c.Users},
+		"struct{s Service}":  struct{ s UsersService }{*c.Users},
+	}
+	// Every service, as the pointer the Client holds and as a value; new
+	// services are covered without editing this test.
+	cv := reflect.ValueOf(c).Elem()
+	for i := range cv.NumField() {
+		f := cv.Field(i)
+		if !cv.Type().Field(i).IsExported() || f.Kind() != reflect.Pointer {
+			continue
+		}
+		values[f.Type().String()] = f.Interface()
+		values[f.Elem().Type().String()] = f.Elem().Interface()
+	}
+	require.GreaterOrEqual(t, len(values), 15+12)
+
+	var forbidden []string
+	for _, s := range []string{testKey, serverTok, clientTok, password, secretUserToken, secretSecurityCode} {
+		forbidden = append(forbidden, credentialForms(s)...)
+	}
+	verbs := []string{
+		"%s", "%q", "%v", "%+v", "%#v", "%x", "%X", "%t", "%e", "%d", "%T", "%p", "%b", "%o", "%c", "%U", "%g", "%z",
+		"%10s", "%-40v", "%+q", "%#q", "%#x", "% x", "% X", "%08d", "%.300s", "%+#v", "%!", "%[2]s", "%w",
+	}
+	// The params hold their secrets in exported string fields, which fmt
+	// prints without calling Format under %p (of a value) and %w, and which
+	// encoding/gob encodes: SECURITY.md states these limits.
+	params := map[string]bool{"ConnectionParams": true, "*ConnectionParams": true, "struct{P ...}": true,
+		"Update": true, "*Update": true, "struct{U *Update}": true}
+	check := func(t *testing.T, what, out string) {
+		t.Helper()
+		for _, f := range forbidden {
+			if !assert.NotContains(t, out, f, "%s shows a credential", what) {
+				return
+			}
+		}
+	}
+	for name, v := range values {
+		t.Run(name, func(t *testing.T) {
+			for _, verb := range verbs {
+				if params[name] && (verb == "%p" || verb == "%w") {
+					continue
+				}
+				check(t, verb, fmt.Sprintf(verb, v))
+			}
+			check(t, "Sprint", fmt.Sprint(v))
+			check(t, "Sprintln", fmt.Sprintln(v))
+			if b, err := json.Marshal(v); err == nil {
+				check(t, "encoding/json", string(b))
+			}
+			var gobOut bytes.Buffer
+			if err := gob.NewEncoder(&gobOut).Encode(v); err == nil && !params[name] {
+				check(t, "encoding/gob", gobOut.String())
+			}
+			for _, h := range []func(io.Writer) slog.Handler{
+				func(w io.Writer) slog.Handler { return slog.NewJSONHandler(w, nil) },
+				func(w io.Writer) slog.Handler { return slog.NewTextHandler(w, nil) },
+			} {
+				var logs bytes.Buffer
+				l := slog.New(h(&logs))
+				l.Info("value", "v", v)
+				l.Info("value", slog.Any("v", v), slog.Group("g", "v", v))
+				l.With("v", v).Info("value")
+				check(t, "log/slog", logs.String())
+			}
+		})
+	}
+	assert.Contains(t, fmt.Sprint(c), "api.test")
+}
+
+func TestHiddenValueShowsOnlyRedacted(t *testing.T) {
+	t.Parallel()
+	h := hide(testKey)
+	require.Equal(t, testKey, h.value())
+	for _, verb := range []string{"%s", "%v", "%+v", "%#v", "%q", "%x", "%d", "%10.3s"} {
+		assert.Equal(t, redacted, fmt.Sprintf(verb, h), verb)
+		assert.Equal(t, redacted, fmt.Sprintf(verb, &h), verb)
+	}
+	b, err := json.Marshal(struct{ H hidden[string] }{h})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"H":"[REDACTED]"}`, string(b))
+	var logs bytes.Buffer
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("m", "h", h)
+	assert.Contains(t, logs.String(), "h="+redacted)
+	assert.Empty(t, hidden[string]{}.value(), "a zero hidden holds the zero value")
 }

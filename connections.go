@@ -30,9 +30,10 @@ type InstitutionRef struct {
 //   - other: cannot be connected this way.
 //
 // Formatting a ConnectionParams with fmt (any verb), log/slog or encoding/json
-// shows which secrets are set, never their values. (fmt cannot reach the
-// methods of a value held in an unexported struct field: do not print such a
-// struct.)
+// shows which secrets are set, never their values. (fmt prints the fields
+// without calling Format under %p of a value, under %w, and for a value held
+// in an unexported struct field; encoding/gob, YAML and XML encoders write
+// them in the clear: do not print or serialise params those ways.)
 type ConnectionParams struct {
 	LoginID          string
 	Password         string
@@ -286,7 +287,8 @@ func (s *ConnectionsService) List(ctx context.Context, userID string) ([]Connect
 
 // ConnectionUpdateParams are new credentials for an existing connection, for
 // [ConnectionsService.Update]. Password is required. Like [ConnectionParams],
-// it never shows its secrets when formatted, logged or JSON-encoded.
+// it never shows its secrets when formatted, logged or JSON-encoded, with the
+// same limits.
 type ConnectionUpdateParams struct {
 	Password         string
 	SecurityCode     string

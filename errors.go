@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"sort"
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -166,12 +169,19 @@ func (e *APIError) Is(target error) bool {
 }
 
 // newAPIError decodes an error answer's body, which may be Basiq's JSON error
-// list or anything else.
+// list or anything else. Every form of every secret (see [secretForms]) is
+// masked in the body before anything is decoded or cut, and again in the
+// decoded fields.
 func newAPIError(resp *http.Response, body []byte, secrets []string) *APIError {
-	for _, sec := range secrets {
-		if sec != "" {
-			body = bytes.ReplaceAll(body, []byte(sec), []byte(redacted))
+	forms := secretForms(secrets)
+	if len(forms) > 0 {
+		masked := maskForms(string(body), forms)
+		if len(body) >= maxErrorBodyBytes {
+			// The read limit may have cut a secret: its start, which no
+			// form matches, is somewhere in the last bytes. Drop them.
+			masked = masked[:max(0, len(masked)-(len(forms[0])-1))]
 		}
+		body = []byte(masked)
 	}
 	e := &APIError{StatusCode: resp.StatusCode}
 	var list struct {
@@ -181,26 +191,19 @@ func newAPIError(resp *http.Response, body []byte, secrets []string) *APIError {
 	if err := json.Unmarshal(body, &list); err == nil && (len(list.Data) > 0 || list.CorrelationID != "") {
 		e.CorrelationID = list.CorrelationID
 		e.Errors = list.Data
-		return e.redact(secrets)
+		return e.redact(forms)
 	}
 	e.Body = snippet(body, 200)
-	return e.redact(secrets)
+	return e.redact(forms)
 }
 
-// redact masks each secret wherever the answer quotes it: a proxy page or an
-// error detail may echo the request.
-func (e *APIError) redact(secrets []string) *APIError {
-	if len(secrets) == 0 {
+// redact masks the secret forms wherever the decoded answer quotes them: a
+// proxy page or an error detail may echo the request, escaped once more.
+func (e *APIError) redact(forms []string) *APIError {
+	if len(forms) == 0 {
 		return e
 	}
-	mask := func(s string) string {
-		for _, sec := range secrets {
-			if sec != "" {
-				s = strings.ReplaceAll(s, sec, redacted)
-			}
-		}
-		return s
-	}
+	mask := func(s string) string { return maskForms(s, forms) }
 	e.Body, e.CorrelationID = mask(e.Body), mask(e.CorrelationID)
 	for i := range e.Errors {
 		d := &e.Errors[i]
@@ -210,26 +213,264 @@ func (e *APIError) redact(secrets []string) *APIError {
 	return e
 }
 
+// maskForms replaces every occurrence of each form in s, longest forms first
+// (forms is sorted so).
+func maskForms(s string, forms []string) string {
+	for _, f := range forms {
+		if len(f) <= len(s) && strings.Contains(s, f) {
+			s = strings.ReplaceAll(s, f, redacted)
+		}
+	}
+	return s
+}
+
+// secretForms returns the spellings in which an answer may quote the
+// secrets, longest first and without repeats: each secret as sent and
+// JSON-escaped (the request body is JSON), and each of those as is,
+// JSON-escaped, HTML-escaped or percent-encoded, in the styles common
+// encoders and gateways use; the HTML and percent-encoded forms also
+// JSON-escaped (a JSON answer quoting a page or a URL). The cost is some
+// dozens of substring searches per secret over a body of at most 64 KiB.
+func secretForms(secrets []string) []string {
+	seen := map[string]bool{}
+	var forms []string
+	add := func(f string) {
+		if f != "" && !seen[f] {
+			seen[f] = true
+			forms = append(forms, f)
+		}
+	}
+	for _, sec := range secrets {
+		if sec == "" {
+			continue
+		}
+		for _, f := range append([]string{sec}, jsonForms(sec)...) {
+			add(f)
+			for _, g := range jsonForms(f) {
+				add(g)
+			}
+			for _, g := range append(htmlForms(f), urlForms(f)...) {
+				add(g)
+				for _, h := range jsonForms(g) {
+					add(h)
+				}
+			}
+		}
+	}
+	sort.SliceStable(forms, func(i, j int) bool { return len(forms[i]) > len(forms[j]) })
+	return forms
+}
+
+// jsonForms returns s as JSON string contents (without quotes), escaped as
+// encoding/json does (with and without its HTML escapes) and as other
+// encoders do: \u escapes in either case, non-ASCII escaped, "/" escaped.
+func jsonForms(s string) []string {
+	var slash, nonASCII, htmlChar, ctl, quote bool
+	for _, r := range s {
+		switch {
+		case r == '/':
+			slash = true
+		case r > 0x7e:
+			nonASCII = true
+		case r == '<' || r == '>' || r == '&':
+			htmlChar = true
+		case r < 0x20:
+			ctl = true
+		case r == '"' || r == '\\':
+			quote = true // escaped the same way by every encoder
+		}
+	}
+	if !slash && !nonASCII && !htmlChar && !ctl && !quote {
+		return nil // every encoder leaves s as it is
+	}
+	// Only the options that change something for s are tried.
+	opts := func(relevant bool) []bool {
+		if relevant {
+			return []bool{false, true}
+		}
+		return []bool{false}
+	}
+	var out []string
+	for _, html := range []bool{true, false} {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(html)
+		if enc.Encode(s) == nil {
+			b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+			out = append(out, string(b[1:len(b)-1]))
+		}
+		if html && !htmlChar {
+			continue // the same as without
+		}
+		for _, ascii := range opts(nonASCII) {
+			for _, sl := range opts(slash) {
+				for _, upper := range opts(ctl || nonASCII && ascii || htmlChar && html) {
+					out = append(out, jsonEscape(s, html, ascii, sl, upper))
+				}
+			}
+		}
+	}
+	return out
+}
+
+// jsonEscape escapes s for a JSON string in one encoder's style.
+func jsonEscape(s string, html, ascii, slash, upper bool) string {
+	digits := "0123456789abcdef"
+	if upper {
+		digits = "0123456789ABCDEF"
+	}
+	var b strings.Builder
+	u := func(r rune) {
+		b.WriteString(`\u`)
+		for shift := 12; shift >= 0; shift -= 4 {
+			b.WriteByte(digits[r>>shift&0xf])
+		}
+	}
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '/' && slash:
+			b.WriteString(`\/`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\b':
+			b.WriteString(`\b`)
+		case r == '\f':
+			b.WriteString(`\f`)
+		case r < 0x20, html && (r == '<' || r == '>' || r == '&'):
+			u(r)
+		case ascii && r > 0x7e:
+			if r > 0xffff {
+				r1, r2 := utf16.EncodeRune(r)
+				u(r1)
+				u(r2)
+			} else {
+				u(r)
+			}
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// htmlForms returns s HTML-escaped: & < > always, and the quotes in each
+// common style (html.EscapeString's &#34; &#39;, &quot;, &#x27;, &#039;,
+// &apos;, or left as they are).
+func htmlForms(s string) []string {
+	if !strings.ContainsAny(s, `&<>"'`) {
+		return nil
+	}
+	var out []string
+	for _, dq := range []string{"&#34;", "&quot;", "&#x22;", `"`} {
+		for _, sq := range []string{"&#39;", "&#x27;", "&#039;", "&apos;", "'"} {
+			var b strings.Builder
+			for _, r := range s {
+				switch r {
+				case '&':
+					b.WriteString("&amp;")
+				case '<':
+					b.WriteString("&lt;")
+				case '>':
+					b.WriteString("&gt;")
+				case '"':
+					b.WriteString(dq)
+				case '\'':
+					b.WriteString(sq)
+				default:
+					b.WriteRune(r)
+				}
+			}
+			out = append(out, b.String())
+			if !strings.Contains(s, "'") {
+				break
+			}
+		}
+		if !strings.Contains(s, `"`) {
+			break
+		}
+	}
+	return out
+}
+
+// urlForms returns s percent-encoded as a query value (space as "+"), as a
+// path segment, and with only RFC 3986's unreserved characters left, each with
+// upper- and lower-case hex digits.
+func urlForms(s string) []string {
+	var out []string
+	for _, f := range []string{url.QueryEscape(s), url.PathEscape(s), percentEncode(s)} {
+		out = append(out, f, lowerPercentHex(f))
+	}
+	return out
+}
+
+// percentEncode escapes every byte of s but A-Z a-z 0-9 - . _ ~.
+func percentEncode(s string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
+			b.WriteByte(c)
+		} else {
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&0xf])
+		}
+	}
+	return b.String()
+}
+
+// lowerPercentHex writes the hex digits of s's %XX escapes in lower case.
+func lowerPercentHex(s string) string {
+	b := []byte(s)
+	for i := 0; i+2 < len(b); i++ {
+		if b[i] == '%' {
+			for j := i + 1; j <= i+2; j++ {
+				if 'A' <= b[j] && b[j] <= 'F' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			i += 2
+		}
+	}
+	return string(b)
+}
+
 // snippet returns up to n bytes of b as valid UTF-8 on one line.
 func snippet(b []byte, n int) string {
 	return clean(strings.Join(strings.Fields(strings.ToValidUTF8(string(b), "\uFFFD")), " "), n)
 }
 
 // clean makes text from an answer safe for an error string: valid UTF-8, no
-// control characters (no forged log lines or terminal escapes), at most n
-// bytes.
+// control characters, line or paragraph separators or bidirectional controls
+// (no forged log lines, terminal escapes or text that reads backwards), at
+// most n bytes, marked with "..." when cut. A long input costs no more than
+// its first 4n bytes.
 func clean(s string, n int) string {
+	cut := false
+	if len(s) > 4*n+utf8.UTFMax {
+		s, cut = s[:4*n+utf8.UTFMax], true
+	}
 	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Bidi_Control, r) {
 			return ' '
 		}
 		return r
 	}, strings.ToValidUTF8(s, "\uFFFD"))
 	if len(s) > n {
-		s = s[:n]
+		s, cut = s[:n], true
 		for !utf8.ValidString(s) {
 			s = s[:len(s)-1]
 		}
+	}
+	if cut {
 		s += "..."
 	}
 	return s
@@ -272,10 +513,12 @@ type JobError struct {
 	Detail string
 }
 
-// Error describes the failure.
+// Error describes the failure. The fields come from the server: the string
+// carries them cleaned (one line, valid UTF-8, each bounded), as
+// [APIError.Error] does.
 func (e *JobError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "basiq: job %s failed at step %s", e.JobID, e.Step)
+	fmt.Fprintf(&b, "basiq: job %s failed at step %s", clean(e.JobID, 100), clean(e.Step, 100))
 	writeProblem(&b, e.Code, e.Title, e.Detail)
 	return b.String()
 }

@@ -32,15 +32,18 @@ type MFAChallenge struct {
 	ResponseURL string
 }
 
-// Error describes the challenge; it holds no secret.
+// Error describes the challenge; it holds no secret. The fields come from the
+// server: the string carries them cleaned (one line, valid UTF-8, each
+// bounded), as [APIError.Error] does; the fields themselves are left as the
+// API sent them.
 func (e *MFAChallenge) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "basiq: job %s waits for an MFA answer at step %s", e.JobID, e.Step)
-	if e.Method != "" {
-		fmt.Fprintf(&b, " (%s)", e.Method)
+	fmt.Fprintf(&b, "basiq: job %s waits for an MFA answer at step %s", clean(e.JobID, 100), clean(e.Step, 100))
+	if m := clean(e.Method, 50); m != "" {
+		fmt.Fprintf(&b, " (%s)", m)
 	}
-	if e.Description != "" {
-		fmt.Fprintf(&b, ": %s", e.Description)
+	if d := clean(e.Description, 300); d != "" {
+		fmt.Fprintf(&b, ": %s", d)
 	}
 	return b.String()
 }

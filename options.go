@@ -18,7 +18,7 @@ func WithAPIKey(key string) Option {
 		if strings.TrimSpace(key) == "" {
 			return &ValidationError{Field: "apiKey", Reason: "must not be empty"}
 		}
-		c.apiKey = key
+		c.apiKey = hide(key)
 		return nil
 	}
 }

@@ -1,0 +1,315 @@
+package basiq
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"html"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Secrets with every character an encoder changes: JSON's " and \, HTML's
+// & < > " ', a URL's space, / + % and non-ASCII.
+const (
+	hostilePassword = `Tr0ub&dor<1>"\`
+	hostileAnswer   = `pa ss'wörd/+%2F`
+)
+
+// lowerHex rewrites the %XX escapes of a percent-encoded string in lower case.
+func lowerHex(s string) string {
+	return regexp.MustCompile(`%[0-9A-F]{2}`).ReplaceAllStringFunc(s, strings.ToLower)
+}
+
+// goJSON is encoding/json's escaping of s (HTML-safe), without the quotes.
+func goJSON(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b[1 : len(b)-1])
+}
+
+// plainJSON is JSON escaping without the HTML escapes.
+func plainJSON(s string) string {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s)
+	b := bytes.TrimSpace(buf.Bytes())
+	return string(b[1 : len(b)-1])
+}
+
+// secretEncodings are the ways an answer may quote a secret it was sent:
+// a gateway page or error that echoes the request body, a query string or a
+// form.
+var secretEncodings = []struct {
+	name   string
+	encode func(string) string
+}{
+	{"raw", func(s string) string { return s }},
+	{"Go JSON", goJSON},
+	{"plain JSON", plainJSON},
+	{"JSON upper-case hex", func(s string) string {
+		return regexp.MustCompile(`\\u[0-9a-f]{4}`).ReplaceAllStringFunc(goJSON(s), func(m string) string {
+			return `\u` + strings.ToUpper(m[2:])
+		})
+	}},
+	{"JSON ASCII-only", func(s string) string { q := strconv.QuoteToASCII(s); return q[1 : len(q)-1] }},
+	{"JSON ASCII-only, escaped slash", func(s string) string {
+		q := strconv.QuoteToASCII(s)
+		return strings.ReplaceAll(q[1:len(q)-1], "/", `\/`)
+	}},
+	{"html.EscapeString", html.EscapeString},
+	{"HTML &quot; &#x27;", strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#x27;").Replace},
+	{"HTML &quot; &#039;", strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#039;").Replace},
+	{"HTML &#x22; &apos;", strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#x22;", "'", "&apos;").Replace},
+	{"HTML text only", strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace},
+	{"url.QueryEscape", url.QueryEscape},
+	{"url.QueryEscape lower hex", func(s string) string { return lowerHex(url.QueryEscape(s)) }},
+	{"url.PathEscape", url.PathEscape},
+	{"url.PathEscape lower hex", func(s string) string { return lowerHex(url.PathEscape(s)) }},
+	// The request body is JSON: a page or an error quoting the body shows the
+	// JSON form, escaped once more.
+	{"HTML of Go JSON", func(s string) string { return html.EscapeString(goJSON(s)) }},
+	{"JSON of Go JSON", func(s string) string { return goJSON(goJSON(s)) }},
+	{"JSON of HTML", func(s string) string { return goJSON(html.EscapeString(s)) }},
+	{"query of Go JSON", func(s string) string { return url.QueryEscape(goJSON(s)) }},
+}
+
+// apiErrorTexts returns every text of err a caller or a log may see.
+func apiErrorTexts(t *testing.T, err error) []string {
+	t.Helper()
+	var apiErr *APIError
+	require.ErrorAs(t, err, &apiErr)
+	out := []string{err.Error(), apiErr.Body, apiErr.CorrelationID}
+	for _, d := range apiErr.Errors {
+		out = append(out, d.Code, d.Title, d.Detail, d.Source.Pointer, d.Source.Parameter)
+	}
+	return out
+}
+
+// assertNoForm checks that no text shows form, or its first bytes.
+func assertNoForm(t *testing.T, texts []string, form, what string) {
+	t.Helper()
+	prefix := form[:min(len(form), 6)]
+	for _, s := range texts {
+		if !assert.NotContains(t, s, prefix, "%s: %q shows (the start of) %q", what, s, form) {
+			return
+		}
+	}
+}
+
+func TestAPIErrorMasksEveryEncodingOfASecret(t *testing.T) {
+	t.Parallel()
+	secrets := []string{hostilePassword, hostileAnswer, "bearer-tok-Jq81"}
+	resp := &http.Response{StatusCode: http.StatusBadRequest}
+	for _, enc := range secretEncodings {
+		t.Run(enc.name, func(t *testing.T) {
+			t.Parallel()
+			for _, secret := range secrets[:2] {
+				form := enc.encode(secret)
+
+				page := "<html><body><h1>400 Bad Request</h1><pre>password=" + form + "&next=1</pre></body></html>"
+				texts := apiErrorTexts(t, newAPIError(resp, []byte(page), secrets))
+				assertNoForm(t, texts, form, "gateway page")
+				assert.Contains(t, texts[0], redacted)
+
+				quoted := map[string]any{
+					"correlationId": "c-" + form,
+					"data": []map[string]any{{
+						"code": form, "title": "bad " + form, "detail": "got {\"password\":\"" + form + "\"}",
+						"source": map[string]string{"pointer": "/" + form, "parameter": form},
+					}},
+				}
+				body, err := json.Marshal(quoted)
+				require.NoError(t, err)
+				texts = apiErrorTexts(t, newAPIError(resp, body, secrets))
+				assertNoForm(t, texts, form, "JSON error")
+				assert.Contains(t, texts[0], redacted)
+
+				// JSON that is not Basiq's error list: the body is quoted as
+				// it came, so the form sits in it JSON-escaped once more (a
+				// third layer of escaping is not promised).
+				if !strings.Contains(enc.name, " of ") {
+					foreign, err := json.Marshal(map[string]string{"message": "rejected " + form})
+					require.NoError(t, err)
+					texts = apiErrorTexts(t, newAPIError(resp, foreign, secrets))
+					assertNoForm(t, texts, form, "foreign JSON")
+					assertNoForm(t, texts, goJSON(form), "foreign JSON")
+				}
+
+				// The snippet is cut at 200 bytes: the cut falls at every
+				// point of the form in turn.
+				for pad := 200 - len(form); pad <= 200; pad++ {
+					body := strings.Repeat("x", pad) + form + " tail"
+					assertNoForm(t, apiErrorTexts(t, newAPIError(resp, []byte(body), secrets)), form, "cut snippet")
+				}
+			}
+		})
+	}
+}
+
+func TestAPIErrorMasksASecretCutByTheReadLimit(t *testing.T) {
+	t.Parallel()
+	resp := &http.Response{StatusCode: http.StatusBadGateway}
+	for _, enc := range secretEncodings {
+		form := enc.encode(hostilePassword)
+		// Whitespace the snippet collapses, then the form cut by the 64 KiB
+		// read limit at each point.
+		for keep := 1; keep < len(form); keep++ {
+			body := strings.Repeat(" ", maxErrorBodyBytes-keep) + form[:keep]
+			texts := apiErrorTexts(t, newAPIError(resp, []byte(body), []string{hostilePassword}))
+			assertNoForm(t, texts, form[:keep], enc.name+" cut by the read limit")
+		}
+	}
+}
+
+func TestConnectionErrorsMaskThePasswordAsTheRequestBodyCarriedIt(t *testing.T) {
+	t.Parallel()
+	// Gateways quoting the request body they were sent, as it was sent.
+	echoes := map[string]func(body []byte) string{
+		"HTML page":       func(b []byte) string { return "<html><pre>" + html.EscapeString(string(b)) + "</pre></html>" },
+		"JSON detail":     func(b []byte) string { return `{"data":[{"code":"bad","detail":` + strconv.Quote(string(b)) + `}]}` },
+		"form echo":       func(b []byte) string { return "rejected: body=" + url.QueryEscape(string(b)) },
+		"plain echo":      func(b []byte) string { return "rejected: " + string(b) },
+		"path echo lower": func(b []byte) string { return "rejected: " + lowerHex(url.PathEscape(string(b))) },
+	}
+	for name, echo := range echoes {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var logs bytes.Buffer
+			c, mt := newMockClient(t, WithLogger(slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+			mt.RegisterResponder(http.MethodPost, testBase+"/users/u1/connections/c1", func(r *http.Request) (*http.Response, error) {
+				b, err := io.ReadAll(r.Body)
+				require.NoError(t, err)
+				require.Contains(t, string(b), goJSON(hostilePassword), "the body carries the password JSON-encoded")
+				return jsonResp(http.StatusBadRequest, echo(b))(r)
+			})
+			_, err := c.Connections.Update(context.Background(), "u1", "c1", ConnectionUpdateParams{Password: hostilePassword})
+			require.Error(t, err)
+			texts := append(apiErrorTexts(t, err), logs.String())
+			for _, enc := range secretEncodings {
+				assertNoForm(t, texts, enc.encode(hostilePassword), enc.name)
+			}
+			assert.Contains(t, err.Error(), redacted)
+		})
+	}
+}
+
+func TestAPIErrorsMaskTheAPIKeyOnEveryEndpoint(t *testing.T) {
+	t.Parallel()
+	t.Run("token", func(t *testing.T) {
+		t.Parallel()
+		c, mt := newMockClient(t, WithMaxRetries(0))
+		mt.RegisterResponder(http.MethodPost, testBase+"/token",
+			jsonResp(http.StatusBadRequest, `{"data":[{"code":"bad","detail":"key `+url.QueryEscape(testKey)+` / `+lowerHex(url.QueryEscape(testKey))+`"}]}`))
+		_, err := c.Jobs.Get(context.Background(), "j1")
+		require.Error(t, err)
+		assert.NotContains(t, err.Error(), testKey[:6])
+		assert.Contains(t, err.Error(), redacted)
+	})
+	t.Run("other endpoints", func(t *testing.T) {
+		t.Parallel()
+		// A hostile server has seen the key at /token and may quote it
+		// anywhere.
+		c, mt := newMockClient(t, WithMaxRetries(0))
+		mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1",
+			jsonResp(http.StatusInternalServerError, `<p>key=`+testKey+` auth=Basic `+url.PathEscape(testKey)+`</p>`))
+		_, err := c.Jobs.Get(context.Background(), "j1")
+		texts := apiErrorTexts(t, err)
+		assertNoForm(t, texts, testKey, "raw key")
+		assert.Contains(t, err.Error(), redacted)
+	})
+}
+
+// BenchmarkAPIErrorMasking measures the masking of hostile 64 KiB error
+// bodies: near-misses of every encoded form, and one byte repeated.
+func BenchmarkAPIErrorMasking(b *testing.B) {
+	long := strings.Repeat("eyJhbGciOiJIUzI1NiJ9", 60) // a bearer token of 1,200 bytes
+	secrets := []string{hostilePassword, hostileAnswer, long, testKey}
+	resp := &http.Response{StatusCode: http.StatusBadGateway}
+	near := []byte(`Tr0ub&amp;dor&lt;1Tr0ub\u0026dor\u003c1pa+ss%27weyJhbGciOiJIUzI1NiJ9 `)
+	bodies := []struct {
+		name string
+		body []byte
+	}{
+		{"near-misses", bytes.Repeat(near, maxErrorBodyBytes/len(near))},
+		{"one-byte", bytes.Repeat([]byte("e"), maxErrorBodyBytes)},
+		{"many-error-objects", []byte(`{"data":[` + strings.Repeat(`{"code":"Tr0ub"},`, maxErrorBodyBytes/17-1) + `{}]}`)},
+		{"json-near-misses", []byte(`{"data":[{"detail":"` + strings.Repeat(string(near), maxErrorBodyBytes/len(near)-1) + `"}]}`)},
+	}
+	for _, bb := range bodies {
+		b.Run(bb.name, func(b *testing.B) {
+			b.SetBytes(int64(len(bb.body)))
+			for b.Loop() {
+				newAPIError(resp, bb.body, secrets)
+			}
+		})
+	}
+}
+
+// hostileTexts are what a hostile server may put in any string field.
+var hostileTexts = map[string]string{
+	"terminal colour":   "\x1b[31mred\x1b[0m",
+	"C1 escape":         "\u009b31mred",
+	"forged log line":   "ok\r\ntime=2026-01-01 level=ERROR msg=\"forged\"",
+	"line separators":   "a\u2028b\u2029c\u0085d",
+	"bidi override":     "abc\u202edcba\u2066x\u2069",
+	"invalid UTF-8":     "ab\xff\xfe\xc3",
+	"1 MB":              strings.Repeat("A", 1<<20),
+	"1 MB of escapes":   strings.Repeat("\x1b[2J", 1<<18),
+	"1 MB of bad UTF-8": strings.Repeat("\xff", 1<<20),
+}
+
+// assertCleanErrorString checks what an error string may carry from a
+// server: one line, no terminal escapes, valid UTF-8, a bounded length.
+func assertCleanErrorString(t *testing.T, s, what string) {
+	t.Helper()
+	assert.True(t, utf8.ValidString(s), "%s: invalid UTF-8", what)
+	assert.LessOrEqual(t, len(s), 2048, "%s: %d bytes", what, len(s))
+	bad := strings.IndexFunc(s, func(r rune) bool {
+		return unicode.IsControl(r) || unicode.In(r, unicode.Zl, unicode.Zp) || unicode.Is(unicode.Bidi_Control, r)
+	})
+	assert.Equal(t, -1, bad, "%s: control or bidi character in %.200q", what, s)
+}
+
+func TestJobErrorStringIsCleaned(t *testing.T) {
+	t.Parallel()
+	for name, v := range hostileTexts {
+		for _, e := range []*JobError{
+			{JobID: v, Step: "verify-credentials", Code: "c"},
+			{JobID: "j1", Step: v, Code: "c"},
+			{JobID: "j1", Step: "s", Code: v, Title: v, Detail: v},
+			{JobID: v, Step: v, Code: v, Title: v, Detail: v + "x"},
+		} {
+			assertCleanErrorString(t, e.Error(), name)
+		}
+	}
+	assert.Equal(t, "basiq: job j1 failed at step verify-credentials: invalid-credentials: Invalid credentials",
+		(&JobError{JobID: "j1", Step: "verify-credentials", Code: "invalid-credentials", Title: "Invalid credentials"}).Error())
+}
+
+func TestAPIErrorStringIsCleaned(t *testing.T) {
+	t.Parallel()
+	for name, v := range hostileTexts {
+		quoted, err := json.Marshal(strings.ToValidUTF8(v, "?"))
+		require.NoError(t, err)
+		bodies := []string{
+			v,
+			`{"correlationId":` + string(quoted) + `,"data":[{"code":` + string(quoted) + `,"title":` + string(quoted) + `,"detail":` + string(quoted) + `}]}`,
+		}
+		for _, body := range bodies {
+			e := newAPIError(&http.Response{StatusCode: http.StatusBadGateway}, []byte(body), nil)
+			assertCleanErrorString(t, e.Error(), name)
+		}
+	}
+}
