@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/basiq-go/basiq"
@@ -125,24 +126,26 @@ func TestFaultRateLimited(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			srv := basiqtest.NewServer()
-			defer srv.Close()
-			client := srv.Client(basiq.WithRetryWait(time.Millisecond, tc.maxWait))
-			ctx := testCtx(t)
-			userID := srv.AddUser("limited@hooli.example")
-			ra := tc.retryAfter
-			if tc.name == "http date" {
-				ra = time.Now().Add(time.Second).UTC().Format(http.TimeFormat)
-			}
-			srv.InjectFault(basiqtest.Fault{Method: http.MethodGet, Path: "/users/" + userID, Status: 429, RetryAfter: ra, Times: 1})
-			start := time.Now()
-			_, err := client.Users.Get(ctx, userID)
-			require.NoError(t, err)
-			elapsed := time.Since(start)
-			assert.Less(t, elapsed, tc.maxWait+time.Second, "the wait never exceeds the cap")
-			if tc.retryAfter == "1" {
-				assert.GreaterOrEqual(t, elapsed, 900*time.Millisecond, "Retry-After was honoured")
-			}
+			// In a synctest bubble with the server in process, the waits are
+			// measured on the fake clock: exact, however loaded the machine.
+			synctest.Test(t, func(t *testing.T) {
+				srv := basiqtest.NewUnstartedServer()
+				client := srv.Client(basiq.WithRetryWait(time.Millisecond, tc.maxWait))
+				userID := srv.AddUser("limited@hooli.example")
+				ra := tc.retryAfter
+				if tc.name == "http date" {
+					ra = time.Now().Add(time.Second).UTC().Format(http.TimeFormat)
+				}
+				srv.InjectFault(basiqtest.Fault{Method: http.MethodGet, Path: "/users/" + userID, Status: 429, RetryAfter: ra, Times: 1})
+				start := time.Now()
+				_, err := client.Users.Get(context.Background(), userID)
+				require.NoError(t, err)
+				elapsed := time.Since(start)
+				assert.LessOrEqual(t, elapsed, max(tc.maxWait, time.Second), "the wait never exceeds the cap or Retry-After")
+				if ra != "" {
+					assert.GreaterOrEqual(t, elapsed, time.Second, "Retry-After was honoured")
+				}
+			})
 		})
 	}
 
@@ -194,39 +197,43 @@ func TestFaultTokenEndpoint(t *testing.T) {
 	assert.Equal(t, 0, countRequests(srv, http.MethodGet, "/users/"+userID)-1, "no request went out without a token")
 }
 
-// TestFaultSlowAnswersBeyondTimeout measures wall-clock limits, so it is not
-// parallel: next to the 1,000-goroutine test under -race, even a normal
-// answer could take longer than the limit.
+// TestFaultSlowAnswersBeyondTimeout checks that a caller's
+// http.Client.Timeout bounds each attempt. It runs in a synctest bubble with
+// the server in process, so the limits are measured on the fake clock and
+// hold however loaded the machine is.
 func TestFaultSlowAnswersBeyondTimeout(t *testing.T) {
-	srv := basiqtest.NewServer()
-	defer srv.Close()
-	// A 250 ms limit per attempt against answers held for 5 s, so a limit
-	// that works and one that does not are seconds apart.
-	hc := &http.Client{Timeout: 250 * time.Millisecond}
-	client := reliableClient(srv, basiq.WithHTTPClient(hc))
-	ctx := testCtx(t)
-	userID := srv.AddUser("slow@hooli.example")
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		srv := basiqtest.NewUnstartedServer()
+		// A 250 ms limit per attempt against answers held for 5 s.
+		hc := &http.Client{Timeout: 250 * time.Millisecond, Transport: srv.Transport()}
+		client := reliableClient(srv, basiq.WithHTTPClient(hc))
+		ctx := context.Background()
+		userID := srv.AddUser("slow@hooli.example")
 
-	srv.InjectFault(basiqtest.Fault{Method: http.MethodGet, Path: "/users/" + userID, Delay: 5 * time.Second, Times: 2})
-	_, err := client.Users.Get(ctx, userID)
-	require.NoError(t, err, "two slow answers time out, a later attempt within the budget succeeds")
+		srv.InjectFault(basiqtest.Fault{Method: http.MethodGet, Path: "/users/" + userID, Delay: 5 * time.Second, Times: 2})
+		_, err := client.Users.Get(ctx, userID)
+		require.NoError(t, err, "two slow answers time out, a later attempt within the budget succeeds")
 
-	srv.InjectFault(basiqtest.Fault{Method: http.MethodGet, Path: "/users/" + userID, Delay: 5 * time.Second, Times: 10})
-	start := time.Now()
-	_, err = client.Users.Get(ctx, userID)
-	require.Error(t, err)
-	var uerr *url.Error
-	require.ErrorAs(t, err, &uerr)
-	assert.True(t, uerr.Timeout())
-	t.Logf("four slow answers: gave up after %v", time.Since(start))
-	assert.Less(t, time.Since(start), 4*time.Second, "each attempt ends at its limit, not when the answer comes")
+		srv.InjectFault(basiqtest.Fault{Method: http.MethodGet, Path: "/users/" + userID, Delay: 5 * time.Second, Times: 10})
+		start := time.Now()
+		_, err = client.Users.Get(ctx, userID)
+		elapsed := time.Since(start)
+		require.Error(t, err)
+		var uerr *url.Error
+		require.ErrorAs(t, err, &uerr)
+		assert.True(t, uerr.Timeout())
+		// Four attempts of 250 ms and three retry waits of at most 20 ms.
+		assert.GreaterOrEqual(t, elapsed, time.Second)
+		assert.LessOrEqual(t, elapsed, time.Second+60*time.Millisecond, "each attempt ends at its limit, not when the answer comes")
 
-	// Creating a user is never repeated: a timeout may hide a user that was
-	// created, so one attempt only.
-	srv.InjectFault(basiqtest.Fault{Method: http.MethodPost, Path: "/users", Delay: 5 * time.Second, Times: 1})
-	_, err = client.Users.Create(ctx, basiq.UserParams{Email: "once@hooli.example"})
-	require.Error(t, err)
-	assert.Equal(t, 1, countRequests(srv, http.MethodPost, "/users"))
+		// Creating a user is never repeated: a timeout may hide a user that
+		// was created, so one attempt only.
+		srv.InjectFault(basiqtest.Fault{Method: http.MethodPost, Path: "/users", Delay: 5 * time.Second, Times: 1})
+		_, err = client.Users.Create(ctx, basiq.UserParams{Email: "once@hooli.example"})
+		require.Error(t, err)
+		assert.Equal(t, 1, countRequests(srv, http.MethodPost, "/users"))
+	})
 }
 
 func TestBadAnswersGiveTypedErrors(t *testing.T) {
