@@ -429,9 +429,6 @@ func (b *cancelOnClose) Close() error {
 	return err
 }
 
-// retryKey marks, in a request's context, a request that is safe to repeat.
-type retryKey struct{}
-
 // newRequest builds a request for path, a path relative to the base URL (its ids
 // already escaped) or a link from an answer under the base URL. A non-nil
 // body is sent as JSON, or as a form when it is url.Values. Requests with
@@ -458,10 +455,11 @@ func (c *Client) newRequest(ctx context.Context, method, path string, body any) 
 		}
 		contentType = "application/json"
 	}
-	// Always set, so that a request made while serving another (a token
-	// fetch inside a GET) does not inherit that one's permission.
+	// A fresh policy for every request, so that a request made while
+	// serving another (a token fetch inside a GET or a connection POST)
+	// never inherits that one's retry rules.
 	safe := method == http.MethodGet || method == http.MethodHead || method == http.MethodDelete
-	ctx = context.WithValue(ctx, retryKey{}, safe)
+	ctx = context.WithValue(ctx, policyKey{}, &retryPolicy{safe: safe})
 	var rawBody any
 	if raw != nil {
 		rawBody = raw
@@ -512,7 +510,8 @@ func (c *Client) requestSecrets(req *retryablehttp.Request) []string {
 // withRetry marks a request whose method could create something (a POST) as
 // safe to repeat, because the API answers a repeat without a duplicate.
 func withRetry(req *retryablehttp.Request) *retryablehttp.Request {
-	return req.WithContext(context.WithValue(req.Context(), retryKey{}, true))
+	policyOf(req.Context()).safe = true
+	return req
 }
 
 // scopeKey carries, in a request's context, the token scope a request needs
@@ -543,7 +542,11 @@ func (c *Client) do(req *retryablehttp.Request, v any) (*http.Response, error) {
 		if attempt == 0 && isTokenRejected(err) {
 			c.logger.LogAttrs(req.Context(), slog.LevelDebug, "basiq: access token rejected, renewing")
 			c.auth.value().invalidate(scope, tok)
-			continue
+			// A request carrying bank credentials counts this repeat
+			// against its one repeat after an unknown outcome.
+			if policyOf(req.Context()).once() {
+				continue
+			}
 		}
 		return resp, err
 	}

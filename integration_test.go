@@ -3,11 +3,13 @@ package basiq_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -377,36 +379,61 @@ func TestIntegrationConcurrentClientsShareOneToken(t *testing.T) {
 // login attempt at the bank.
 func TestIntegrationPasswordReachesBasiqAtMostTwice(t *testing.T) {
 	t.Parallel()
-	srv, _ := newServer(t)
-	target, err := url.Parse(srv.URL)
-	require.NoError(t, err)
-	upstream := &http.Transport{}
-	t.Cleanup(upstream.CloseIdleConnections)
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	proxy.Transport = upstream
-	userID := srv.AddUser("gateway@hooli.example")
-	createPath := "/users/" + userID + "/connections"
-	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && r.URL.Path == createPath {
-			proxy.ServeHTTP(httptest.NewRecorder(), r)
-			http.Error(w, "<html>502 Bad Gateway</html>", http.StatusBadGateway)
-			return
-		}
-		proxy.ServeHTTP(w, r)
-	}))
-	t.Cleanup(gw.Close)
-	client := srv.Client(basiq.WithBaseURL(gw.URL), basiq.WithRetryWait(time.Millisecond, 10*time.Millisecond), basiq.WithMaxRetries(5))
-
-	_, err = client.Connections.Create(testCtx(t), userID, hooli(basiqtest.LoginBighead, basiqtest.PasswordBighead))
-	var apiErr *basiq.APIError
-	require.ErrorAs(t, err, &apiErr)
-	assert.Equal(t, http.StatusBadGateway, apiErr.StatusCode)
-
-	copies := 0
-	for _, r := range srv.Requests() {
-		if r.Method == http.MethodPost && r.Path == createPath && strings.Contains(r.Body, `"password":"[REDACTED]"`) {
-			copies++
-		}
+	bad := func(w http.ResponseWriter) { http.Error(w, "<html>502 Bad Gateway</html>", http.StatusBadGateway) }
+	refused := func(w http.ResponseWriter) {
+		http.Error(w, "<html>401 Authorization Required</html>", http.StatusUnauthorized)
 	}
-	assert.Equal(t, 2, copies, "the password reached Basiq once, and once more after the unknown outcome")
+	expired := func(w http.ResponseWriter) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = io.WriteString(w, `{"type":"list","data":[{"type":"error","code":"access-denied","title":"Access denied","detail":"Token has expired"}]}`)
+	}
+	// Each answer is sent by the gateway after it forwarded the create to
+	// basiqtest; the last one repeats.
+	for _, tc := range []struct {
+		name    string
+		answers []func(http.ResponseWriter)
+		status  int
+	}{
+		{"502 every time", []func(http.ResponseWriter){bad}, http.StatusBadGateway},
+		{"502 then a refused token", []func(http.ResponseWriter){bad, refused, bad}, http.StatusUnauthorized},
+		{"an expired token then 502", []func(http.ResponseWriter){expired, bad}, http.StatusBadGateway},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv, _ := newServer(t)
+			target, err := url.Parse(srv.URL)
+			require.NoError(t, err)
+			upstream := &http.Transport{}
+			t.Cleanup(upstream.CloseIdleConnections)
+			proxy := httputil.NewSingleHostReverseProxy(target)
+			proxy.Transport = upstream
+			userID := srv.AddUser("gateway@hooli.example")
+			createPath := "/users/" + userID + "/connections"
+			var n atomic.Int32
+			gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodPost && r.URL.Path == createPath {
+					proxy.ServeHTTP(httptest.NewRecorder(), r)
+					tc.answers[min(int(n.Add(1))-1, len(tc.answers)-1)](w)
+					return
+				}
+				proxy.ServeHTTP(w, r)
+			}))
+			t.Cleanup(gw.Close)
+			client := srv.Client(basiq.WithBaseURL(gw.URL), basiq.WithRetryWait(time.Millisecond, 10*time.Millisecond), basiq.WithMaxRetries(5))
+
+			_, err = client.Connections.Create(testCtx(t), userID, hooli(basiqtest.LoginBighead, basiqtest.PasswordBighead))
+			var apiErr *basiq.APIError
+			require.ErrorAs(t, err, &apiErr)
+			assert.Equal(t, tc.status, apiErr.StatusCode)
+
+			copies := 0
+			for _, r := range srv.Requests() {
+				if r.Method == http.MethodPost && r.Path == createPath && strings.Contains(r.Body, `"password":"[REDACTED]"`) {
+					copies++
+				}
+			}
+			assert.Equal(t, 2, copies, "the password reached Basiq once, and once more after the unknown outcome")
+		})
+	}
 }

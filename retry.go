@@ -39,10 +39,11 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 			return false, nil
 		}
 	}
-	if cr, ok := ctx.Value(credentialsKey{}).(*credentialRetry); ok {
-		return cr.allow(resp, err), nil
+	p := policyOf(ctx)
+	if p.credentials {
+		return p.allowCredentials(resp, err), nil
 	}
-	safe, _ := ctx.Value(retryKey{}).(bool)
+	safe := p.safe
 	if err != nil {
 		return safe && !isPermanentNetError(err), nil
 	}
@@ -128,14 +129,29 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	return 0, true
 }
 
-// credentialsKey carries, in a request's context, the retry state of a
-// request whose body holds the customer's bank credentials.
-type credentialsKey struct{}
+// retryPolicy is what the retrying transport's hooks need to know of one
+// request. newRequest puts a fresh one in every request's context (the only
+// thing go-retryablehttp's CheckRetry sees), so no request inherits the
+// policy of the call it was made for (a token fetch inside a connection
+// POST, say).
+type retryPolicy struct {
+	// safe: the request may be repeated on a network error or a 429/5xx.
+	safe bool
+	// credentials: the body carries bank credentials; see
+	// withCredentialRetry. repeated is set once its one repeat after an
+	// unknown outcome is spent.
+	credentials, repeated bool
+}
 
-// credentialRetry is the retry state of one call carrying bank credentials.
-type credentialRetry struct {
-	// repeated is set once the one repeat after an unknown outcome is spent.
-	repeated bool
+type policyKey struct{}
+
+// policyOf returns the retry policy of a request's context; a context
+// without one gets a policy that allows no retry.
+func policyOf(ctx context.Context) *retryPolicy {
+	if p, ok := ctx.Value(policyKey{}).(*retryPolicy); ok && p != nil {
+		return p
+	}
+	return &retryPolicy{}
 }
 
 // withCredentialRetry marks a request whose body carries a bank password
@@ -145,16 +161,19 @@ type credentialRetry struct {
 // wrong password fails within seconds. So the request is repeated freely
 // only when the first copy cannot have been processed (the connection was
 // refused before anything was written; 429; 503), and at most once, after
-// the minimum wait, when the outcome is unknown (500, 502, 504, or a
-// network error once the request may have been written). The password thus
-// reaches Basiq at most twice per call.
+// the minimum wait, when the outcome is unknown (500, 502, 504, a network
+// error once the request may have been written, or an answer saying the
+// access token was refused, which a gateway may send after forwarding). The
+// password thus reaches Basiq at most twice per call.
 func withCredentialRetry(req *retryablehttp.Request) *retryablehttp.Request {
-	return req.WithContext(context.WithValue(req.Context(), credentialsKey{}, &credentialRetry{}))
+	policyOf(req.Context()).credentials = true
+	return req
 }
 
-// allow decides whether a credential request may be sent again after resp or
-// err. Attempts of one call run one after another, so no lock is needed.
-func (r *credentialRetry) allow(resp *http.Response, err error) bool {
+// allowCredentials decides whether a credential request may be sent again
+// after resp or err. Attempts of one call run one after another, so no lock
+// is needed.
+func (r *retryPolicy) allowCredentials(resp *http.Response, err error) bool {
 	if err != nil {
 		switch {
 		case isPermanentNetError(err):
@@ -177,8 +196,12 @@ func (r *credentialRetry) allow(resp *http.Response, err error) bool {
 	return false
 }
 
-// once allows the one repeat after an unknown outcome.
-func (r *credentialRetry) once() bool {
+// once allows the one repeat after an unknown outcome of a credential
+// request; any other request may always be repeated once more.
+func (r *retryPolicy) once() bool {
+	if !r.credentials {
+		return true
+	}
 	if r.repeated {
 		return false
 	}
@@ -217,7 +240,7 @@ func credentialBackoff(lo, hi time.Duration, attempt int, resp *http.Response) t
 // retrier is the retrying transport for req: the credential one for a request
 // marked by withCredentialRetry, the common one otherwise.
 func (c *Client) retrier(req *retryablehttp.Request) *retryablehttp.Client {
-	if _, ok := req.Context().Value(credentialsKey{}).(*credentialRetry); ok {
+	if policyOf(req.Context()).credentials {
 		return c.rcCreds
 	}
 	return c.rc
