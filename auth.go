@@ -34,6 +34,8 @@ const (
 	// renewRetryInterval is how long calls go on with a still-valid token
 	// after a failed renewal before one of them tries again.
 	renewRetryInterval = 30 * time.Second
+	// renewTimeout bounds one renewal in the background.
+	renewTimeout = 30 * time.Second
 	// maxTokenBytes bounds an access token's length.
 	maxTokenBytes = 16 << 10
 )
@@ -81,12 +83,14 @@ func (ts *tokenSource) token(ctx context.Context, scope string) (string, error) 
 			ts.mu.Unlock()
 			return t.tok, nil
 		}
-		// Due for renewal while still valid: this caller renews, once and
-		// without retries, and the others go on with the current token.
+		// Due for renewal while still valid: one attempt runs in the
+		// background, and every call, this one included, goes on with the
+		// current token meanwhile.
 		t.renewing = true
 		ts.tokens[scope] = t
 		ts.mu.Unlock()
-		return ts.renew(ctx, scope, t)
+		go ts.renew(scope, t)
+		return t.tok, nil
 	}
 	ts.mu.Unlock()
 	return ts.fetches.do(ctx, scope, func(ctx context.Context) (string, error) {
@@ -101,22 +105,30 @@ func (ts *tokenSource) token(ctx context.Context, scope string) (string, error) 
 	})
 }
 
-// renew fetches old's successor. If that fails, old is kept until it
-// expires, and renewal is tried again after renewRetryInterval.
-func (ts *tokenSource) renew(ctx context.Context, scope string, old cachedToken) (string, error) {
-	tok, err := ts.fetchAndStore(ctx, scope, false)
-	if err == nil {
-		return tok, nil
+// renew fetches old's successor, once and without retries, within
+// renewTimeout and before old expires. If that fails, old is kept until it
+// expires, and renewal is tried again after renewRetryInterval. It runs on
+// its own goroutine, which ends with the attempt.
+func (ts *tokenSource) renew(scope string, old cachedToken) {
+	ctx, cancel := context.WithDeadline(context.Background(), minTime(old.expires, time.Now().Add(renewTimeout)))
+	defer cancel()
+	if _, err := ts.fetchAndStore(ctx, scope, false); err != nil {
+		ts.client.logger.LogAttrs(ctx, slog.LevelDebug, "basiq: renewing access token failed; the current one is still valid",
+			slog.String("scope", scope), slog.String("error", err.Error()))
+		ts.mu.Lock()
+		if cur, ok := ts.tokens[scope]; ok && cur.tok == old.tok {
+			cur.renewing, cur.retryAt = false, time.Now().Add(renewRetryInterval)
+			ts.tokens[scope] = cur
+		}
+		ts.mu.Unlock()
 	}
-	ts.client.logger.LogAttrs(ctx, slog.LevelDebug, "basiq: renewing access token failed; the current one is still valid",
-		slog.String("scope", scope), slog.String("error", err.Error()))
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	if cur, ok := ts.tokens[scope]; ok && cur.tok == old.tok {
-		cur.renewing, cur.retryAt = false, time.Now().Add(renewRetryInterval)
-		ts.tokens[scope] = cur
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
 	}
-	return old.tok, nil
+	return b
 }
 
 // fetchAndStore fetches a token for scope and keeps it.

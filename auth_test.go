@@ -69,6 +69,7 @@ func TestValidTokenKeptWhileRenewalFails(t *testing.T) {
 		for range 5 {
 			_, err = c.Jobs.Get(ctx, "j1")
 			require.NoError(t, err, "a valid token is kept while renewal fails")
+			synctest.Wait()
 		}
 		assert.Equal(t, []string{"Bearer tok-1", "Bearer tok-1", "Bearer tok-1", "Bearer tok-1", "Bearer tok-1", "Bearer tok-1"}, seen)
 		assert.Equal(t, 2, calls(mt, "POST "+testBase+"/token"), "one renewal attempt, not one per call")
@@ -76,6 +77,7 @@ func TestValidTokenKeptWhileRenewalFails(t *testing.T) {
 		time.Sleep(time.Minute) // later calls try to renew again
 		_, err = c.Jobs.Get(ctx, "j1")
 		require.NoError(t, err)
+		synctest.Wait()
 		assert.Equal(t, 3, calls(mt, "POST "+testBase+"/token"))
 
 		time.Sleep(4 * time.Minute) // past the real expiry
@@ -190,4 +192,42 @@ func TestMFATokenIssuedUnderMFAVersion(t *testing.T) {
 			assert.Equal(t, tc.client, versions[ScopeServerAccess], "the server token keeps the client's version")
 		})
 	}
+}
+
+// TestRenewalNeverHoldsACall checks that a call whose token is still valid
+// goes on at once while /token hangs inside the renewal window, and that the
+// old token is not sent once it has expired.
+func TestRenewalNeverHoldsACall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, mt := newMockClient(t)
+		var n atomic.Int32
+		mt.RegisterResponder(http.MethodPost, testBase+"/token", func(r *http.Request) (*http.Response, error) {
+			if n.Add(1) > 1 {
+				<-r.Context().Done() // hangs until the caller gives up
+				return nil, r.Context().Err()
+			}
+			return tokenResponder("tok-1", 4)(r)
+		})
+		var seen []string
+		mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", func(r *http.Request) (*http.Response, error) {
+			seen = append(seen, r.Header.Get("Authorization"))
+			return jsonResp(http.StatusOK, `{"id":"j1","steps":[]}`)(r)
+		})
+		ctx := context.Background()
+		_, err := c.Jobs.Get(ctx, "j1")
+		require.NoError(t, err)
+		time.Sleep(3200 * time.Millisecond) // inside the renewal window of a 4 s token
+		start := time.Now()
+		_, err = c.Jobs.Get(ctx, "j1")
+		require.NoError(t, err)
+		assert.Zero(t, time.Since(start), "the call did not wait for the renewal")
+
+		time.Sleep(time.Second) // past the expiry, the renewal still hangs
+		deadline, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		_, err = c.Jobs.Get(deadline, "j1")
+		require.Error(t, err, "no valid token to send")
+		assert.Equal(t, []string{"Bearer tok-1", "Bearer tok-1"}, seen, "the expired token was never sent")
+		synctest.Wait()
+	})
 }

@@ -194,7 +194,11 @@ func TestTokenRenewedBeforeExpiry(t *testing.T) {
 		time.Sleep(6 * time.Minute) // 56 min: inside the last 5 minutes of the hour
 		_, err = c.Jobs.Get(ctx, "j1")
 		require.NoError(t, err)
-		assert.Equal(t, []string{"Bearer tok-1", "Bearer tok-1", "Bearer tok-2"}, seen)
+		synctest.Wait() // the renewal, started in the background, ends
+		_, err = c.Jobs.Get(ctx, "j1")
+		require.NoError(t, err)
+		assert.Equal(t, []string{"Bearer tok-1", "Bearer tok-1", "Bearer tok-1", "Bearer tok-2"}, seen,
+			"the call that starts the renewal goes on with the valid token; the next uses the new one")
 		assert.Equal(t, 2, calls(mt, "POST "+testBase+"/token"))
 	})
 }

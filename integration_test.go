@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/basiq-go/basiq"
@@ -247,18 +248,28 @@ func TestIntegrationTokenExpiresMidFlow(t *testing.T) {
 
 func TestIntegrationShortTokenLifeRenewsEarly(t *testing.T) {
 	t.Parallel()
-	srv, client := newServer(t, basiqtest.WithTokenLifetime(time.Second))
-	ctx := testCtx(t)
-	userID := srv.AddUser("renew@hooli.example")
-	_, err := client.Users.Get(ctx, userID)
-	require.NoError(t, err)
-	time.Sleep(900 * time.Millisecond) // past the renewal point (3/4 of the life), before expiry
-	_, err = client.Users.Get(ctx, userID)
-	require.NoError(t, err)
-	assert.Equal(t, 2, srv.TokenRequests())
-	for _, r := range srv.Requests() {
-		assert.NotEqual(t, http.StatusForbidden, r.Status, "no request was sent with an expired token")
-	}
+	// In a synctest bubble with the server in process, so the token's life
+	// is measured on the fake clock.
+	synctest.Test(t, func(t *testing.T) {
+		srv := basiqtest.NewUnstartedServer(basiqtest.WithTokenLifetime(time.Second))
+		client := srv.Client()
+		ctx := context.Background()
+		userID := srv.AddUser("renew@hooli.example")
+		_, err := client.Users.Get(ctx, userID)
+		require.NoError(t, err)
+		time.Sleep(900 * time.Millisecond) // past the renewal point (3/4 of the life), before expiry
+		_, err = client.Users.Get(ctx, userID)
+		require.NoError(t, err, "the call goes on with the current token")
+		synctest.Wait() // the renewal in the background ends
+		assert.Equal(t, 2, srv.TokenRequests())
+		time.Sleep(200 * time.Millisecond) // past the first token's expiry
+		_, err = client.Users.Get(ctx, userID)
+		require.NoError(t, err)
+		assert.Equal(t, 2, srv.TokenRequests(), "the renewed token is used")
+		for _, r := range srv.Requests() {
+			assert.NotEqual(t, http.StatusForbidden, r.Status, "no request was sent with an expired token")
+		}
+	})
 }
 
 func TestIntegrationMFA(t *testing.T) {
