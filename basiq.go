@@ -621,14 +621,16 @@ func (c *Client) send(req *retryablehttp.Request, v any) (*http.Response, error)
 	if err := req.Context().Err(); err != nil {
 		return resp, fmt.Errorf("basiq: %s %s: %w", req.Method, req.URL.Path, err)
 	}
-	if r, ok := v.(identified); ok && strings.TrimSpace(r.resourceID()) == "" {
-		return resp, fmt.Errorf("%w: %s %s: answer has no id", ErrInvalidResponse, req.Method, req.URL.Path)
+	if r, ok := v.(identified); ok && checkID("id", r.resourceID()) != nil {
+		return resp, fmt.Errorf("%w: %s %s: answer has no usable id", ErrInvalidResponse, req.Method, req.URL.Path)
 	}
 	return resp, nil
 }
 
 // identified is a resource decoded from an answer that must name it: a 2xx
-// answer without its id (null, {}, 204) is not that resource.
+// answer without its id (null, {}, 204), or with an id no request could
+// name again (blank, control characters, a dot segment), is not that
+// resource.
 type identified interface {
 	resourceID() string
 }

@@ -559,6 +559,9 @@ func TestSuccessWithoutTheResourceIsInvalid(t *testing.T) {
 		{"empty object", http.StatusOK, "{}"},
 		{"empty id", http.StatusOK, `{"id":"","type":"x"}`},
 		{"blank id", http.StatusOK, `{"id":"  "}`},
+		{"NUL id", http.StatusOK, `{"id":"\u0000"}`},
+		{"escape-code id", http.StatusOK, `{"id":"\u001b[2J"}`},
+		{"dot-segment id", http.StatusOK, `{"id":".."}`},
 	}
 	calls := []struct {
 		name, method, url string

@@ -368,8 +368,11 @@ func (s *ConnectionsService) RefreshAll(ctx context.Context, userID string) ([]J
 	if err != nil {
 		return nil, err
 	}
+	if list.Data == nil {
+		return nil, fmt.Errorf("%w: POST /users/%s/connections/refresh: the answer has no list of jobs", ErrInvalidResponse, userID)
+	}
 	for i := range list.Data {
-		if strings.TrimSpace(list.Data[i].ID) == "" {
+		if checkID("id", list.Data[i].ID) != nil {
 			return nil, fmt.Errorf("%w: POST /users/%s/connections/refresh: a job in the answer has no id", ErrInvalidResponse, userID)
 		}
 		list.Data[i].Reused = resp.StatusCode == http.StatusOK

@@ -849,3 +849,35 @@ func TestRefreshKeepsItsRetries(t *testing.T) {
 	require.Error(t, err)
 	assert.Equal(t, 1+defaultMaxRetries, calls(mt, "POST "+url), "a refresh carries no password: the whole budget")
 }
+
+// TestRefreshAllWithoutJobsIsInvalid checks that RefreshAll's 2xx answer
+// must carry its list of jobs, each with a usable id.
+func TestRefreshAllWithoutJobsIsInvalid(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		status int
+		body   string
+	}{
+		{"204", http.StatusNoContent, ""},
+		{"null", http.StatusAccepted, "null"},
+		{"empty object", http.StatusAccepted, "{}"},
+		{"null data", http.StatusAccepted, `{"type":"list","data":null}`},
+		{"a job without an id", http.StatusAccepted, `{"type":"list","data":[{"type":"job","id":"j1"},{"type":"job"}]}`},
+		{"a job whose id is an escape code", http.StatusAccepted, `{"type":"list","data":[{"type":"job","id":"\u001b[2J"}]}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, mt := newMockClient(t)
+			mt.RegisterResponder(http.MethodPost, testBase+"/users/u1/connections/refresh", jsonResp(tc.status, tc.body))
+			jobs, err := c.Connections.RefreshAll(context.Background(), "u1")
+			require.ErrorIs(t, err, ErrInvalidResponse)
+			assert.Nil(t, jobs)
+		})
+	}
+	c, mt := newMockClient(t)
+	mt.RegisterResponder(http.MethodPost, testBase+"/users/u1/connections/refresh", jsonResp(http.StatusAccepted, `{"type":"list","data":[]}`))
+	jobs, err := c.Connections.RefreshAll(context.Background(), "u1")
+	require.NoError(t, err, "an empty list is a list")
+	assert.Empty(t, jobs)
+}

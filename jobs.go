@@ -167,6 +167,10 @@ func (r *StepResult) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// maxExpiryMs is the longest MFA expiry read (a year); a longer one is
+// ignored, so that Expiry never overflows a time.Duration.
+const maxExpiryMs = 365 * 24 * 3600 * 1000
+
 // stepResultWire is one result object as the API writes it. It has no
 // decoder of its own, so an array of them decodes in a single pass.
 type stepResultWire struct {
@@ -193,7 +197,7 @@ func (w *stepResultWire) result() StepResult {
 	}
 	// expiryMs may be a number or a numeric string; anything else is ignored.
 	if len(w.ExpiryMs) > 0 {
-		if f, err := strconv.ParseFloat(strings.Trim(string(w.ExpiryMs), `"`), 64); err == nil && f > 0 && f < 1e15 {
+		if f, err := strconv.ParseFloat(strings.Trim(string(w.ExpiryMs), `"`), 64); err == nil && f > 0 && f <= maxExpiryMs {
 			r.ExpiryMs = int64(f)
 		}
 	}

@@ -865,3 +865,26 @@ func TestStepResultDecodeCostIsLinear(t *testing.T) {
 		assert.Less(t, elapsed, 100*time.Millisecond)
 	}
 }
+
+// TestMFAExpiryNeverOverflows checks that an absurd expiryMs is ignored
+// rather than wrapped into a negative or wrong duration.
+func TestMFAExpiryNeverOverflows(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		raw  string
+		want time.Duration
+	}{
+		{`120000`, 2 * time.Minute},
+		{`"120000"`, 2 * time.Minute},
+		{`9300000000000`, 0},
+		{`999999999999999`, 0},
+		{`1e300`, 0},
+		{`-5`, 0},
+	} {
+		var r StepResult
+		require.NoError(t, json.Unmarshal([]byte(`{"type":"mfa","expiryMs":`+tc.raw+`}`), &r))
+		ch := mfaChallenge("j1", Step{Title: StepMFAChallenge, Status: StepInProgress, Result: &r})
+		require.NotNil(t, ch)
+		assert.Equal(t, tc.want, ch.Expiry, tc.raw)
+	}
+}

@@ -104,29 +104,30 @@ func retryAfter(resp *http.Response, now time.Time) (time.Duration, bool) {
 	return parseRetryAfter(resp.Header.Get("Retry-After"), now)
 }
 
-// parseRetryAfter reads a Retry-After value: delay-seconds or an HTTP date.
+// maxRetryAfter caps what a Retry-After value is read as.
+const maxRetryAfter = 24 * time.Hour
+
+// parseRetryAfter reads a Retry-After value: delay-seconds or an HTTP date,
+// read as at most maxRetryAfter.
 func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0, false
 	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
 		if secs < 0 {
 			return 0, false
 		}
-		if secs > int64(24*time.Hour/time.Second) {
-			secs = int64(24 * time.Hour / time.Second)
-		}
-		return time.Duration(secs) * time.Second, true
+		return min(time.Duration(min(secs, int64(maxRetryAfter/time.Second)))*time.Second, maxRetryAfter), true
 	}
 	t, err := http.ParseTime(v)
 	if err != nil {
 		return 0, false
 	}
-	if d := t.Sub(now); d > 0 {
-		return d, true
+	if t.After(now.Add(maxRetryAfter)) {
+		return maxRetryAfter, true
 	}
-	return 0, true
+	return max(t.Sub(now), 0), true
 }
 
 // retryPolicy is what the retrying transport's hooks need to know of one

@@ -164,7 +164,12 @@ func TestBackoffHonoursRetryAfter(t *testing.T) {
 		{"zero", "0", 0, true},
 		{"http date", now.Add(7 * time.Second).Format(http.TimeFormat), 7 * time.Second, true},
 		{"past date", now.Add(-time.Minute).Format(http.TimeFormat), 0, true},
+		{"a day and more is a day", "86401", maxRetryAfter, true},
+		{"beyond int64", "99999999999999999999", maxRetryAfter, true},
+		{"far date", "Fri, 31 Dec 9999 23:59:59 GMT", maxRetryAfter, true},
+		{"date two days ahead", now.Add(48 * time.Hour).Format(http.TimeFormat), maxRetryAfter, true},
 		{"negative", "-1", 0, false},
+		{"hugely negative", "-99999999999999999999", 0, false},
 		{"garbage", "soon", 0, false},
 		{"empty", "", 0, false},
 	}
