@@ -83,12 +83,15 @@ type Client struct {
 	userAgent string
 	logger    *slog.Logger
 
+	// httpClient is the caller's client from WithHTTPClient, read by
+	// NewClient and then dropped: the client sends through transports.
 	httpClient *http.Client
 	retryMax   int
 	retryMin   time.Duration
 	retryMaxD  time.Duration
-	rc         *retryablehttp.Client
-	rcCreds    *retryablehttp.Client // for requests carrying bank credentials
+	// transports hold the connections, whose buffers may still hold an
+	// answer from /token: hidden, like the credentials, from reflection.
+	transports hidden[transports]
 
 	auth  hidden[*tokenSource]
 	insts *institutionCache
@@ -159,11 +162,10 @@ func NewClient(opts ...Option) (*Client, error) {
 	// up; on a transport shared with the rest of the program that would drop
 	// everyone's keep-alive connections, so it is not passed on.
 	hcCopy.Transport = keepIdle{RoundTripper: rt, timeout: attemptTimeout}
-	c.httpClient = &hcCopy
 
 	retrier := func(b retryablehttp.Backoff) *retryablehttp.Client {
 		return &retryablehttp.Client{
-			HTTPClient:     c.httpClient,
+			HTTPClient:     &hcCopy,
 			Logger:         nil,
 			RetryWaitMin:   c.retryMin,
 			RetryWaitMax:   c.retryMaxD,
@@ -174,7 +176,8 @@ func NewClient(opts ...Option) (*Client, error) {
 			RequestLogHook: c.logRetry,
 		}
 	}
-	c.rc, c.rcCreds = retrier(backoff), retrier(credentialBackoff)
+	c.transports = hide(transports{common: retrier(backoff), credentials: retrier(credentialBackoff)})
+	c.httpClient = nil
 
 	c.common.client = c
 	c.Institutions = (*InstitutionsService)(&c.common)
@@ -557,6 +560,7 @@ func (c *Client) do(req *retryablehttp.Request, v any) (*http.Response, error) {
 // v. The response body is always read (bounded) and closed.
 func (c *Client) send(req *retryablehttp.Request, v any) (*http.Response, error) {
 	start := time.Now()
+	where := req.Method + " " + safePath(req.URL)
 	resp, err := c.retrier(req).Do(req)
 	if err != nil {
 		if resp != nil {
@@ -566,22 +570,22 @@ func (c *Client) send(req *retryablehttp.Request, v any) (*http.Response, error)
 			err = ctxErr
 		}
 		c.logger.LogAttrs(req.Context(), slog.LevelDebug, "basiq: request failed",
-			slog.String("method", req.Method), slog.String("path", req.URL.Path),
+			slog.String("method", req.Method), slog.String("path", safePath(req.URL)),
 			slog.Duration("elapsed", time.Since(start)), slog.String("error", err.Error()))
-		return nil, fmt.Errorf("basiq: %s %s: %w", req.Method, req.URL.Path, err)
+		return nil, fmt.Errorf("basiq: %s: %w", where, err)
 	}
 	defer resp.Body.Close()
 
 	if c.logger.Enabled(req.Context(), slog.LevelDebug) {
 		c.logger.LogAttrs(req.Context(), slog.LevelDebug, "basiq: request",
-			slog.String("method", req.Method), slog.String("path", req.URL.Path),
+			slog.String("method", req.Method), slog.String("path", safePath(req.URL)),
 			slog.Int("status", resp.StatusCode), slog.Duration("elapsed", time.Since(start)))
 	}
 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
 		if readErr != nil && req.Context().Err() != nil {
-			return resp, fmt.Errorf("basiq: %s %s: %w", req.Method, req.URL.Path, req.Context().Err())
+			return resp, fmt.Errorf("basiq: %s: %w", where, req.Context().Err())
 		}
 		apiErr := newAPIError(resp, body, c.requestSecrets(req))
 		apiErr.RetryAfter, _ = retryAfter(resp, time.Now())
@@ -590,7 +594,7 @@ func (c *Client) send(req *retryablehttp.Request, v any) (*http.Response, error)
 	if v == nil || resp.StatusCode == http.StatusNoContent {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBodyBytes))
 		if _, ok := v.(identified); ok {
-			return resp, fmt.Errorf("%w: %s %s: answer %d has no content", ErrInvalidResponse, req.Method, req.URL.Path, resp.StatusCode)
+			return resp, fmt.Errorf("%w: %s: answer %d has no content", ErrInvalidResponse, where, resp.StatusCode)
 		}
 		return resp, nil
 	}
@@ -606,23 +610,23 @@ func (c *Client) send(req *retryablehttp.Request, v any) (*http.Response, error)
 		if ctxErr := req.Context().Err(); ctxErr != nil {
 			err = ctxErr
 		}
-		return resp, fmt.Errorf("basiq: %s %s: reading response: %w", req.Method, req.URL.Path, err)
+		return resp, fmt.Errorf("basiq: %s: reading response: %w", where, err)
 	}
 	if len(body) > maxBodyBytes {
-		return resp, fmt.Errorf("%w: %s %s: response body larger than %d bytes", ErrInvalidResponse, req.Method, req.URL.Path, maxBodyBytes)
+		return resp, fmt.Errorf("%w: %s: response body larger than %d bytes", ErrInvalidResponse, where, maxBodyBytes)
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		return resp, fmt.Errorf("%w: %s %s: empty response body (status %d)", ErrInvalidResponse, req.Method, req.URL.Path, resp.StatusCode)
+		return resp, fmt.Errorf("%w: %s: empty response body (status %d)", ErrInvalidResponse, where, resp.StatusCode)
 	}
 	if err := json.Unmarshal(body, v); err != nil {
-		return resp, fmt.Errorf("%w: %s %s: decoding response: %w", ErrInvalidResponse, req.Method, req.URL.Path, err)
+		return resp, fmt.Errorf("%w: %s: decoding response: %w", ErrInvalidResponse, where, err)
 	}
 	// An answer that completed as the caller gave up is not a success.
 	if err := req.Context().Err(); err != nil {
-		return resp, fmt.Errorf("basiq: %s %s: %w", req.Method, req.URL.Path, err)
+		return resp, fmt.Errorf("basiq: %s: %w", where, err)
 	}
 	if r, ok := v.(identified); ok && checkID("id", r.resourceID()) != nil {
-		return resp, fmt.Errorf("%w: %s %s: answer has no usable id", ErrInvalidResponse, req.Method, req.URL.Path)
+		return resp, fmt.Errorf("%w: %s: answer has no usable id", ErrInvalidResponse, where)
 	}
 	return resp, nil
 }
@@ -635,13 +639,20 @@ type identified interface {
 	resourceID() string
 }
 
+// safePath is a URL's path for an error string or a log record: escaped as
+// sent, so a path from an answer cannot carry control characters, and
+// bounded.
+func safePath(u *url.URL) string {
+	return clean(u.EscapedPath(), 200)
+}
+
 // logRetry is the transport's request hook: it reports repeated attempts only.
 func (c *Client) logRetry(_ retryablehttp.Logger, req *http.Request, attempt int) {
 	if attempt == 0 {
 		return
 	}
 	c.logger.LogAttrs(req.Context(), slog.LevelDebug, "basiq: retrying request",
-		slog.String("method", req.Method), slog.String("path", req.URL.Path), slog.Int("attempt", attempt+1))
+		slog.String("method", req.Method), slog.String("path", safePath(req.URL)), slog.Int("attempt", attempt+1))
 }
 
 // pathf formats a path, escaping each id as one path segment.

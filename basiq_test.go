@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"runtime"
@@ -1139,4 +1140,124 @@ func TestHiddenValueShowsOnlyRedacted(t *testing.T) {
 	slog.New(slog.NewTextHandler(&logs, nil)).Info("m", "h", h)
 	assert.Contains(t, logs.String(), "h="+redacted)
 	assert.Empty(t, hidden[string]{}.value(), "a zero hidden holds the zero value")
+}
+
+// TestErrorStringsCarryNoControlCharactersFromLinks checks that a path taken
+// from an answer (a job link, a next link) reaches an error string escaped
+// and bounded: no forged log lines, no terminal escapes.
+func TestErrorStringsCarryNoControlCharactersFromLinks(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t, WithMaxRetries(0))
+	hostile := "/jobs/x%0D%0A2026%20level=ERROR%20forged%1B[31m" + strings.Repeat("a", 1<<16)
+	mt.RegisterNoResponder(jsonResp(http.StatusOK, "<html>not json</html>"))
+	_, err := c.WaitForJob(context.Background(), &Job{ID: "j1", Links: JobLinks{Self: hostile}}, fastPoll)
+	require.Error(t, err)
+	msg := err.Error()
+	assert.False(t, strings.ContainsAny(msg, "\r\n\x1b"), "%q", msg)
+	assert.Less(t, len(msg), 1000)
+
+	mt.RegisterResponder(http.MethodGet, testBase+"/users/u1/accounts", jsonResp(http.StatusOK,
+		`{"type":"list","data":[{"id":"a1"}],"links":{"next":"/users/u1/x%0D%0Aforged"}}`))
+	mt.RegisterResponder(http.MethodGet, `=~^`+testBase+`/users/u1/x`, jsonResp(http.StatusOK,
+		`{"type":"list","data":[{"id":"a1"}],"links":{"next":"/users/u1/x%0D%0Aforged"}}`))
+	_, err = c.Accounts.List(context.Background(), "u1", &AccountFilter{})
+	require.ErrorIs(t, err, ErrInvalidResponse)
+	assert.Contains(t, err.Error(), "repeated")
+	assert.False(t, strings.ContainsAny(err.Error(), "\r\n\x1b"), "%q", err.Error())
+}
+
+// TestReflectionCannotReachCredentials walks every value reachable from a
+// Client by reflection, unexported fields included, as a dumper with its
+// String methods turned off would (go-spew's DisableMethods), after real
+// requests over loopback: neither the API key nor the access token, nor the
+// /token answer still held in a connection's read buffer, may be found.
+func TestReflectionCannotReachCredentials(t *testing.T) {
+	t.Parallel()
+	const token = "BEARER-TOKEN-VERY-SECRET-123"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/token" {
+			_, _ = io.WriteString(w, `{"access_token":"`+token+`","token_type":"Bearer","expires_in":3600}`)
+			return
+		}
+		_, _ = io.WriteString(w, `{"type":"job","id":"j1","steps":[]}`)
+	}))
+	defer srv.Close()
+	c, err := NewClient(WithAPIKey(testKey), WithBaseURL(srv.URL))
+	require.NoError(t, err)
+	for range 2 {
+		_, err = c.Jobs.Get(context.Background(), "j1")
+		require.NoError(t, err)
+	}
+	for _, secret := range []string{token, testKey} {
+		w := reflectWalker{secret: []byte(secret), seen: map[uintptr]bool{}}
+		w.walk(reflect.ValueOf(c), "client")
+		assert.Empty(t, w.found, "reflection reaches %q", secret)
+		assert.Greater(t, w.visited, 10, "the walk went somewhere")
+	}
+}
+
+// reflectWalker looks for secret in every string and byte slice reachable
+// from a value.
+type reflectWalker struct {
+	secret  []byte
+	seen    map[uintptr]bool
+	found   []string
+	visited int
+}
+
+func (w *reflectWalker) walk(v reflect.Value, path string) {
+	if !v.IsValid() || w.visited > 2_000_000 || len(path) > 2000 {
+		return
+	}
+	w.visited++
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice:
+		if v.IsNil() {
+			return
+		}
+		if v.Kind() != reflect.Slice || v.Cap() > 0 {
+			p := v.Pointer()
+			if w.seen[p] && v.Kind() != reflect.Slice {
+				return
+			}
+			w.seen[p] = true
+		}
+	}
+	switch v.Kind() {
+	case reflect.String:
+		if bytes.Contains([]byte(v.String()), w.secret) {
+			w.found = append(w.found, path)
+		}
+	case reflect.Pointer, reflect.Interface:
+		w.walk(v.Elem(), path+".*")
+	case reflect.Struct:
+		for i := range v.NumField() {
+			w.walk(v.Field(i), path+"."+v.Type().Field(i).Name)
+		}
+	case reflect.Slice, reflect.Array:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			b := make([]byte, v.Len())
+			if v.Kind() == reflect.Slice {
+				b = make([]byte, v.Cap())
+				v = v.Slice3(0, v.Cap(), v.Cap())
+			}
+			for i := range b {
+				b[i] = byte(v.Index(i).Uint())
+			}
+			if bytes.Contains(b, w.secret) {
+				w.found = append(w.found, path)
+			}
+			return
+		}
+		for i := range v.Len() {
+			w.walk(v.Index(i), fmt.Sprintf("%s[%d]", path, i))
+		}
+	case reflect.Map:
+		it := v.MapRange()
+		for it.Next() {
+			w.walk(it.Key(), path+"{key}")
+			w.walk(it.Value(), path+"{value}")
+		}
+	}
 }

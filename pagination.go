@@ -52,11 +52,11 @@ func paginateAs[W, T any](ctx context.Context, c *Client, path string, conv func
 			}
 			u, ok := c.resolve(next)
 			if !ok {
-				yield(zero, fmt.Errorf("%w: next page link %q is not under the base URL", ErrInvalidResponse, next))
+				yield(zero, fmt.Errorf("%w: next page link %q is not under the base URL", ErrInvalidResponse, clean(next, 200)))
 				return
 			}
 			if seen[u.String()] {
-				yield(zero, fmt.Errorf("%w: the API repeated the next page link %s", ErrInvalidResponse, u.Path))
+				yield(zero, fmt.Errorf("%w: the API repeated the next page link %s", ErrInvalidResponse, safePath(u)))
 				return
 			}
 			seen[u.String()] = true

@@ -241,8 +241,15 @@ func credentialBackoff(lo, hi time.Duration, attempt int, resp *http.Response) t
 // retrier is the retrying transport for req: the credential one for a request
 // marked by withCredentialRetry, the common one otherwise.
 func (c *Client) retrier(req *retryablehttp.Request) *retryablehttp.Client {
+	t := c.transports.value()
 	if policyOf(req.Context()).credentials {
-		return c.rcCreds
+		return t.credentials
 	}
-	return c.rc
+	return t.common
+}
+
+// transports are the client's retrying transports: one for requests
+// carrying bank credentials, one for the rest.
+type transports struct {
+	common, credentials *retryablehttp.Client
 }
