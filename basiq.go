@@ -86,6 +86,7 @@ type Client struct {
 	auth  *tokenSource
 	insts *institutionCache
 	mfa   *mfaMemory
+	waits *waitMemory
 }
 
 // NewClient returns a Client configured by opts. Without options it talks to
@@ -176,6 +177,7 @@ func NewClient(opts ...Option) (*Client, error) {
 	c.auth = &tokenSource{client: c}
 	c.insts = newInstitutionCache()
 	c.mfa = &mfaMemory{}
+	c.waits = newWaitMemory()
 	return c, nil
 }
 
