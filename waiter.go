@@ -3,6 +3,7 @@ package basiq
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"math/rand/v2"
 	"net/url"
@@ -33,10 +34,10 @@ const (
 	densePollMax = 950 * time.Millisecond
 	// lateRisk bounds the chance, at each poll, that the job ends before
 	// the next one.
-	lateRisk = 0.1
+	lateRisk = 0.15
 	// pollCost is what one poll is worth in seconds of expected delay
 	// squared (see riskySleep).
-	pollCost = 0.1
+	pollCost = 0.15
 	// lateSleep bounds the sleep once a job runs past its estimate.
 	lateSleep = 1200 * time.Millisecond
 	// trustFloor is the longest sleep allowed whatever the watch so far.
@@ -138,7 +139,7 @@ func (c *Client) WaitForJob(ctx context.Context, job *Job, opts ...WaitOption) (
 				return current, err
 			}
 		}
-		if est != nil && polled && !est.resolved && est.needsInstitution(current) {
+		if est != nil && (polled || len(current.Steps) > 0) && !est.resolved && est.needsInstitution(current) {
 			c.resolveInstitution(ctx, est, current, cfg.expected != nil)
 		}
 		d := sched.next(time.Now(), current, changed)
@@ -304,11 +305,11 @@ func jitter(d time.Duration) time.Duration {
 }
 
 // between returns a random duration in [lo, hi].
-func between(lo, hi time.Duration) time.Duration {
+func between(rng *rand.Rand, lo, hi time.Duration) time.Duration {
 	if hi <= lo {
 		return lo
 	}
-	return lo + rand.N(hi-lo+1)
+	return lo + time.Duration(rng.Int64N(int64(hi-lo)+1))
 }
 
 // sleepCtx waits for d or until ctx is done, whichever comes first.
@@ -361,8 +362,9 @@ func stepIndex(title string) int {
 }
 
 // sanePublished converts published averages (milliseconds) to durations,
-// dropping what no job can take (zero, negative, not a number) and capping
-// the rest at longestStep. It returns nil when nothing is left.
+// dropping what no step takes (zero, negative, not a number, or more than
+// longestStep): such a step counts as unpublished. It returns nil when
+// nothing is left.
 func sanePublished(d *StepDurations) *[3]time.Duration {
 	if d == nil {
 		return nil
@@ -370,10 +372,10 @@ func sanePublished(d *StepDurations) *[3]time.Duration {
 	var out [3]time.Duration
 	ok := false
 	for i, ms := range []float64{d.VerifyCredentials, d.RetrieveAccounts, d.RetrieveTransactions} {
-		if !(ms > 0) { // zero, negative or NaN
-			continue
+		if !(ms > 0) || ms > float64(longestStep/time.Millisecond) {
+			continue // zero, negative, NaN, or more than any bank takes
 		}
-		out[i] = time.Duration(min(ms, float64(longestStep/time.Millisecond)) * float64(time.Millisecond))
+		out[i] = time.Duration(ms * float64(time.Millisecond))
 		ok = ok || out[i] > 0
 	}
 	if !ok {
@@ -387,13 +389,6 @@ const (
 	// stepSigma: how much one step's duration varies around its bank's
 	// typical duration.
 	stepSigma = 0.35
-	// paceSigmaPublished: how far a job's pace may be from the published
-	// averages (they may be wrong by a factor of two and more).
-	paceSigmaPublished = 2.0
-	// paceSigmaSeen: the same against what this client has seen at the bank.
-	paceSigmaSeen = 0.3
-	// paceSigmaNone: with nothing published nor seen.
-	paceSigmaNone = 2.0
 	// minSeen is how many observations of a step the client needs before it
 	// trusts them over the published averages.
 	minSeen = 3
@@ -415,6 +410,7 @@ var defaultStep = [3]time.Duration{3 * time.Second, 3 * time.Second, 5 * time.Se
 type estimateSchedule struct {
 	begin     time.Time
 	untilStep string
+	rng       *rand.Rand
 	// fresh: the job had no steps when the wait began, so it had just
 	// been started.
 	fresh bool
@@ -440,7 +436,13 @@ type estimateSchedule struct {
 }
 
 func newEstimateSchedule(now time.Time, job *Job, untilStep string) *estimateSchedule {
-	return &estimateSchedule{begin: now, last: now, untilStep: untilStep, fresh: len(job.Steps) == 0}
+	// The jitter comes from the job and the instant the wait began: waits
+	// on different jobs, or begun at different times, spread apart, and a
+	// simulation on a fake clock repeats exactly.
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(job.ID))
+	return &estimateSchedule{begin: now, last: now, untilStep: untilStep, fresh: len(job.Steps) == 0,
+		rng: rand.New(rand.NewPCG(uint64(now.UnixNano()), h.Sum64()))}
 }
 
 func (e *estimateSchedule) setPrior(p *[3]time.Duration) { e.published = p }
@@ -466,19 +468,75 @@ func runningStep(job *Job) string {
 	return ""
 }
 
-// typical returns step i's typical duration and the pace uncertainty of the
-// source it comes from.
-func (e *estimateSchedule) typical(i int) (time.Duration, float64) {
+// Where a step's typical duration comes from, most trusted first.
+const (
+	srcSeen      = iota // this client's recent jobs at the bank
+	srcPublished        // the bank's published averages, or WithExpectedDurations
+	srcDefault          // nothing known
+)
+
+// typical returns step i's typical duration and where it comes from.
+func (e *estimateSchedule) typical(i int) (time.Duration, int) {
 	if i < 0 {
-		return defaultStep[1], paceSigmaNone
+		return defaultStep[1], srcDefault
 	}
 	if d, n := e.seen.median(i); n >= minSeen {
-		return d, paceSigmaSeen
+		return d, srcSeen
 	}
 	if e.published != nil && e.published[i] > 0 {
-		return e.published[i], paceSigmaPublished
+		return e.published[i], srcPublished
 	}
-	return defaultStep[i], paceSigmaNone
+	return defaultStep[i], srcDefault
+}
+
+// A paceComponent is one part of the prior on the log of a job's pace
+// against the typical durations: a normal of mean 0 and this sigma, with
+// this weight.
+type paceComponent struct{ weight, sigma float64 }
+
+// pacePriors are the priors per source: durations seen or published are
+// most often about right (the first component), sometimes far off (the
+// second: a bank whose averages are wrong, or absurd); nothing known is
+// nothing known.
+var pacePriors = [...][]paceComponent{
+	srcSeen:      {{0.85, 0.2}, {0.15, 1.5}},
+	srcPublished: {{0.7, 0.45}, {0.3, 2.5}},
+	srcDefault:   {{1, 2.5}},
+}
+
+// pacePosterior returns the mean and variance of the log pace given the
+// observations xs (log of watched over typical durations) with noise
+// variances vs, under the mixture prior: each component is updated, weighed
+// by how well it explains the observations, and the mixture is summed up by
+// its mean and variance.
+func pacePosterior(prior []paceComponent, xs, vs []float64) (float64, float64) {
+	var q, sum, prec float64
+	for i, x := range xs {
+		q += x * x / vs[i]
+		sum += x / vs[i]
+		prec += 1 / vs[i]
+	}
+	type post struct{ logw, mean, variance float64 }
+	posts := make([]post, len(prior))
+	best := math.Inf(-1)
+	for k, c := range prior {
+		p := 1/(c.sigma*c.sigma) + prec
+		posts[k] = post{
+			logw:     math.Log(c.weight) - 0.5*(q-sum*sum/p) - 0.5*math.Log(c.sigma*c.sigma*p),
+			mean:     sum / p,
+			variance: 1 / p,
+		}
+		best = max(best, posts[k].logw)
+	}
+	var wsum, mean, second float64
+	for _, p := range posts {
+		w := math.Exp(p.logw - best)
+		wsum += w
+		mean += w * p.mean
+		second += w * (p.variance + p.mean*p.mean)
+	}
+	mean /= wsum
+	return mean, max(second/wsum-mean*mean, 0)
 }
 
 func (e *estimateSchedule) next(now time.Time, job *Job, _ bool) time.Duration {
@@ -514,7 +572,7 @@ func (e *estimateSchedule) next(now time.Time, job *Job, _ bool) time.Duration {
 	e.last = now
 
 	if running == StepVerifyCredentials || running == StepMFAChallenge || running == "" {
-		return between(fastPollMin, fastPollMax)
+		return between(e.rng, fastPollMin, fastPollMax)
 	}
 	return e.sleep(now, job, running)
 }
@@ -537,7 +595,7 @@ func (e *estimateSchedule) sleep(now time.Time, job *Job, running string) time.D
 		start = e.startLo.Add(e.startHi.Sub(e.startLo) / 2)
 	}
 	elapsed := max(now.Sub(start).Seconds(), 1e-3)
-	d := riskySleep(elapsed, median.Seconds(), sigma)
+	d := riskySleep(between(e.rng, densePollMin, densePollMax), elapsed, median.Seconds(), sigma)
 	// Estimates from published or default durations are trusted only as
 	// far as the job has been watched: a sleep never exceeds the watch so
 	// far (at least trustFloor), so a wrong estimate costs little delay.
@@ -553,10 +611,9 @@ func (e *estimateSchedule) sleep(now time.Time, job *Job, running string) time.D
 // have passed without it. Where the job's chance of ending soon (its hazard
 // rate h) is low the sleep is long: sqrt(2*pollCost/h), which balances the
 // expected delay against the cost of a poll. It never lets the chance of
-// ending meanwhile pass lateRisk, never goes below the dense interval, and
+// ending meanwhile pass lateRisk, never goes below dense, and
 // once the estimated median has passed it stays within lateSleep.
-func riskySleep(elapsed, median, sigma float64) time.Duration {
-	dense := between(densePollMin, densePollMax)
+func riskySleep(dense time.Duration, elapsed, median, sigma float64) time.Duration {
 	mu := math.Log(median)
 	z := (math.Log(elapsed) - mu) / sigma
 	surv := 0.5 * math.Erfc(z/math.Sqrt2)
@@ -584,23 +641,20 @@ func riskySleep(elapsed, median, sigma float64) time.Duration {
 // sigma.
 func (e *estimateSchedule) remaining(job *Job, running string) (time.Duration, float64) {
 	// The job's pace against the typical durations, from the steps it was
-	// watched through: a normal prior on its log, updated by each.
-	var prec, sum float64
-	var paceSigma float64
+	// watched through.
+	var xs, vs []float64
+	weakest := srcSeen
 	for i := range timedSteps {
-		typ, ps := e.typical(i)
-		paceSigma = max(paceSigma, ps)
+		typ, src := e.typical(i)
+		weakest = max(weakest, src)
 		if e.observed[i] <= 0 || typ <= 0 {
 			continue
 		}
 		obs := e.observed[i].Seconds()
-		noise := stepSigma*stepSigma + math.Pow(e.obsWidth[i].Seconds()/max(obs, 0.1), 2)/12
-		sum += math.Log(obs/typ.Seconds()) / noise
-		prec += 1 / noise
+		xs = append(xs, math.Log(obs/typ.Seconds()))
+		vs = append(vs, stepSigma*stepSigma+math.Pow(e.obsWidth[i].Seconds()/max(obs, 0.1), 2)/12)
 	}
-	prec += 1 / (paceSigma * paceSigma)
-	logPace := sum / prec
-	paceVar := 1 / prec
+	logPace, paceVar := pacePosterior(pacePriors[weakest], xs, vs)
 
 	var total, spread float64
 	counting := false

@@ -21,6 +21,7 @@ type config struct {
 	// WithFailingLoginAfter).
 	timing    *JobTiming
 	rng       *rand.Rand
+	idRng     *rand.Rand // ids, when they must repeat
 	noStats   bool
 	published func(institutionID, step string) float64
 	failAfter time.Duration
@@ -119,7 +120,9 @@ type JobTiming struct {
 // WithJobTiming makes each job's step durations random draws around the
 // published averages; see [JobTiming]. Without it every job's steps take
 // exactly the published averages. [Server.JobPlan] reports what each job
-// drew.
+// drew. The server's ids (users, connections, jobs...) are then drawn from
+// the same seed too, so a run that makes the same requests in the same order
+// repeats exactly.
 func WithJobTiming(t JobTiming) Option {
 	return func(c *config) {
 		if t.Scale <= 0 || math.IsNaN(t.Scale) || math.IsInf(t.Scale, 0) {
@@ -130,6 +133,7 @@ func WithJobTiming(t JobTiming) Option {
 		}
 		c.timing = &t
 		c.rng = rand.New(rand.NewPCG(t.Seed, 0x9e3779b97f4a7c15))
+		c.idRng = rand.New(rand.NewPCG(t.Seed, 0x2545f4914f6cdd1d))
 	}
 }
 
