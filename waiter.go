@@ -30,11 +30,17 @@ const (
 	// densePollMin and densePollMax bound the interval where the job
 	// probably ends, and the shortest sleep of the whole schedule after
 	// verify-credentials.
-	densePollMin = 800 * time.Millisecond
-	densePollMax = 950 * time.Millisecond
+	densePollMin = 750 * time.Millisecond
+	densePollMax = 900 * time.Millisecond
 	// lateRisk bounds the chance, at each poll, that the job ends before
 	// the next one.
 	lateRisk = 0.15
+	// tailRisk bounds the chance, at each poll, that the job ends more
+	// than tailLag before the next poll; tailWiden widens the estimate's
+	// spread for that bound.
+	tailRisk  = 0.04
+	tailLag   = time.Second
+	tailWiden = 1.2
 	// pollCost is what one poll is worth in seconds of expected delay
 	// squared (see riskySleep).
 	pollCost = 0.15
@@ -504,40 +510,42 @@ var pacePriors = [...][]paceComponent{
 	srcDefault:   {{1, 2.5}},
 }
 
-// pacePosterior returns the mean and variance of the log pace given the
-// observations xs (log of watched over typical durations) with noise
-// variances vs, under the mixture prior: each component is updated, weighed
-// by how well it explains the observations, and the mixture is summed up by
-// its mean and variance.
-func pacePosterior(prior []paceComponent, xs, vs []float64) (float64, float64) {
+// pacePosterior returns the law of the log pace given the observations xs
+// (log of watched over typical durations) with noise variances vs, under
+// the mixture prior: each component is updated and weighed by how well it
+// explains the observations.
+func pacePosterior(prior []paceComponent, xs, vs []float64) []pacePart {
 	var q, sum, prec float64
 	for i, x := range xs {
 		q += x * x / vs[i]
 		sum += x / vs[i]
 		prec += 1 / vs[i]
 	}
-	type post struct{ logw, mean, variance float64 }
-	posts := make([]post, len(prior))
+	parts := make([]pacePart, len(prior))
 	best := math.Inf(-1)
 	for k, c := range prior {
 		p := 1/(c.sigma*c.sigma) + prec
-		posts[k] = post{
-			logw:     math.Log(c.weight) - 0.5*(q-sum*sum/p) - 0.5*math.Log(c.sigma*c.sigma*p),
+		parts[k] = pacePart{
+			w:        math.Log(c.weight) - 0.5*(q-sum*sum/p) - 0.5*math.Log(c.sigma*c.sigma*p),
 			mean:     sum / p,
 			variance: 1 / p,
 		}
-		best = max(best, posts[k].logw)
+		best = max(best, parts[k].w)
 	}
-	var wsum, mean, second float64
-	for _, p := range posts {
-		w := math.Exp(p.logw - best)
-		wsum += w
-		mean += w * p.mean
-		second += w * (p.variance + p.mean*p.mean)
+	var wsum float64
+	for k := range parts {
+		parts[k].w = math.Exp(parts[k].w - best)
+		wsum += parts[k].w
 	}
-	mean /= wsum
-	return mean, max(second/wsum-mean*mean, 0)
+	for k := range parts {
+		parts[k].w /= wsum
+	}
+	return parts
 }
+
+// pacePart is one component of the law of a job's log pace: weight, mean
+// and variance.
+type pacePart struct{ w, mean, variance float64 }
 
 func (e *estimateSchedule) next(now time.Time, job *Job, _ bool) time.Duration {
 	running := runningStep(job)
@@ -587,7 +595,7 @@ func (e *estimateSchedule) stepEnded(job *Job, title string) bool {
 // the chance of the job ending meanwhile under lateRisk, bounded below by
 // the dense interval.
 func (e *estimateSchedule) sleep(now time.Time, job *Job, running string) time.Duration {
-	median, sigma := e.remaining(job, running)
+	law := e.remaining(job, running)
 	// The running step started in [startLo, startHi]; when that is unknown
 	// (it ran before the wait began), at the wait's start.
 	start := e.begin
@@ -595,7 +603,7 @@ func (e *estimateSchedule) sleep(now time.Time, job *Job, running string) time.D
 		start = e.startLo.Add(e.startHi.Sub(e.startLo) / 2)
 	}
 	elapsed := max(now.Sub(start).Seconds(), 1e-3)
-	d := riskySleep(between(e.rng, densePollMin, densePollMax), elapsed, median.Seconds(), sigma)
+	d := riskySleep(between(e.rng, densePollMin, densePollMax), elapsed, law)
 	// Estimates from published or default durations are trusted only as
 	// far as the job has been watched: a sleep never exceeds the watch so
 	// far (at least trustFloor), so a wrong estimate costs little delay.
@@ -606,28 +614,26 @@ func (e *estimateSchedule) sleep(now time.Time, job *Job, running string) time.D
 	return min(d, max(watched, trustFloor))
 }
 
-// riskySleep chooses a sleep when the end is log-normal with this median
-// and sigma (seconds from the running step's start) and elapsed seconds
-// have passed without it. Where the job's chance of ending soon (its hazard
-// rate h) is low the sleep is long: sqrt(2*pollCost/h), which balances the
-// expected delay against the cost of a poll. It never lets the chance of
-// ending meanwhile pass lateRisk, never goes below dense, and
-// once the estimated median has passed it stays within lateSleep.
-func riskySleep(dense time.Duration, elapsed, median, sigma float64) time.Duration {
-	mu := math.Log(median)
-	z := (math.Log(elapsed) - mu) / sigma
-	surv := 0.5 * math.Erfc(z/math.Sqrt2)
-	if surv < 1e-9 || math.IsNaN(surv) {
+// riskySleep chooses a sleep when the remaining duration, counted from the
+// running step's start, follows law and elapsed seconds have passed without
+// the job ending. Where the job's chance of ending soon (its hazard rate h)
+// is low the sleep is long: sqrt(2*pollCost/h), which balances the expected
+// delay against the cost of a poll. It never lets the chance of ending
+// meanwhile pass lateRisk, nor the chance of ending more than tailLag before
+// the next poll pass tailRisk (under a law widened by tailWiden, as
+// estimates err more than they think); it never goes below dense, and once
+// the law's median has passed it stays within lateSleep.
+func riskySleep(dense time.Duration, elapsed float64, law endLaw) time.Duration {
+	surv := law.surv(elapsed)
+	if !(surv > 1e-9) {
 		return dense
 	}
-	hazard := math.Exp(-z*z/2) / (math.Sqrt(2*math.Pi) * sigma * elapsed * surv)
+	hazard := law.density(elapsed) / surv
 	d := math.Sqrt(2 * pollCost / max(hazard, 1e-12))
-	// The chance of ending within d stays under lateRisk.
-	p := 1 - (1-lateRisk)*surv
-	if at := math.Exp(mu + sigma*math.Sqrt2*math.Erfinv(2*p-1)); !math.IsNaN(at) && !math.IsInf(at, 0) {
-		d = min(d, at-elapsed)
-	}
-	if elapsed > median {
+	d = min(d, law.reach((1-lateRisk)*surv, elapsed)-elapsed)
+	wide := law.widen(tailWiden)
+	d = min(d, wide.reach((1-tailRisk)*wide.surv(elapsed), elapsed)-elapsed+tailLag.Seconds())
+	if elapsed > law.reach(0.5, 0) {
 		d = min(d, lateSleep.Seconds())
 	}
 	if math.IsNaN(d) || d > longestSleep.Seconds() {
@@ -636,10 +642,69 @@ func riskySleep(dense time.Duration, elapsed, median, sigma float64) time.Durati
 	return max(time.Duration(d*float64(time.Second)), dense)
 }
 
+// endLaw is a mixture of log-normal laws of a duration in seconds.
+type endLaw []lognormal
+
+// lognormal is one part of an endLaw: weight w, and the mean and sigma of
+// the log.
+type lognormal struct{ w, mu, sigma float64 }
+
+// surv is the chance the duration exceeds x.
+func (l endLaw) surv(x float64) float64 {
+	lx := math.Log(x)
+	var s float64
+	for _, c := range l {
+		s += c.w * 0.5 * math.Erfc((lx-c.mu)/(c.sigma*math.Sqrt2))
+	}
+	return s
+}
+
+// density is the law's probability density at x.
+func (l endLaw) density(x float64) float64 {
+	lx := math.Log(x)
+	var f float64
+	for _, c := range l {
+		z := (lx - c.mu) / c.sigma
+		f += c.w * math.Exp(-z*z/2) / (math.Sqrt(2*math.Pi) * c.sigma * x)
+	}
+	return f
+}
+
+// widen returns the law with every sigma multiplied by f.
+func (l endLaw) widen(f float64) endLaw {
+	out := make(endLaw, len(l))
+	for i, c := range l {
+		out[i] = lognormal{c.w, c.mu, c.sigma * f}
+	}
+	return out
+}
+
+// reach returns the duration, at least from, at which the chance of
+// exceeding it falls to s, by bisection on its log.
+func (l endLaw) reach(s, from float64) float64 {
+	lo := math.Log(max(from, 1e-3))
+	if l.surv(math.Exp(lo)) <= s {
+		return math.Exp(lo)
+	}
+	hi := lo
+	for _, c := range l {
+		hi = max(hi, c.mu+10*c.sigma)
+	}
+	for range 60 {
+		mid := (lo + hi) / 2
+		if l.surv(math.Exp(mid)) > s {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return math.Exp(hi)
+}
+
 // remaining estimates, from its start, how long the running step and the
-// steps after it (up to WithUntilStep's) take: a log-normal median and
-// sigma.
-func (e *estimateSchedule) remaining(job *Job, running string) (time.Duration, float64) {
+// steps after it (up to WithUntilStep's) take: one log-normal law per
+// component of the job's pace.
+func (e *estimateSchedule) remaining(job *Job, running string) endLaw {
 	// The job's pace against the typical durations, from the steps it was
 	// watched through.
 	var xs, vs []float64
@@ -654,7 +719,7 @@ func (e *estimateSchedule) remaining(job *Job, running string) (time.Duration, f
 		xs = append(xs, math.Log(obs/typ.Seconds()))
 		vs = append(vs, stepSigma*stepSigma+math.Pow(e.obsWidth[i].Seconds()/max(obs, 0.1), 2)/12)
 	}
-	logPace, paceVar := pacePosterior(pacePriors[weakest], xs, vs)
+	paces := pacePosterior(pacePriors[weakest], xs, vs)
 
 	var total, spread float64
 	counting := false
@@ -684,9 +749,13 @@ func (e *estimateSchedule) remaining(job *Job, running string) (time.Duration, f
 		total, spread = defaultStep[2].Seconds(), math.Pow(stepSigma*defaultStep[2].Seconds(), 2)
 	}
 	stepVar := spread / (total * total)
-	median := time.Duration(total * math.Exp(logPace) * float64(time.Second))
-	median = min(max(median, 100*time.Millisecond), 3*longestStep)
-	return median, math.Sqrt(paceVar + stepVar)
+	law := make(endLaw, len(paces))
+	for i, p := range paces {
+		mu := math.Log(total) + p.mean
+		mu = min(max(mu, math.Log(0.1)), math.Log((3 * longestStep).Seconds()))
+		law[i] = lognormal{w: p.w, mu: mu, sigma: math.Sqrt(p.variance + stepVar)}
+	}
+	return law
 }
 
 // stepTitles lists the job's step titles, or the connection steps for a job
