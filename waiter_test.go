@@ -16,6 +16,7 @@ import (
 
 	"github.com/basiq-go/basiq"
 	"github.com/basiq-go/basiq/basiqtest"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -474,4 +475,179 @@ func TestWaitForJobMeetsTargets(t *testing.T) {
 func TestDebugOne(t *testing.T) {
 	sc := simScenarios(1)[3]
 	simRun(t, sc, 200, simDefaultWaiter)
+}
+
+// simOneBank starts, in the current bubble, a server whose bank AU30001
+// publishes pub (ms, per step) while its steps take step each, and a client.
+func simOneBank(step time.Duration, pub float64, opts ...basiqtest.Option) (*basiqtest.Server, *basiq.Client, string) {
+	opts = append([]basiqtest.Option{
+		basiqtest.WithInstitutions(basiqtest.Institution{ID: "AU30001", Name: "Test Bank", Authorization: "user"}),
+		basiqtest.WithStepDuration(step),
+		basiqtest.WithPublishedAverages(func(string, string) float64 { return pub }),
+	}, opts...)
+	srv := basiqtest.NewUnstartedServer(opts...)
+	return srv, srv.Client(), srv.AddUser("wait@hooli.example")
+}
+
+// simCreate creates a good connection at AU30001.
+func simCreate(t *testing.T, c *basiq.Client, userID string) *basiq.Job {
+	t.Helper()
+	job, err := c.Connections.Create(context.Background(), userID, basiq.ConnectionParams{
+		LoginID: basiqtest.LoginGavinBelson, Password: basiqtest.PasswordGavinBelson, Institution: basiq.InstitutionRef{ID: "AU30001"},
+	})
+	require.NoError(t, err)
+	return job
+}
+
+func TestWaitForJobPollsJustBeforeTheDeadline(t *testing.T) {
+	t.Parallel()
+	for _, pub := range []float64{3000, 1e308} {
+		t.Run(fmt.Sprint(pub), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				srv, c, userID := simOneBank(time.Hour, pub)
+				defer srv.Close()
+				job := simCreate(t, c, userID)
+				ctx, cancel := context.WithTimeout(context.Background(), 7500*time.Millisecond)
+				defer cancel()
+				deadline, _ := ctx.Deadline()
+				var polls simPollTimes
+				c = srv.Client(basiq.WithHTTPClient(&http.Client{Transport: &polls}))
+				polls.next = srv.Transport()
+				got, err := c.WaitForJob(ctx, job)
+				require.ErrorIs(t, err, context.DeadlineExceeded)
+				require.NotNil(t, got)
+				assert.NotEmpty(t, got.Steps, "the job returned beside the error was fetched")
+				require.NotEmpty(t, polls.at)
+				last := polls.at[len(polls.at)-1]
+				assert.WithinRange(t, last, deadline.Add(-250*time.Millisecond), deadline, "the last poll comes just before the deadline")
+			})
+		})
+	}
+}
+
+func TestWaitForJobAbsurdAveragesDoNotDelayTheEnd(t *testing.T) {
+	t.Parallel()
+	for _, pub := range []float64{1e308, 3.6e6, 0, -5, 1e-6, math.MaxFloat64 / 3} {
+		t.Run(fmt.Sprint(pub), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				srv, c, userID := simOneBank(1500*time.Millisecond, pub)
+				defer srv.Close()
+				job := simCreate(t, c, userID)
+				plan, ok := srv.JobPlan(job.ID)
+				require.True(t, ok)
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				_, err := c.WaitForJob(ctx, job)
+				require.NoError(t, err)
+				end := plan.Created.Add(plan.Verify + plan.Accounts + plan.Transactions)
+				assert.LessOrEqual(t, time.Since(end), 1500*time.Millisecond, "told of the end within 1.5 s")
+			})
+		})
+	}
+}
+
+func TestWaitForJobSchedulesJobsNotFromCreate(t *testing.T) {
+	t.Parallel()
+	// The same job waited on as Create returned it, and as a caller builds
+	// it from its id (no institution): the waiter finds the bank through the
+	// connection and polls the job alike, at the cost of reading the
+	// connection once.
+	gets := map[string]int{}
+	for _, bare := range []bool{false, true} {
+		synctest.Test(t, func(t *testing.T) {
+			// Seeded, so both servers give the job the same id, and the
+			// waits the same jitter.
+			srv, c, userID := simOneBank(4*time.Second, 4000, basiqtest.WithJobTiming(basiqtest.JobTiming{Seed: 7}))
+			defer srv.Close()
+			job := simCreate(t, c, userID)
+			if bare {
+				job = &basiq.Job{ID: job.ID}
+			}
+			_, err := c.WaitForJob(context.Background(), job)
+			require.NoError(t, err)
+			for _, r := range srv.Requests() {
+				if r.Method == http.MethodGet {
+					gets[fmt.Sprint(bare, " ", strings.HasPrefix(r.Path, "/jobs/"))]++
+				}
+			}
+		})
+	}
+	assert.Equal(t, gets["false true"], gets["true true"], "job polls: %v", gets)
+	assert.Equal(t, 1, gets["true false"]-gets["false false"], "one more GET, for the connection: %v", gets)
+	assert.Less(t, gets["true true"], 12, "fewer polls than a fixed 1 s poller over a 12 s job: %v", gets)
+}
+
+func TestWaitForJobReportsEachStepWithinTwoSeconds(t *testing.T) {
+	t.Parallel()
+	// Long steps whose published averages are right: the default schedule
+	// would sleep through a whole step, but WithProgress caps each sleep.
+	synctest.Test(t, func(t *testing.T) {
+		srv, c, userID := simOneBank(9*time.Second, 9000)
+		defer srv.Close()
+		job := simCreate(t, c, userID)
+		plan, _ := srv.JobPlan(job.ID)
+		var seen []time.Time
+		_, err := c.WaitForJob(context.Background(), job, basiq.WithProgress(func(*basiq.Job) { seen = append(seen, time.Now()) }))
+		require.NoError(t, err)
+		changes := []time.Time{
+			plan.Created.Add(plan.Verify),
+			plan.Created.Add(plan.Verify + plan.Accounts),
+			plan.Created.Add(plan.Verify + plan.Accounts + plan.Transactions),
+		}
+		require.GreaterOrEqual(t, len(seen), len(changes), "a report per step change")
+		for i, at := range changes {
+			// The first report at or after the change.
+			k := slices.IndexFunc(seen, func(s time.Time) bool { return !s.Before(at) })
+			require.GreaterOrEqual(t, k, 0, "change %d reported", i)
+			assert.LessOrEqual(t, seen[k].Sub(at), 2*time.Second, "change %d reported within 2 s", i)
+		}
+	})
+}
+
+func TestWaitForJobUntilStepTargetsThatStep(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		srv, c, userID := simOneBank(5*time.Second, 5000)
+		defer srv.Close()
+		job := simCreate(t, c, userID)
+		plan, _ := srv.JobPlan(job.ID)
+		got, err := c.WaitForJob(context.Background(), job, basiq.WithUntilStep(basiq.StepRetrieveAccounts))
+		require.NoError(t, err)
+		assert.Equal(t, basiq.StepSuccess, got.Step(basiq.StepRetrieveAccounts).Status)
+		assert.LessOrEqual(t, time.Since(plan.Created.Add(plan.Verify+plan.Accounts)), 1500*time.Millisecond)
+	})
+}
+
+func TestWaitForJobReportsWrongPasswordWithinASecond(t *testing.T) {
+	t.Parallel()
+	// A login that fails after 2.3 s at a bank publishing 20 s steps.
+	synctest.Test(t, func(t *testing.T) {
+		srv, c, userID := simOneBank(20*time.Second, 20000, basiqtest.WithFailingLoginAfter(2300*time.Millisecond))
+		defer srv.Close()
+		job, err := c.Connections.Create(context.Background(), userID, basiq.ConnectionParams{
+			LoginID: basiqtest.LoginBighead, Password: basiqtest.PasswordBighead, Institution: basiq.InstitutionRef{ID: "AU30001"},
+		})
+		require.NoError(t, err)
+		start := time.Now()
+		_, err = c.WaitForJob(context.Background(), job)
+		require.ErrorIs(t, err, basiq.ErrJobFailed)
+		assert.LessOrEqual(t, time.Since(start), 3300*time.Millisecond)
+	})
+}
+
+// simPollTimes is a RoundTripper that records when each GET /jobs/{id} was
+// sent.
+type simPollTimes struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	at   []time.Time
+}
+
+func (p *simPollTimes) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/jobs/") {
+		p.mu.Lock()
+		p.at = append(p.at, time.Now())
+		p.mu.Unlock()
+	}
+	return p.next.RoundTrip(r)
 }
