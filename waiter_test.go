@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -304,9 +303,6 @@ func simRun(t *testing.T, sc simScenario, n int, p simPoller) simResult {
 					errs[i] = err
 				}
 				res.Lags[i] = time.Since(event)
-				if res.Lags[i] > 3*time.Second {
-					fmt.Fprintf(os.Stderr, "LATE %s lag=%v plan=%+v bank=%s\n", jobs[i].ID, res.Lags[i], pl, banks[i].Name)
-				}
 				if res.Lags[i] < 0 && errs[i] == nil {
 					errs[i] = fmt.Errorf("returned %v before the event", -res.Lags[i])
 				}
@@ -470,11 +466,6 @@ func TestWaitForJobMeetsTargets(t *testing.T) {
 		}
 	}
 	t.Log("\n" + simHeader + "\n" + strings.Join(rows, "\n"))
-}
-
-func TestDebugOne(t *testing.T) {
-	sc := simScenarios(1)[3]
-	simRun(t, sc, 200, simDefaultWaiter)
 }
 
 // simOneBank starts, in the current bubble, a server whose bank AU30001
