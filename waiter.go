@@ -481,16 +481,29 @@ const (
 	srcDefault          // nothing known
 )
 
-// typical returns step i's typical duration and where it comes from.
+// typical returns step i's typical duration and where it comes from. All
+// steps come from one source, so that a pace learnt against one applies to
+// the others: what this client saw at the bank once it saw every step
+// minSeen times, else the published averages (a step left out falls back to
+// the default), else the defaults.
 func (e *estimateSchedule) typical(i int) (time.Duration, int) {
 	if i < 0 {
 		return defaultStep[1], srcDefault
 	}
-	if d, n := e.seen.median(i); n >= minSeen {
-		return d, srcSeen
+	seenAll := true
+	for k := range timedSteps {
+		if _, n := e.seen.median(k); n < minSeen {
+			seenAll = false
+		}
 	}
-	if e.published != nil && e.published[i] > 0 {
+	switch {
+	case seenAll:
+		d, _ := e.seen.median(i)
+		return d, srcSeen
+	case e.published != nil && e.published[i] > 0:
 		return e.published[i], srcPublished
+	case e.published != nil:
+		return defaultStep[i], srcPublished
 	}
 	return defaultStep[i], srcDefault
 }
