@@ -88,21 +88,23 @@ const (
 // When to poll: about every second (with jitter) while verify-credentials or
 // mfa-challenge runs, so a wrong password or an MFA challenge is reported
 // within a second. After that, WaitForJob estimates when the job ends from
-// the institution's published step durations (stats.averageDurationMs,
-// capped at a few minutes a step; or [WithExpectedDurations]), from the
-// durations this Client has seen at the same institution, and from the job's
-// own pace so far, and sleeps as long as the job is unlikely (about 6%) to
+// the institution's published step durations (stats.averageDurationMs, or
+// [WithExpectedDurations]; a step over a few minutes counts as unpublished),
+// from the durations this Client saw at the same institution (a few dozen
+// per institution, kept in the Client), and from the job's own pace, learnt
+// at each step change. It then sleeps as long as the job is unlikely to
 // end meanwhile: long while it cannot be near its end, under a second where
-// it probably ends, and under a second again once it runs late. The
-// institution is the job's Institution, or that of its connection (read once
-// with GET /users/{id}/connections/{id} and remembered). Compared with
-// polling every second this sends about a third fewer requests with a
-// shorter median delay, fewer once a few jobs at the institution have been
-// seen (figures in BENCHMARKS.md). It costs as many requests as polling
-// every second while a job stays in verify-credentials, and more when the
-// connection must be read to find the institution; [WithProgress] caps each
-// sleep at 1.8 s, which costs requests on long jobs. [WithPollInterval]
-// replaces the schedule with a plain backoff.
+// it probably ends or once it runs late. The institution is the job's
+// Institution, or that of its connection (read once with
+// GET /users/{id}/connections/{id} and remembered). Against polling every
+// second this sends a fifth to a third fewer requests, with a median delay
+// no longer, and fewer again once a few jobs at the institution have been
+// seen (figures in BENCHMARKS.md). While a job stays in verify-credentials
+// it polls a little more often than every second, so short jobs save little
+// and a failed login costs slightly more requests; reading the connection
+// costs one request; and [WithProgress], which caps each sleep at 1.8 s,
+// costs more on long jobs.
+// [WithPollInterval] replaces the schedule with a plain backoff.
 func (c *Client) WaitForJob(ctx context.Context, job *Job, opts ...WaitOption) (*Job, error) {
 	cfg := waitConfig{minInterval: defaultPollMin, maxInterval: defaultPollMax}
 	for _, o := range opts {
