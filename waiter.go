@@ -25,7 +25,7 @@ const (
 	// fastPollMin and fastPollMax bound the interval while
 	// verify-credentials or mfa-challenge runs: a wrong password or an MFA
 	// challenge is then seen within a second, like Basiq's own 1 s poller.
-	fastPollMin = 850 * time.Millisecond
+	fastPollMin = 900 * time.Millisecond
 	fastPollMax = 1000 * time.Millisecond
 	// densePollMin and densePollMax bound the interval where the job
 	// probably ends, and the shortest sleep of the whole schedule after
@@ -39,7 +39,7 @@ const (
 	// than tailLag before the next poll; tailWiden widens the estimate's
 	// spread for that bound.
 	tailRisk  = 0.04
-	tailLag   = time.Second
+	tailLag   = 1300 * time.Millisecond
 	tailWiden = 1.2
 	// pollCost is what one poll is worth in seconds of expected delay
 	// squared (see riskySleep).
