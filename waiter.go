@@ -39,7 +39,7 @@ const (
 	// than tailLag before the next poll; tailWiden widens the estimate's
 	// spread for that bound.
 	tailRisk  = 0.04
-	tailLag   = 1300 * time.Millisecond
+	tailLag   = time.Second
 	tailWiden = 1.2
 	// pollCost is what one poll is worth in seconds of expected delay
 	// squared (see riskySleep).
