@@ -198,6 +198,9 @@ func (c *Client) WaitForJob(ctx context.Context, job *Job, opts ...WaitOption) (
 func (c *Client) resolveInstitution(ctx context.Context, est *estimateSchedule, job *Job, haveDurations bool) {
 	est.resolved = true
 	connID := job.ConnectionID()
+	if strings.ContainsAny(connID, "/\\") {
+		connID = "" // an id from a link is one path segment, or none
+	}
 	instID := ""
 	if job.Institution != nil {
 		instID = job.Institution.ID
@@ -238,7 +241,7 @@ func sourceUser(link string) string {
 	segs := strings.Split(strings.Trim(u.EscapedPath(), "/"), "/")
 	for i := len(segs) - 3; i >= 0; i-- {
 		if segs[i] == "users" && segs[i+2] == "connections" {
-			if s, err := url.PathUnescape(segs[i+1]); err == nil && checkID("userId", s) == nil {
+			if s, err := url.PathUnescape(segs[i+1]); err == nil && !strings.ContainsAny(s, "/\\") && checkID("userId", s) == nil {
 				return s
 			}
 			return ""

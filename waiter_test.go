@@ -2,6 +2,7 @@ package basiq_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -641,4 +642,62 @@ func (p *simPollTimes) RoundTrip(r *http.Request) (*http.Response, error) {
 		p.mu.Unlock()
 	}
 	return p.next.RoundTrip(r)
+}
+
+func TestWaitForJobReadsTheConnectionOnlyOnTheBaseURL(t *testing.T) {
+	t.Parallel()
+	// A job whose source link, as the API answers it, names another origin,
+	// or ids that are not ids: no request leaves the base URL, and the
+	// connection is read only at a path built from checked ids.
+	for _, tc := range []struct{ source, wantRead string }{
+		{"https://evil.example/users/u1/connections/c1", "/users/u1/connections/c1"},
+		{"/users/../connections/c1", ""},
+		{"https://basiq.test/users/u1/connections/..%2f..%2ftoken", ""},
+		{"users/u1", ""},
+	} {
+		t.Run(tc.source, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				srv, c, userID := simOneBank(2*time.Second, 2000)
+				defer srv.Close()
+				job := simCreate(t, c, userID)
+				body, err := json.Marshal(map[string]any{"type": "job", "id": job.ID, "steps": []map[string]any{
+					{"title": "verify-credentials", "status": "success"},
+					{"title": "retrieve-accounts", "status": "in-progress"},
+					{"title": "retrieve-transactions", "status": "pending"},
+				}, "links": map[string]string{"source": tc.source}})
+				require.NoError(t, err)
+				srv.InjectFault(basiqtest.Fault{Method: http.MethodGet, Path: "/jobs/" + job.ID, Times: 1000, Status: http.StatusOK, Body: string(body)})
+				hosts := &simHosts{next: srv.Transport()}
+				c = srv.Client(basiq.WithHTTPClient(&http.Client{Transport: hosts}))
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				_, err = c.WaitForJob(ctx, &basiq.Job{ID: job.ID})
+				require.ErrorIs(t, err, context.DeadlineExceeded)
+				read := ""
+				for _, h := range hosts.seen {
+					assert.Equal(t, "basiq.test", h.host)
+					assert.NotContains(t, h.path, "..")
+					assert.NotContains(t, h.escaped, "..")
+					if strings.Contains(h.path, "/connections/") {
+						read = h.path
+					}
+				}
+				assert.Equal(t, tc.wantRead, read)
+			})
+		})
+	}
+}
+
+// simHosts is a RoundTripper that records each request's host and path.
+type simHosts struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	seen []struct{ host, path, escaped string }
+}
+
+func (s *simHosts) RoundTrip(r *http.Request) (*http.Response, error) {
+	s.mu.Lock()
+	s.seen = append(s.seen, struct{ host, path, escaped string }{r.URL.Host, r.URL.Path, r.URL.EscapedPath()})
+	s.mu.Unlock()
+	return s.next.RoundTrip(r)
 }
