@@ -96,6 +96,7 @@ type Client struct {
 	auth  hidden[*tokenSource]
 	insts *institutionCache
 	mfa   *mfaMemory
+	waits *waitMemory
 }
 
 // NewClient returns a Client configured by opts. Without options it talks to
@@ -189,6 +190,7 @@ func NewClient(opts ...Option) (*Client, error) {
 	c.auth = hide(&tokenSource{client: c})
 	c.insts = newInstitutionCache()
 	c.mfa = &mfaMemory{}
+	c.waits = newWaitMemory()
 	return c, nil
 }
 

@@ -198,16 +198,14 @@ func (s *ConnectionsService) Create(ctx context.Context, userID string, p Connec
 	if err := p.Validate(&inst); err != nil {
 		return nil, err
 	}
-	started := time.Now()
 	job, err := s.client.postJob(ctx, pathf("users/%s/connections", userID), p.wire(reveal), p.Password, p.UserToken, p.SecurityCode)
 	if err != nil {
 		return nil, err
 	}
-	// The waiter plans its polls from the institution's published durations.
-	if inst.Stats != nil {
-		job.expected = inst.Stats.AverageDurationMs
+	// The waiter plans its polls from what is known of the institution.
+	if job.Institution == nil {
+		job.Institution = &InstitutionRef{ID: p.Institution.ID}
 	}
-	job.startedAt = started
 	return job, nil
 }
 

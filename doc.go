@@ -31,9 +31,12 @@
 // The API answers with a [Job] whose steps (verify-credentials,
 // retrieve-accounts, retrieve-transactions, ...) run for 3 to 30 seconds.
 // [Client.WaitForJob] polls it until every step has succeeded, and returns a
-// [*JobError] as soon as one fails. It plans its polls from the institution's
-// published step durations, so it asks rarely while the job cannot be done
-// and often when it is about to be:
+// [*JobError] as soon as one fails. It polls about every second while the
+// credentials are checked, so a wrong password or an MFA challenge is
+// reported within a second; after that it estimates the end from the
+// institution's published step durations, the jobs it saw there and the
+// job's own pace, so it asks rarely while the job cannot be done and often
+// when it is about to be:
 //
 //	job, err = client.WaitForJob(ctx, job, basiq.WithProgress(func(j *basiq.Job) { ... }))
 //	var jobErr *basiq.JobError

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"slices"
@@ -67,18 +65,14 @@ type Job struct {
 	Steps []Step `json:"steps"`
 	// Links are the job's own URL and its connection's URL.
 	Links JobLinks `json:"links"`
-	// Institution names the connection's institution; the API gives it on
-	// the jobs of [JobsService.List].
+	// Institution names the connection's institution. The API gives it on
+	// the jobs of [JobsService.List]; [ConnectionsService.Create] sets it;
+	// [Client.WaitForJob] uses it to plan its polls, and keeps it on the
+	// jobs it returns.
 	Institution *InstitutionRef `json:"institution,omitempty"`
 	// Reused is true when the API answered 200 instead of 202: a job for this
 	// connection was already queued or running, and this is that job.
 	Reused bool `json:"-"`
-
-	// expected are the institution's published step durations and
-	// startedAt about when the job started, for WaitForJob's schedule; set
-	// by ConnectionsService.Create.
-	expected  *StepDurations
-	startedAt time.Time
 }
 
 // JobLinks are the links of a job.
@@ -339,183 +333,6 @@ func (c *Client) postJob(ctx context.Context, path string, body any, secrets ...
 	}
 	job.Reused = resp.StatusCode == http.StatusOK
 	return job, nil
-}
-
-// Default bounds of the wait between polls in WaitForJob.
-const (
-	defaultPollMin = time.Second
-	defaultPollMax = 5 * time.Second
-)
-
-// WaitForJob polls job until every step has succeeded (or been skipped) and
-// returns the final job. It returns early:
-//
-//   - with a *JobError (matching [ErrJobFailed]) as soon as any step fails,
-//     naming the step and Basiq's failure code;
-//   - with an *MFAChallenge (matching [ErrMFARequired]) when a step waits for
-//     the customer's answer; answer with [JobsService.RespondMFA] and call
-//     WaitForJob again (the challenge just answered is not reported again
-//     while the API still shows it; a new challenge is);
-//   - with the job as soon as the step named by [WithUntilStep] has succeeded;
-//   - with the context's error, wrapped, when ctx is cancelled or its deadline
-//     passes;
-//   - with an error matching [ErrInvalidResponse] when the job has a step
-//     status this library does not know or, once fetched, has no steps.
-//
-// On an early return the last job seen is returned beside the error.
-//
-// The job is fetched from its links.self when that link is under the base URL
-// (its origin and path prefix; a relative link is resolved against the base
-// URL), and otherwise from GET /jobs/{id} on the base URL, so the access token
-// never goes to another origin or outside the prefix.
-//
-// When to poll: a job from [ConnectionsService.Create] carries its
-// institution's published step durations (stats.averageDurationMs; or give
-// them with [WithExpectedDurations]). WaitForJob then estimates when the job
-// will end from which step is running and when it started, sleeps through
-// the time it cannot be near its end, polls every 450 ms inside the window
-// where it most likely ends, then about every second if it runs late. This
-// needs under half the requests of polling every second, with a shorter
-// median delay (see BENCHMARKS.md). Without durations, or with
-// [WithPollInterval], polls start min apart (default 1 s) and back off, with
-// jitter, towards max (default 5 s) while no step changes; a change brings
-// the interval back to min.
-func (c *Client) WaitForJob(ctx context.Context, job *Job, opts ...WaitOption) (*Job, error) {
-	cfg := waitConfig{minInterval: defaultPollMin, maxInterval: defaultPollMax}
-	for _, o := range opts {
-		if o != nil {
-			o(&cfg)
-		}
-	}
-	if cfg.err != nil {
-		return job, cfg.err
-	}
-	if job == nil {
-		return nil, &ValidationError{Field: "job", Reason: "required"}
-	}
-	path, err := c.jobPath(job)
-	if err != nil {
-		return job, err
-	}
-
-	var sched schedule = &backoffSchedule{min: cfg.minInterval, max: cfg.maxInterval}
-	if !cfg.fixedBounds {
-		expected, start := job.expected, job.startedAt
-		if cfg.expected != nil {
-			expected = cfg.expected
-		}
-		if start.IsZero() {
-			start = time.Now()
-		}
-		if es := newExpectedSchedule(expected, start); es != nil {
-			sched = es
-		}
-	}
-	current, polled, changed := job, false, false
-	for {
-		if polled || len(current.Steps) > 0 {
-			done, err := judgeJob(current, cfg.untilStep, polled)
-			if polled {
-				err = c.mfa.observe(current.ID, err)
-			}
-			if done || err != nil {
-				return current, err
-			}
-		}
-		if err := sleepCtx(ctx, sched.next(time.Now(), current, changed)); err != nil {
-			return current, fmt.Errorf("basiq: waiting for job %s: %w", current.ID, err)
-		}
-		next, err := c.Jobs.get(ctx, path)
-		if err != nil {
-			return current, fmt.Errorf("basiq: waiting for job %s: %w", current.ID, err)
-		}
-		if next.ID == "" {
-			next.ID = current.ID
-		}
-		next.Reused = current.Reused
-		changed = stepsChanged(current, next)
-		if changed && cfg.progress != nil {
-			cfg.progress(next)
-		}
-		current, polled = next, true
-	}
-}
-
-// jobPath is where WaitForJob polls a job: its own link when that is under
-// the base URL (origin and path prefix), otherwise /jobs/{id}.
-func (c *Client) jobPath(job *Job) (string, error) {
-	if _, ok := c.resolve(job.Links.Self); ok {
-		return job.Links.Self, nil
-	}
-	if err := checkID("job.id", job.ID); err != nil {
-		return "", err
-	}
-	return pathf("jobs/%s", job.ID), nil
-}
-
-// judgeJob decides whether waiting is over: done, failed (a *JobError), or
-// not yet. fetched is true once the job has been read back from the API.
-func judgeJob(job *Job, untilStep string, fetched bool) (bool, error) {
-	if len(job.Steps) == 0 {
-		if fetched {
-			return false, fmt.Errorf("%w: job %s has no steps", ErrInvalidResponse, job.ID)
-		}
-		return false, nil
-	}
-	allDone := true
-	for _, st := range job.Steps {
-		switch {
-		case st.Status == StepFailed:
-			return false, newJobError(job.ID, st)
-		case !st.Status.Known():
-			return false, fmt.Errorf("%w: job %s step %q has unknown status %q", ErrInvalidResponse, job.ID, st.Title, st.Status)
-		case fetched && mfaChallenge(job.ID, st) != nil:
-			// Only a job read back counts: the job passed in may predate
-			// the answer the caller just gave.
-			return false, mfaChallenge(job.ID, st)
-		case untilStep != "" && st.Title == untilStep && st.Status.Done():
-			return true, nil
-		case !st.Status.Done():
-			allDone = false
-		}
-	}
-	return allDone, nil
-}
-
-func newJobError(jobID string, st Step) *JobError {
-	e := &JobError{JobID: jobID, Step: st.Title}
-	if r := st.Result; r != nil {
-		e.Code, e.Title, e.Detail = r.Code, r.Title, r.Detail
-	}
-	return e
-}
-
-// stepsChanged reports whether any step appeared or changed status.
-func stepsChanged(prev, next *Job) bool {
-	return !slices.EqualFunc(prev.Steps, next.Steps, func(a, b Step) bool {
-		return a.Title == b.Title && a.Status == b.Status
-	})
-}
-
-// jitter spreads d by up to ±10%, so that many waiters do not poll in step.
-func jitter(d time.Duration) time.Duration {
-	spread := d / 10
-	if spread <= 0 {
-		return d
-	}
-	return d - spread + rand.N(2*spread+1)
-}
-
-// sleepCtx waits for d or until ctx is done, whichever comes first.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 func (x *Job) resourceID() string { return x.ID }

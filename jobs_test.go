@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -887,4 +888,32 @@ func TestMFAExpiryNeverOverflows(t *testing.T) {
 		require.NotNil(t, ch)
 		assert.Equal(t, tc.want, ch.Expiry, tc.raw)
 	}
+}
+
+// TestWaitErrorsCarryNoControlCharactersFromIDs checks that a job id or step
+// from the server reaches WaitForJob's error strings cleaned and bounded.
+func TestWaitErrorsCarryNoControlCharactersFromIDs(t *testing.T) {
+	t.Parallel()
+	hostileID := "j1\r\nforged \x1b[31mred" + strings.Repeat("x", 1<<20)
+	for _, body := range []string{
+		`{"id":` + strconv.Quote(hostileID) + `,"steps":[]}`,
+		`{"id":` + strconv.Quote(hostileID) + `,"steps":[{"title":"a\r\nb","status":"\u001b[2Jodd"}]}`,
+	} {
+		c, mt := newMockClient(t)
+		mt.RegisterResponder(http.MethodGet, jobURL, jsonResp(http.StatusOK, body))
+		_, err := c.WaitForJob(context.Background(), &Job{ID: "j1", Links: JobLinks{Self: jobURL}}, fastPoll)
+		require.ErrorIs(t, err, ErrInvalidResponse)
+		assert.False(t, strings.ContainsAny(err.Error(), "\r\n\x1b"), "%.200q", err.Error())
+		assert.Less(t, len(err.Error()), 1000)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c, mt := newMockClient(t)
+	mt.RegisterResponder(http.MethodGet, jobURL, func(r *http.Request) (*http.Response, error) {
+		cancel()
+		return jsonResp(http.StatusOK, `{"id":"j1","steps":[{"title":"verify-credentials","status":"in-progress"}]}`)(r)
+	})
+	_, err := c.WaitForJob(ctx, &Job{ID: hostileID, Links: JobLinks{Self: jobURL}}, fastPoll)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.False(t, strings.ContainsAny(err.Error(), "\r\n\x1b"))
+	assert.Less(t, len(err.Error()), 1000)
 }

@@ -133,11 +133,11 @@ type waitConfig struct {
 	err                      error
 }
 
-// WithPollInterval sets the bounds of the wait between polls of the job and
-// turns off the schedule based on expected durations: the wait starts at
-// min, grows while nothing changes, with jitter, and never exceeds max or
-// the context's deadline. Without it, and without expected durations, the
-// bounds are 1 s to 5 s.
+// WithPollInterval replaces WaitForJob's default schedule with a plain
+// backoff: the wait between polls starts at min, grows by half while no step
+// changes, with jitter, comes back to min on a change, and never exceeds max.
+// Like the default schedule it polls once just before the context's
+// deadline rather than sleep through it.
 func WithPollInterval(min, max time.Duration) WaitOption {
 	return func(w *waitConfig) {
 		if min <= 0 || max < min {
@@ -149,22 +149,28 @@ func WithPollInterval(min, max time.Duration) WaitOption {
 }
 
 // WithExpectedDurations gives WaitForJob the average durations of the job's
-// steps (an institution's Stats.AverageDurationMs), so it can poll when the
-// job is likely to end. Jobs from [ConnectionsService.Create] carry them
-// already; this is for jobs from Refresh, Update or Jobs.Get.
+// steps (an institution's Stats.AverageDurationMs), in place of those the
+// job's institution publishes. WaitForJob finds the institution by itself
+// (from [Job.Institution] or the job's connection), so this is for durations
+// the caller knows better. Like published ones, they are untrusted: a step
+// of zero, a negative or more than a few minutes counts as unknown, and the
+// job's own pace corrects the rest.
 func WithExpectedDurations(d StepDurations) WaitOption {
 	return func(w *waitConfig) { w.expected = &d }
 }
 
 // WithProgress calls fn with the job each time a step's status changes, from
-// the goroutine that called WaitForJob. fn should return quickly.
+// the goroutine that called WaitForJob. fn should return quickly. To report
+// each change within 2 s, WaitForJob then sleeps at most 1.8 s between
+// polls, which costs requests on long jobs (see BENCHMARKS.md).
 func WithProgress(fn func(*Job)) WaitOption {
 	return func(w *waitConfig) { w.progress = fn }
 }
 
 // WithUntilStep makes WaitForJob return as soon as the step with this title has
 // succeeded (for example [StepRetrieveAccounts], to show accounts before the
-// transactions arrive), instead of waiting for every step.
+// transactions arrive), instead of waiting for every step. The default
+// schedule then aims its polls at that step's end.
 func WithUntilStep(title string) WaitOption {
 	return func(w *waitConfig) { w.untilStep = title }
 }

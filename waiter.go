@@ -1,10 +1,339 @@
 package basiq
 
 import (
+	"context"
+	"fmt"
+	"hash/fnv"
 	"math"
 	"math/rand/v2"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 )
+
+// Default bounds of the wait between polls with [WithPollInterval]'s plain
+// backoff, when the caller gives none.
+const (
+	defaultPollMin = time.Second
+	defaultPollMax = 5 * time.Second
+)
+
+// The default schedule's constants.
+const (
+	// fastPollMin and fastPollMax bound the interval while
+	// verify-credentials or mfa-challenge runs: a wrong password or an MFA
+	// challenge is then seen within a second, like Basiq's own 1 s poller.
+	fastPollMin = 900 * time.Millisecond
+	fastPollMax = 1000 * time.Millisecond
+	// densePollMin and densePollMax bound the interval where the job
+	// probably ends, and the shortest sleep of the whole schedule after
+	// verify-credentials.
+	densePollMin = 750 * time.Millisecond
+	densePollMax = 900 * time.Millisecond
+	// lateRisk bounds the chance, at each poll, that the job ends before
+	// the next one.
+	lateRisk = 0.15
+	// tailRisk bounds the chance, at each poll, that the job ends more
+	// than tailLag before the next poll; tailWiden widens the estimate's
+	// spread for that bound.
+	tailRisk  = 0.04
+	tailLag   = time.Second
+	tailWiden = 1.2
+	// pollCost is what one poll is worth in seconds of expected delay
+	// squared (see riskySleep).
+	pollCost = 0.15
+	// lateSleep bounds the sleep once a job runs past its estimate.
+	lateSleep = 1200 * time.Millisecond
+	// trustFloor is the longest sleep allowed whatever the watch so far.
+	trustFloor = 3 * time.Second
+	// longestSleep bounds any one sleep of the default schedule.
+	longestSleep = 20 * time.Second
+	// progressSleep bounds the sleep when WithProgress is set, so a step
+	// change is reported within 2 s.
+	progressSleep = 1800 * time.Millisecond
+	// longestStep is the longest a step is believed to take, whatever an
+	// institution publishes: published averages are untrusted input.
+	longestStep = 3 * time.Minute
+	// deadlineMargin is how long before the context's deadline the last
+	// poll is made, at most.
+	deadlineMargin = 200 * time.Millisecond
+)
+
+// WaitForJob polls job until every step has succeeded (or been skipped) and
+// returns the final job. It returns early:
+//
+//   - with a *JobError (matching [ErrJobFailed]) as soon as any step fails,
+//     naming the step and Basiq's failure code;
+//   - with an *MFAChallenge (matching [ErrMFARequired]) when a step waits for
+//     the customer's answer; answer with [JobsService.RespondMFA] and call
+//     WaitForJob again (the challenge just answered is not reported again
+//     while the API still shows it; a new challenge is);
+//   - with the job as soon as the step named by [WithUntilStep] has succeeded;
+//   - with the context's error, wrapped, when ctx is cancelled or its deadline
+//     passes; when the next poll would come after the deadline, WaitForJob
+//     polls once just before it, so the job returned beside the error is as
+//     fresh as it can be;
+//   - with an error matching [ErrInvalidResponse] when the job has a step
+//     status this library does not know or, once fetched, has no steps.
+//
+// On an early return the last job seen is returned beside the error.
+//
+// The job is fetched from its links.self when that link is under the base URL
+// (its origin and path prefix; a relative link is resolved against the base
+// URL), and otherwise from GET /jobs/{id} on the base URL, so the access token
+// never goes to another origin or outside the prefix.
+//
+// When to poll: about every second (with jitter) while verify-credentials or
+// mfa-challenge runs, so a wrong password or an MFA challenge is reported
+// within a second. After that, WaitForJob estimates when the job ends from
+// the institution's published step durations (stats.averageDurationMs, or
+// [WithExpectedDurations]; a step over a few minutes counts as unpublished),
+// from the durations this Client saw at the same institution (a few dozen
+// per institution, kept in the Client), and from the job's own pace, learnt
+// at each step change. It then sleeps as long as the job is unlikely to
+// end meanwhile: long while it cannot be near its end, under a second where
+// it probably ends or once it runs late. The institution is the job's
+// Institution, or that of its connection (read once with
+// GET /users/{id}/connections/{id} and remembered). Against polling every
+// second this sends a fifth to a third fewer requests, with a median delay
+// no longer, and fewer again once a few jobs at the institution have been
+// seen (figures in BENCHMARKS.md). While a job stays in verify-credentials
+// it polls a little more often than every second, so short jobs save little
+// and a failed login costs slightly more requests; reading the connection
+// costs one request; and [WithProgress], which caps each sleep at 1.8 s,
+// costs more on long jobs.
+// [WithPollInterval] replaces the schedule with a plain backoff.
+func (c *Client) WaitForJob(ctx context.Context, job *Job, opts ...WaitOption) (*Job, error) {
+	cfg := waitConfig{minInterval: defaultPollMin, maxInterval: defaultPollMax}
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	if cfg.err != nil {
+		return job, cfg.err
+	}
+	if job == nil {
+		return nil, &ValidationError{Field: "job", Reason: "required"}
+	}
+	path, err := c.jobPath(job)
+	if err != nil {
+		return job, err
+	}
+
+	var sched schedule = &backoffSchedule{min: cfg.minInterval, max: cfg.maxInterval}
+	var est *estimateSchedule
+	if !cfg.fixedBounds {
+		est = newEstimateSchedule(time.Now(), job, cfg.untilStep)
+		if cfg.expected != nil {
+			est.setPrior(sanePublished(cfg.expected))
+		}
+		sched = est
+	}
+	current, polled, changed := job, false, false
+	lastChance := false
+	for {
+		if polled || len(current.Steps) > 0 {
+			done, err := judgeJob(current, cfg.untilStep, polled)
+			if polled {
+				err = c.mfa.observe(current.ID, err)
+			}
+			if done && est != nil {
+				est.remember(c.waits, time.Now(), current)
+			}
+			if done || err != nil {
+				return current, err
+			}
+		}
+		if est != nil && (polled || len(current.Steps) > 0) && !est.resolved && est.needsInstitution(current) {
+			c.resolveInstitution(ctx, est, current, cfg.expected != nil)
+		}
+		d := sched.next(time.Now(), current, changed)
+		if cfg.progress != nil {
+			d = min(d, progressSleep)
+		}
+		if dl, ok := ctx.Deadline(); ok {
+			// Never sleep through the deadline: poll once just before it.
+			left := time.Until(dl)
+			margin := min(deadlineMargin, left/5)
+			if d > left-margin {
+				if lastChance {
+					<-ctx.Done()
+					return current, fmt.Errorf("basiq: waiting for job %s: %w", clean(current.ID, 100), ctx.Err())
+				}
+				d, lastChance = max(left-margin, 0), true
+			}
+		}
+		if err := sleepCtx(ctx, d); err != nil {
+			return current, fmt.Errorf("basiq: waiting for job %s: %w", clean(current.ID, 100), err)
+		}
+		next, err := c.Jobs.get(ctx, path)
+		if err != nil {
+			return current, fmt.Errorf("basiq: waiting for job %s: %w", clean(current.ID, 100), err)
+		}
+		if next.ID == "" {
+			next.ID = current.ID
+		}
+		next.Reused = current.Reused
+		if next.Institution == nil && current.Institution != nil {
+			ref := *current.Institution
+			next.Institution = &ref
+		}
+		changed = stepsChanged(current, next)
+		if changed && cfg.progress != nil {
+			cfg.progress(next)
+		}
+		current, polled = next, true
+	}
+}
+
+// resolveInstitution finds the institution of the job's connection and gives
+// the schedule what is known of it: the durations this client has seen there
+// and, unless the caller gave durations, its published ones. The
+// institution is the job's own, or the one remembered for its connection, or
+// read with GET /users/{userId}/connections/{id}. Failures only leave the
+// schedule with less to go on.
+func (c *Client) resolveInstitution(ctx context.Context, est *estimateSchedule, job *Job, haveDurations bool) {
+	est.resolved = true
+	connID := job.ConnectionID()
+	if strings.ContainsAny(connID, "/\\") {
+		connID = "" // an id from a link is one path segment, or none
+	}
+	instID := ""
+	if job.Institution != nil {
+		instID = job.Institution.ID
+	}
+	if instID == "" && connID != "" {
+		instID = c.waits.institutionOf(connID)
+	}
+	if instID == "" && connID != "" {
+		if userID := sourceUser(job.Links.Source); userID != "" {
+			if conn, err := c.Connections.Get(ctx, userID, connID); err == nil {
+				instID = conn.Institution.ID
+			}
+		}
+	}
+	if checkID("institution.id", instID) != nil {
+		return
+	}
+	if connID != "" {
+		c.waits.rememberConnection(connID, instID)
+	}
+	est.bank = instID
+	est.seen = c.waits.seen(instID)
+	if haveDurations {
+		return
+	}
+	if inst, err := c.Institutions.cached(ctx, instID); err == nil && inst.Stats != nil {
+		est.setPrior(sanePublished(inst.Stats.AverageDurationMs))
+	}
+}
+
+// sourceUser returns the user id in a connection link such as
+// ".../users/{userId}/connections/{id}", or "".
+func sourceUser(link string) string {
+	u, err := url.Parse(link)
+	if err != nil {
+		return ""
+	}
+	segs := strings.Split(strings.Trim(u.EscapedPath(), "/"), "/")
+	for i := len(segs) - 3; i >= 0; i-- {
+		if segs[i] == "users" && segs[i+2] == "connections" {
+			if s, err := url.PathUnescape(segs[i+1]); err == nil && !strings.ContainsAny(s, "/\\") && checkID("userId", s) == nil {
+				return s
+			}
+			return ""
+		}
+	}
+	return ""
+}
+
+// jobPath is where WaitForJob polls a job: its own link when that is under
+// the base URL, otherwise /jobs/{id}.
+func (c *Client) jobPath(job *Job) (string, error) {
+	if _, ok := c.resolve(job.Links.Self); ok {
+		return job.Links.Self, nil
+	}
+	if err := checkID("job.id", job.ID); err != nil {
+		return "", err
+	}
+	return pathf("jobs/%s", job.ID), nil
+}
+
+// judgeJob decides whether waiting is over: done, failed (a *JobError), or
+// not yet. fetched is true once the job has been read back from the API.
+func judgeJob(job *Job, untilStep string, fetched bool) (bool, error) {
+	if len(job.Steps) == 0 {
+		if fetched {
+			return false, fmt.Errorf("%w: job %s has no steps", ErrInvalidResponse, clean(job.ID, 100))
+		}
+		return false, nil
+	}
+	allDone := true
+	for _, st := range job.Steps {
+		switch {
+		case st.Status == StepFailed:
+			return false, newJobError(job.ID, st)
+		case !st.Status.Known():
+			return false, fmt.Errorf("%w: job %s step %q has unknown status %q", ErrInvalidResponse, clean(job.ID, 100), clean(st.Title, 100), clean(string(st.Status), 100))
+		case fetched && mfaChallenge(job.ID, st) != nil:
+			// Only a job read back counts: the job passed in may predate
+			// the answer the caller just gave.
+			return false, mfaChallenge(job.ID, st)
+		case untilStep != "" && st.Title == untilStep && st.Status.Done():
+			return true, nil
+		case !st.Status.Done():
+			allDone = false
+		}
+	}
+	return allDone, nil
+}
+
+func newJobError(jobID string, st Step) *JobError {
+	e := &JobError{JobID: jobID, Step: st.Title}
+	if r := st.Result; r != nil {
+		e.Code, e.Title, e.Detail = r.Code, r.Title, r.Detail
+	}
+	return e
+}
+
+// stepsChanged reports whether any step appeared or changed status.
+func stepsChanged(prev, next *Job) bool {
+	return !slices.EqualFunc(prev.Steps, next.Steps, func(a, b Step) bool {
+		return a.Title == b.Title && a.Status == b.Status
+	})
+}
+
+// jitter spreads d by up to ±10%, so that many waiters do not poll in step.
+func jitter(d time.Duration) time.Duration {
+	spread := d / 10
+	if spread <= 0 {
+		return d
+	}
+	return d - spread + rand.N(2*spread+1)
+}
+
+// between returns a random duration in [lo, hi].
+func between(rng *rand.Rand, lo, hi time.Duration) time.Duration {
+	if hi <= lo {
+		return lo
+	}
+	return lo + time.Duration(rng.Int64N(int64(hi-lo)+1))
+}
+
+// sleepCtx waits for d or until ctx is done, whichever comes first.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
 
 // A schedule decides how long WaitForJob sleeps before its next poll. It is
 // told each job it fetched and whether a step changed.
@@ -14,7 +343,7 @@ type schedule interface {
 
 // backoffSchedule polls from min, growing by half while nothing changes, up to
 // max; a change brings it back to min. It is used when the caller sets
-// WithPollInterval, or when nothing is known of the steps' durations.
+// WithPollInterval.
 type backoffSchedule struct {
 	min, max, cur time.Duration
 }
@@ -29,141 +358,558 @@ func (b *backoffSchedule) next(_ time.Time, _ *Job, changed bool) time.Duration 
 	return min(jitter(b.cur), b.max)
 }
 
-// The expected-duration schedule's constants.
-const (
-	// durationSpread is the assumed relative spread (standard deviation over
-	// mean) of a step's duration around the institution's published average.
-	durationSpread = 0.35
-	// windowSigmas is how far, in standard deviations of the estimated end,
-	// the dense polling window reaches each side of the estimate.
-	windowSigmas = 0.6
-	// densePoll is the interval inside the window: the delay between the job
-	// finishing and WaitForJob returning is then under densePoll.
-	densePoll = 450 * time.Millisecond
-	// latePollMax bounds the interval once a job has outlasted its window.
-	latePollMax = time.Second
-)
+// timedSteps are the steps whose durations institutions publish and the
+// schedule learns, in the order they run.
+var timedSteps = [...]string{StepVerifyCredentials, StepRetrieveAccounts, StepRetrieveTransactions}
 
-// expectedSchedule uses the institution's published step durations
-// (stats.averageDurationMs) to poll rarely while the job cannot be near its
-// end, and every densePoll inside the window where it most likely ends. The
-// estimate of the end is renewed at every poll from which step is running
-// and when it was seen to start, since steps run in a known order.
-type expectedSchedule struct {
-	d       StepDurations // milliseconds, as published
-	start   time.Time     // when the job started (about when it was created)
-	last    time.Time     // the previous poll
-	current string        // title of the step running at the previous poll
-	since   time.Time     // estimated start of that step
-	// denseUntil is the end of the dense window, once entered for the
-	// running step; late is the interval after it, growing.
-	denseUntil time.Time
-	late       time.Duration
+// stepIndex returns title's index in timedSteps, or -1.
+func stepIndex(title string) int {
+	for i, t := range timedSteps {
+		if t == title {
+			return i
+		}
+	}
+	return -1
 }
 
-// newExpectedSchedule returns a schedule for a job created at start, or nil
-// when the durations are unusable.
-func newExpectedSchedule(d *StepDurations, start time.Time) *expectedSchedule {
-	if d == nil || d.VerifyCredentials+d.RetrieveAccounts+d.RetrieveTransactions <= 0 {
+// sanePublished converts published averages (milliseconds) to durations,
+// dropping what no step takes (zero, negative, not a number, or more than
+// longestStep): such a step counts as unpublished. It returns nil when
+// nothing is left.
+func sanePublished(d *StepDurations) *[3]time.Duration {
+	if d == nil {
 		return nil
 	}
-	return &expectedSchedule{d: *d, start: start, last: start, since: start}
-}
-
-// mean returns a step's published average duration.
-func (e *expectedSchedule) mean(title string) time.Duration {
-	ms := 0.0
-	switch title {
-	case StepVerifyCredentials:
-		ms = e.d.VerifyCredentials
-	case StepRetrieveAccounts:
-		ms = e.d.RetrieveAccounts
-	case StepRetrieveTransactions:
-		ms = e.d.RetrieveTransactions
+	var out [3]time.Duration
+	ok := false
+	for i, ms := range []float64{d.VerifyCredentials, d.RetrieveAccounts, d.RetrieveTransactions} {
+		if !(ms > 0) || ms > float64(longestStep/time.Millisecond) {
+			continue // zero, negative, NaN, or more than any bank takes
+		}
+		out[i] = time.Duration(ms * float64(time.Millisecond))
+		ok = ok || out[i] > 0
 	}
-	return time.Duration(ms * float64(time.Millisecond))
+	if !ok {
+		return nil
+	}
+	return &out
 }
 
-// connectionSteps are the timed steps of a connection job, in order; a job
-// that has not been fetched yet is assumed to have them.
-var connectionSteps = []string{StepVerifyCredentials, StepRetrieveAccounts, StepRetrieveTransactions}
+// Uncertainties of the estimate, as sigmas of natural logarithms.
+const (
+	// stepSigma: how much one step's duration varies around its bank's
+	// typical duration.
+	stepSigma = 0.35
+	// minSeen is how many observations of a step the client needs before it
+	// trusts them over the published averages.
+	minSeen = 3
+)
 
-func (e *expectedSchedule) next(now time.Time, job *Job, _ bool) time.Duration {
-	titles := connectionSteps
-	running := ""
+// defaultStep is what a step is assumed to take with nothing published nor
+// seen.
+var defaultStep = [3]time.Duration{3 * time.Second, 3 * time.Second, 5 * time.Second}
+
+// estimateSchedule is WaitForJob's default schedule. It polls about every
+// second while verify-credentials or mfa-challenge runs. After that it keeps
+// a log-normal estimate of when the job ends and sleeps until the chance
+// that the job ended meanwhile reaches lateRisk. The estimate's median is the
+// remaining steps' typical durations (seen at this bank, or published, or a
+// default) times the job's pace, learnt from the steps it watched; its
+// spread shrinks as the pace is learnt. A job that runs past its estimate
+// has a growing chance of ending at any moment, so polling tightens by
+// itself.
+type estimateSchedule struct {
+	begin     time.Time
+	untilStep string
+	rng       *rand.Rand
+	// fresh: the job had no steps when the wait began, so it had just
+	// been started.
+	fresh bool
+
+	// What is known of the bank: published durations (sane), what this
+	// client saw there; bank is its id once resolved.
+	published *[3]time.Duration
+	seen      seenStats
+	bank      string
+	resolved  bool
+
+	// The watch: the previous poll, the step running then, and the bracket
+	// in which that step started (lo == hi when known exactly, zero when
+	// unknown).
+	last             time.Time
+	polls            int
+	running          string
+	startLo, startHi time.Time
+	// observed[i] is timedSteps[i]'s duration as watched, with the width
+	// of the uncertainty; zero when not watched.
+	observed [3]time.Duration
+	obsWidth [3]time.Duration
+}
+
+func newEstimateSchedule(now time.Time, job *Job, untilStep string) *estimateSchedule {
+	// The jitter comes from the job and the instant the wait began: waits
+	// on different jobs, or begun at different times, spread apart, and a
+	// simulation on a fake clock repeats exactly.
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(job.ID))
+	return &estimateSchedule{begin: now, last: now, untilStep: untilStep, fresh: len(job.Steps) == 0,
+		rng: rand.New(rand.NewPCG(uint64(now.UnixNano()), h.Sum64()))}
+}
+
+func (e *estimateSchedule) setPrior(p *[3]time.Duration) { e.published = p }
+
+// needsInstitution reports whether the schedule would use what is known of
+// the job's bank: once the job is past verify-credentials.
+func (e *estimateSchedule) needsInstitution(job *Job) bool {
+	r := runningStep(job)
+	return r != "" && r != StepVerifyCredentials && r != StepMFAChallenge
+}
+
+// runningStep returns the title of the first step not done, "" when all are
+// done, or verify-credentials for a job not fetched yet.
+func runningStep(job *Job) string {
+	if len(job.Steps) == 0 {
+		return StepVerifyCredentials
+	}
+	for _, st := range job.Steps {
+		if !st.Status.Done() {
+			return st.Title
+		}
+	}
+	return ""
+}
+
+// Where a step's typical duration comes from, most trusted first.
+const (
+	srcSeen      = iota // this client's recent jobs at the bank
+	srcPublished        // the bank's published averages, or WithExpectedDurations
+	srcDefault          // nothing known
+)
+
+// typical returns step i's typical duration and where it comes from. All
+// steps come from one source, so that a pace learnt against one applies to
+// the others: what this client saw at the bank once it saw every step
+// minSeen times, else the published averages (a step left out falls back to
+// the default), else the defaults.
+func (e *estimateSchedule) typical(i int) (time.Duration, int) {
+	if i < 0 {
+		return defaultStep[1], srcDefault
+	}
+	seenAll := true
+	for k := range timedSteps {
+		if _, n := e.seen.median(k); n < minSeen {
+			seenAll = false
+		}
+	}
+	switch {
+	case seenAll:
+		d, _ := e.seen.median(i)
+		return d, srcSeen
+	case e.published != nil && e.published[i] > 0:
+		return e.published[i], srcPublished
+	case e.published != nil:
+		return defaultStep[i], srcPublished
+	}
+	return defaultStep[i], srcDefault
+}
+
+// A paceComponent is one part of the prior on the log of a job's pace
+// against the typical durations: a normal of mean 0 and this sigma, with
+// this weight.
+type paceComponent struct{ weight, sigma float64 }
+
+// pacePriors are the priors per source: durations seen or published are
+// most often about right (the first component), sometimes far off (the
+// second: a bank whose averages are wrong, or absurd); nothing known is
+// nothing known.
+var pacePriors = [...][]paceComponent{
+	srcSeen:      {{0.85, 0.2}, {0.15, 1.5}},
+	srcPublished: {{0.7, 0.45}, {0.3, 2.5}},
+	srcDefault:   {{1, 2.5}},
+}
+
+// pacePosterior returns the law of the log pace given the observations xs
+// (log of watched over typical durations) with noise variances vs, under
+// the mixture prior: each component is updated and weighed by how well it
+// explains the observations.
+func pacePosterior(prior []paceComponent, xs, vs []float64) []pacePart {
+	var q, sum, prec float64
+	for i, x := range xs {
+		q += x * x / vs[i]
+		sum += x / vs[i]
+		prec += 1 / vs[i]
+	}
+	parts := make([]pacePart, len(prior))
+	best := math.Inf(-1)
+	for k, c := range prior {
+		p := 1/(c.sigma*c.sigma) + prec
+		parts[k] = pacePart{
+			w:        math.Log(c.weight) - 0.5*(q-sum*sum/p) - 0.5*math.Log(c.sigma*c.sigma*p),
+			mean:     sum / p,
+			variance: 1 / p,
+		}
+		best = max(best, parts[k].w)
+	}
+	var wsum float64
+	for k := range parts {
+		parts[k].w = math.Exp(parts[k].w - best)
+		wsum += parts[k].w
+	}
+	for k := range parts {
+		parts[k].w /= wsum
+	}
+	return parts
+}
+
+// pacePart is one component of the law of a job's log pace: weight, mean
+// and variance.
+type pacePart struct{ w, mean, variance float64 }
+
+func (e *estimateSchedule) next(now time.Time, job *Job, _ bool) time.Duration {
+	running := runningStep(job)
+	if e.polls == 0 && len(job.Steps) > 0 {
+		// The first look at the job. A job that had no steps when the wait
+		// began came straight from the POST that started it: its first
+		// step started about when the wait began. So did a first step
+		// still running.
+		e.running = running
+		e.startLo, e.startHi = time.Time{}, time.Time{}
+		if first := job.Steps[0]; e.fresh || first.Title == running {
+			e.running = first.Title
+			e.startLo, e.startHi = e.begin, e.begin
+		}
+	}
 	if len(job.Steps) > 0 {
-		titles = titles[:0:0]
-		for _, st := range job.Steps {
-			if st.Status.Done() {
-				continue
-			}
-			titles = append(titles, st.Title)
-			if running == "" {
-				running = st.Title
-			}
-		}
-	} else {
-		running = StepVerifyCredentials
+		e.polls++
 	}
-	if running != e.current {
-		// The running step started between the previous poll and this one:
-		// most likely when the steps before it were due to end.
-		if e.current != "" {
-			t, counting := e.since, false
-			for _, title := range connectionSteps {
-				if title == running {
-					break
-				}
-				counting = counting || title == e.current
-				if counting {
-					t = t.Add(e.mean(title))
-				}
+	if running != e.running {
+		// The running step changed between the previous poll and now. A
+		// step watched from start to end gives its duration.
+		if i := stepIndex(e.running); i >= 0 && !e.startLo.IsZero() && e.stepEnded(job, e.running) {
+			lo, hi := e.last.Sub(e.startHi), now.Sub(e.startLo)
+			if lo < 0 {
+				lo = 0
 			}
-			switch {
-			case t.Before(e.last):
-				t = e.last
-			case t.After(now):
-				t = now
-			}
-			e.since = t
+			e.observed[i], e.obsWidth[i] = (lo+hi)/2, hi-lo
 		}
-		e.current = running
-		e.denseUntil, e.late = time.Time{}, 0
+		e.startLo, e.startHi = e.last, now
+		e.running = running
 	}
 	e.last = now
 
-	// Estimated time left: what remains of the running step's mean (none
-	// once it runs late) and the later steps' means. The spread is that of
-	// the steps' whole durations.
-	var left time.Duration
-	var variance float64
-	for i, title := range titles {
-		m := e.mean(title)
-		if i == 0 {
-			left += max(m-now.Sub(e.since), 0)
-		} else {
-			left += m
-		}
-		variance += math.Pow(durationSpread*m.Seconds(), 2)
+	if running == StepVerifyCredentials || running == StepMFAChallenge || running == "" {
+		return between(e.rng, fastPollMin, fastPollMax)
 	}
-	sigma := time.Duration(math.Sqrt(variance) * float64(time.Second))
-	windowStart := left - time.Duration(windowSigmas*float64(sigma))
-	windowEnd := left + time.Duration(windowSigmas*float64(sigma))
+	return e.sleep(now, job, running)
+}
 
-	if !e.denseUntil.IsZero() {
-		if now.Before(e.denseUntil) {
-			return densePoll
+// stepEnded reports whether the step with this title is done in job.
+func (e *estimateSchedule) stepEnded(job *Job, title string) bool {
+	st := job.Step(title)
+	return st != nil && st.Status.Done()
+}
+
+// sleep chooses the sleep after verify-credentials: the longest that keeps
+// the chance of the job ending meanwhile under lateRisk, bounded below by
+// the dense interval.
+func (e *estimateSchedule) sleep(now time.Time, job *Job, running string) time.Duration {
+	law := e.remaining(job, running)
+	// The running step started in [startLo, startHi]; when that is unknown
+	// (it ran before the wait began), at the wait's start.
+	start := e.begin
+	if !e.startLo.IsZero() {
+		start = e.startLo.Add(e.startHi.Sub(e.startLo) / 2)
+	}
+	elapsed := max(now.Sub(start).Seconds(), 1e-3)
+	d := riskySleep(between(e.rng, densePollMin, densePollMax), elapsed, law)
+	// Estimates from published or default durations are trusted only as
+	// far as the job has been watched: a sleep never exceeds the watch so
+	// far (at least trustFloor), so a wrong estimate costs little delay.
+	watched := now.Sub(e.begin)
+	if !e.startLo.IsZero() {
+		watched = max(watched, now.Sub(e.startLo))
+	}
+	return min(d, max(watched, trustFloor))
+}
+
+// riskySleep chooses a sleep when the remaining duration, counted from the
+// running step's start, follows law and elapsed seconds have passed without
+// the job ending. Where the job's chance of ending soon (its hazard rate h)
+// is low the sleep is long: sqrt(2*pollCost/h), which balances the expected
+// delay against the cost of a poll. It never lets the chance of ending
+// meanwhile pass lateRisk, nor the chance of ending more than tailLag before
+// the next poll pass tailRisk (under a law widened by tailWiden, as
+// estimates err more than they think); it never goes below dense, and once
+// the law's median has passed it stays within lateSleep.
+func riskySleep(dense time.Duration, elapsed float64, law endLaw) time.Duration {
+	surv := law.surv(elapsed)
+	if !(surv > 1e-9) {
+		return dense
+	}
+	hazard := law.density(elapsed) / surv
+	d := math.Sqrt(2 * pollCost / max(hazard, 1e-12))
+	d = min(d, law.reach((1-lateRisk)*surv, elapsed)-elapsed)
+	wide := law.widen(tailWiden)
+	d = min(d, wide.reach((1-tailRisk)*wide.surv(elapsed), elapsed)-elapsed+tailLag.Seconds())
+	if elapsed > law.reach(0.5, 0) {
+		d = min(d, lateSleep.Seconds())
+	}
+	if math.IsNaN(d) || d > longestSleep.Seconds() {
+		return longestSleep
+	}
+	return max(time.Duration(d*float64(time.Second)), dense)
+}
+
+// endLaw is a mixture of log-normal laws of a duration in seconds.
+type endLaw []lognormal
+
+// lognormal is one part of an endLaw: weight w, and the mean and sigma of
+// the log.
+type lognormal struct{ w, mu, sigma float64 }
+
+// surv is the chance the duration exceeds x.
+func (l endLaw) surv(x float64) float64 {
+	lx := math.Log(x)
+	var s float64
+	for _, c := range l {
+		s += c.w * 0.5 * math.Erfc((lx-c.mu)/(c.sigma*math.Sqrt2))
+	}
+	return s
+}
+
+// density is the law's probability density at x.
+func (l endLaw) density(x float64) float64 {
+	lx := math.Log(x)
+	var f float64
+	for _, c := range l {
+		z := (lx - c.mu) / c.sigma
+		f += c.w * math.Exp(-z*z/2) / (math.Sqrt(2*math.Pi) * c.sigma * x)
+	}
+	return f
+}
+
+// widen returns the law with every sigma multiplied by f.
+func (l endLaw) widen(f float64) endLaw {
+	out := make(endLaw, len(l))
+	for i, c := range l {
+		out[i] = lognormal{c.w, c.mu, c.sigma * f}
+	}
+	return out
+}
+
+// reach returns the duration, at least from, at which the chance of
+// exceeding it falls to s, by bisection on its log.
+func (l endLaw) reach(s, from float64) float64 {
+	lo := math.Log(max(from, 1e-3))
+	if l.surv(math.Exp(lo)) <= s {
+		return math.Exp(lo)
+	}
+	hi := lo
+	for _, c := range l {
+		hi = max(hi, c.mu+10*c.sigma)
+	}
+	for range 60 {
+		mid := (lo + hi) / 2
+		if l.surv(math.Exp(mid)) > s {
+			lo = mid
+		} else {
+			hi = mid
 		}
-		// Past the window: the job runs late. Few jobs do, so polling
-		// about every second costs little and keeps their delay short.
-		e.late = min(max(e.late*3/2, 2*densePoll), latePollMax)
-		return e.late
 	}
-	if windowStart > densePoll {
-		// A little early rather than late, spread so waiters do not poll
-		// in step.
-		return windowStart - time.Duration(rand.Int64N(int64(windowStart/10)+1))
+	return math.Exp(hi)
+}
+
+// remaining estimates, from its start, how long the running step and the
+// steps after it (up to WithUntilStep's) take: one log-normal law per
+// component of the job's pace.
+func (e *estimateSchedule) remaining(job *Job, running string) endLaw {
+	// The job's pace against the typical durations, from the steps it was
+	// watched through.
+	var xs, vs []float64
+	weakest := srcSeen
+	for i := range timedSteps {
+		typ, src := e.typical(i)
+		weakest = max(weakest, src)
+		if e.observed[i] <= 0 || typ <= 0 {
+			continue
+		}
+		obs := e.observed[i].Seconds()
+		xs = append(xs, math.Log(obs/typ.Seconds()))
+		vs = append(vs, stepSigma*stepSigma+math.Pow(e.obsWidth[i].Seconds()/max(obs, 0.1), 2)/12)
 	}
-	e.denseUntil = now.Add(windowEnd)
-	return densePoll
+	paces := pacePosterior(pacePriors[weakest], xs, vs)
+
+	var total, spread float64
+	counting := false
+	titles := stepTitles(job)
+	for _, title := range titles {
+		if title == running {
+			counting = true
+		}
+		if !counting {
+			continue
+		}
+		if st := job.Step(title); st != nil && st.Status.Done() {
+			continue
+		}
+		typ, _ := e.typical(stepIndex(title))
+		if title == StepMFAChallenge {
+			typ = 0
+		}
+		s := typ.Seconds()
+		total += s
+		spread += math.Pow(stepSigma*s, 2)
+		if e.untilStep != "" && title == e.untilStep {
+			break
+		}
+	}
+	if total <= 0 {
+		total, spread = defaultStep[2].Seconds(), math.Pow(stepSigma*defaultStep[2].Seconds(), 2)
+	}
+	stepVar := spread / (total * total)
+	law := make(endLaw, len(paces))
+	for i, p := range paces {
+		mu := math.Log(total) + p.mean
+		mu = min(max(mu, math.Log(0.1)), math.Log((3 * longestStep).Seconds()))
+		law[i] = lognormal{w: p.w, mu: mu, sigma: math.Sqrt(p.variance + stepVar)}
+	}
+	return law
+}
+
+// stepTitles lists the job's step titles, or the connection steps for a job
+// not fetched yet.
+func stepTitles(job *Job) []string {
+	if len(job.Steps) == 0 {
+		return timedSteps[:]
+	}
+	titles := make([]string, len(job.Steps))
+	for i, st := range job.Steps {
+		titles[i] = st.Title
+	}
+	return titles
+}
+
+// remember records, in the client's memory of its bank, the durations of the
+// steps this wait watched from start to end.
+func (e *estimateSchedule) remember(m *waitMemory, now time.Time, job *Job) {
+	e.next(now, job, false) // closes the step that just ended
+	if e.bank == "" {
+		return
+	}
+	for i, d := range e.observed {
+		// Only durations watched closely enough teach something.
+		if d > 0 && e.obsWidth[i] <= 2*densePollMax {
+			m.record(e.bank, i, d)
+		}
+	}
+}
+
+// Bounds of a client's memory of the jobs it waited on.
+const (
+	memoryBanks       = 64   // institutions remembered
+	memorySamples     = 32   // durations remembered per step and institution
+	memoryConnections = 4096 // connection -> institution entries
+)
+
+// waitMemory is what a Client remembers of the jobs it waited on, to
+// schedule the next ones better: recent step durations per institution and
+// the institution of each connection it met. Its size is bounded.
+type waitMemory struct {
+	mu    sync.Mutex
+	banks map[string]*bankMemory
+	conns map[string]string
+	tick  uint64
+}
+
+// bankMemory holds an institution's recent step durations, per timed step,
+// as rings.
+type bankMemory struct {
+	used    uint64
+	samples [3][]time.Duration
+	next    [3]int
+}
+
+// seenStats is a copy of what was seen at one bank.
+type seenStats struct {
+	samples [3][]time.Duration
+}
+
+// median returns the median of step i's durations and how many there are.
+func (s seenStats) median(i int) (time.Duration, int) {
+	n := len(s.samples[i])
+	if n == 0 {
+		return 0, 0
+	}
+	return s.samples[i][n/2], n
+}
+
+func newWaitMemory() *waitMemory {
+	return &waitMemory{banks: map[string]*bankMemory{}, conns: map[string]string{}}
+}
+
+// seen returns a sorted copy of what was seen at bank.
+func (m *waitMemory) seen(bank string) seenStats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var s seenStats
+	if b := m.banks[bank]; b != nil {
+		m.tick++
+		b.used = m.tick
+		for i := range b.samples {
+			s.samples[i] = slices.Clone(b.samples[i])
+			slices.Sort(s.samples[i])
+		}
+	}
+	return s
+}
+
+// record adds a duration of step i at bank.
+func (m *waitMemory) record(bank string, i int, d time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b := m.banks[bank]
+	if b == nil {
+		if len(m.banks) >= memoryBanks {
+			// Forget the institution used least recently.
+			var oldest string
+			for id, ob := range m.banks {
+				if oldest == "" || ob.used < m.banks[oldest].used {
+					oldest = id
+				}
+			}
+			delete(m.banks, oldest)
+		}
+		b = &bankMemory{}
+		m.banks[bank] = b
+	}
+	m.tick++
+	b.used = m.tick
+	if len(b.samples[i]) < memorySamples {
+		b.samples[i] = append(b.samples[i], d)
+		return
+	}
+	b.samples[i][b.next[i]] = d
+	b.next[i] = (b.next[i] + 1) % memorySamples
+}
+
+// institutionOf returns the institution remembered for a connection, or "".
+func (m *waitMemory) institutionOf(connID string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.conns[connID]
+}
+
+// rememberConnection records a connection's institution.
+func (m *waitMemory) rememberConnection(connID, instID string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.conns[connID]; !ok && len(m.conns) >= memoryConnections {
+		for id := range m.conns { // forget an arbitrary half
+			if len(m.conns) < memoryConnections/2 {
+				break
+			}
+			delete(m.conns, id)
+		}
+	}
+	m.conns[connID] = instID
 }

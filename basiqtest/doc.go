@@ -64,6 +64,21 @@
 // [NewUnstartedServer] and [Server.Client] (or [Server.Transport]), jobs
 // advance with the bubble's fake clock.
 //
+// Institutions publish these durations as stats.averageDurationMs. To test
+// a client against jobs its estimates did not predict, [WithJobTiming]
+// draws each job's step durations around the published averages (with a
+// spread), slower or faster than them, or with totals unrelated to them;
+// [WithoutStats] publishes no stats; [WithPublishedAverages] publishes wrong
+// or absurd averages (an hour, 1e308, zero, negative); and
+// [WithFailingLoginAfter] makes a wrong login fail after a chosen time.
+// [Server.JobPlan] tells when each job's steps end, to measure how late a
+// client noticed:
+//
+//	srv := basiqtest.NewUnstartedServer(
+//		basiqtest.WithStepDuration(3*time.Second),
+//		basiqtest.WithJobTiming(basiqtest.JobTiming{Seed: 1, Scale: 2, Spread: 0.35}),
+//	)
+//
 // While a job is queued or running, creating the same connection (same
 // user, institution and loginId or userToken), updating or refreshing it
 // answers 200 with the running job instead of 202 with a new one. Creating

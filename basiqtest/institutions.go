@@ -1,6 +1,7 @@
 package basiqtest
 
 import (
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -167,29 +168,29 @@ func usesToken(auth string) bool { return auth == authToken || auth == authUserT
 
 // institutionJSON is the wire form of an institution.
 type institutionJSON struct {
-	Type                    string    `json:"type"`
-	ID                      string    `json:"id"`
-	Name                    string    `json:"name"`
-	ShortName               string    `json:"shortName"`
-	InstitutionType         string    `json:"institutionType"`
-	Country                 string    `json:"country"`
-	ServiceName             string    `json:"serviceName"`
-	ServiceType             string    `json:"serviceType"`
-	Tier                    string    `json:"tier"`
-	Authorization           string    `json:"authorization"`
-	Stage                   string    `json:"stage"`
-	Status                  string    `json:"status"`
-	LoginIDCaption          string    `json:"loginIdCaption,omitempty"`
-	PasswordCaption         string    `json:"passwordCaption,omitempty"`
-	SecurityCodeCaption     string    `json:"securityCodeCaption,omitempty"`
-	SecondaryLoginIDCaption string    `json:"secondaryLoginIdCaption,omitempty"`
-	UserTokenCaption        string    `json:"userTokenCaption,omitempty"`
-	Stats                   statsJSON `json:"stats"`
-	Links                   selfLinks `json:"links"`
+	Type                    string     `json:"type"`
+	ID                      string     `json:"id"`
+	Name                    string     `json:"name"`
+	ShortName               string     `json:"shortName"`
+	InstitutionType         string     `json:"institutionType"`
+	Country                 string     `json:"country"`
+	ServiceName             string     `json:"serviceName"`
+	ServiceType             string     `json:"serviceType"`
+	Tier                    string     `json:"tier"`
+	Authorization           string     `json:"authorization"`
+	Stage                   string     `json:"stage"`
+	Status                  string     `json:"status"`
+	LoginIDCaption          string     `json:"loginIdCaption,omitempty"`
+	PasswordCaption         string     `json:"passwordCaption,omitempty"`
+	SecurityCodeCaption     string     `json:"securityCodeCaption,omitempty"`
+	SecondaryLoginIDCaption string     `json:"secondaryLoginIdCaption,omitempty"`
+	UserTokenCaption        string     `json:"userTokenCaption,omitempty"`
+	Stats                   *statsJSON `json:"stats"`
+	Links                   selfLinks  `json:"links"`
 }
 
 type statsJSON struct {
-	AverageDurationMs durationsJSON `json:"averageDurationMs"`
+	AverageDurationMs *durationsJSON `json:"averageDurationMs"`
 }
 
 type durationsJSON struct {
@@ -207,8 +208,8 @@ type selfLinks struct {
 
 // institutionView renders in; s.mu must be held.
 func (s *Server) institutionView(c *call, in *Institution) institutionJSON {
-	ms := func(step string) float64 { return float64(s.cfg.duration(in.ID, step)) / 1e6 }
-	d := durationsJSON{
+	ms := func(step string) float64 { return s.cfg.publishedMs(in.ID, step) }
+	d := &durationsJSON{
 		VerifyCredentials:    ms(stepVerify),
 		RetrieveAccounts:     ms(stepAccounts),
 		RetrieveTransactions: ms(stepTransactions),
@@ -216,6 +217,13 @@ func (s *Server) institutionView(c *call, in *Institution) institutionJSON {
 	}
 	// Jobs have no retrieve-meta step: the total is what a job takes.
 	d.Total = d.VerifyCredentials + d.RetrieveAccounts + d.RetrieveTransactions
+	if math.IsInf(d.Total, 0) {
+		d.Total = math.Copysign(math.MaxFloat64, d.Total) // JSON has no infinity
+	}
+	stats := &statsJSON{AverageDurationMs: d}
+	if s.cfg.noStats {
+		stats = nil
+	}
 	return institutionJSON{
 		Type: "institution", ID: in.ID, Name: in.Name, ShortName: in.ShortName,
 		InstitutionType: "Test Bank", Country: in.Country, ServiceName: "Test Bank", ServiceType: "Test",
@@ -223,7 +231,7 @@ func (s *Server) institutionView(c *call, in *Institution) institutionJSON {
 		LoginIDCaption: in.LoginIDCaption, PasswordCaption: in.PasswordCaption,
 		SecurityCodeCaption: in.SecurityCodeCaption, SecondaryLoginIDCaption: in.SecondaryLoginIDCaption,
 		UserTokenCaption: in.UserTokenCaption,
-		Stats:            statsJSON{AverageDurationMs: d},
+		Stats:            stats,
 		Links:            selfLinks{Self: c.base + "/institutions/" + in.ID},
 	}
 }

@@ -1,6 +1,7 @@
 package basiqtest
 
 import (
+	"math"
 	"net/http"
 	"net/url"
 	"testing"
@@ -115,4 +116,28 @@ func TestWithInstitutions(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, r.status, "body: %s", r.body)
 	j = c.wait(str(r.obj(t), "id"))
 	assert.Equal(t, "retrieve-transactions=success", j.statuses()[2])
+}
+
+func TestInstitutionStatsOptions(t *testing.T) {
+	t.Parallel()
+	_, c := startServer(t, WithoutStats())
+	in := c.get("/institutions/" + InstHooli).obj(t)
+	v, present := in["stats"]
+	assert.True(t, present)
+	assert.Nil(t, v, "stats: null")
+
+	_, c = startServer(t, WithStepDuration(time.Second), WithPublishedAverages(func(_, step string) float64 {
+		switch step {
+		case "verify-credentials":
+			return 1e308
+		case "retrieve-accounts":
+			return -5
+		case "retrieve-transactions":
+			return math.Inf(1) // JSON cannot carry it: published as 0
+		}
+		return 0
+	}))
+	in = c.get("/institutions/" + InstHooli).obj(t)
+	assert.Equal(t, map[string]any{"verifyCredentials": 1e308, "retrieveAccounts": -5.0, "retrieveTransactions": 0.0,
+		"retrieveMeta": 0.0, "total": 1e308 - 5}, dig(in, "stats", "averageDurationMs"))
 }

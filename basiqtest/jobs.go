@@ -169,11 +169,12 @@ func (s *Server) startJob(c *call, cn *connection) *job {
 	s.seq++
 	j := &job{
 		id: s.newID(), userID: cn.userID, connID: cn.id, instID: in.ID, seq: s.seq, created: c.now,
-		durVerify:       s.cfg.duration(in.ID, stepVerify),
-		durAccounts:     s.cfg.duration(in.ID, stepAccounts),
-		durTransactions: s.cfg.duration(in.ID, stepTransactions),
-		verifyErr:       verifyOutcome(in, cn),
-		hasMFA:          in.Authorization == authUserMFA || in.Authorization == authIntermittent,
+		verifyErr: verifyOutcome(in, cn),
+		hasMFA:    in.Authorization == authUserMFA || in.Authorization == authIntermittent,
+	}
+	j.durVerify, j.durAccounts, j.durTransactions = s.cfg.jobDurations(in.ID)
+	if j.verifyErr != nil && s.cfg.failAfter > 0 {
+		j.durVerify = s.cfg.failAfter
 	}
 	j.askMFA = in.Authorization == authUserMFA || (in.Authorization == authIntermittent && cn.jobCount%2 == 0)
 	s.jobs[j.id] = j
@@ -383,4 +384,36 @@ func (s *Server) answerMFA(c *call) reply {
 	j.mfaRight = len(b.Response) == 1 && b.Response[0] == MFACode
 	s.settle(c.now)
 	return answer(http.StatusAccepted, s.jobView(c, j, false))
+}
+
+// JobPlan is how a job of the server runs, as [Server.JobPlan] reports it:
+// when it started and how long its timed steps take. A test can compute from
+// it when the job ends, fails or asks for MFA, to measure how late a client
+// notices.
+type JobPlan struct {
+	// Created is when the job started, on the server's clock.
+	Created time.Time
+	// Institution is the institution's id.
+	Institution string
+	// Verify, Accounts and Transactions are the durations of the timed
+	// steps. mfa-challenge, when there is one, starts when verify-credentials
+	// ends and lasts until answered.
+	Verify, Accounts, Transactions time.Duration
+	// Fails: verify-credentials fails at Created+Verify.
+	Fails bool
+	// AsksMFA: the job waits in mfa-challenge from Created+Verify.
+	AsksMFA bool
+}
+
+// JobPlan returns the plan of the job with this id, and false if there is no
+// such job.
+func (s *Server) JobPlan(id string) (JobPlan, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j, found := s.jobs[id]
+	if !found {
+		return JobPlan{}, false
+	}
+	return JobPlan{Created: j.created, Institution: j.instID, Verify: j.durVerify, Accounts: j.durAccounts,
+		Transactions: j.durTransactions, Fails: j.verifyErr != nil, AsksMFA: j.hasMFA && j.askMFA}, true
 }

@@ -1,6 +1,7 @@
 package basiqtest
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"testing"
@@ -384,4 +385,59 @@ func TestMFARefusesTokenIssuedBefore21(t *testing.T) {
 			map[string]string{"Authorization": "Bearer " + c.token(ScopeClientAccess)})
 		assert.Equal(t, http.StatusAccepted, r.status, "a token issued under 2.1 is taken")
 	})
+}
+
+func TestJobTimingDrawsAroundThePublishedAverages(t *testing.T) {
+	t.Parallel()
+	plans := func(timing JobTiming, n int) []JobPlan {
+		srv, c := inProcessServer(t, WithStepDuration(2*time.Second), WithJobTiming(timing))
+		var out []JobPlan
+		for i := range n {
+			u := c.createUser(fmt.Sprintf("timing-%d@hooli.example", i))
+			r := c.connect(u, InstHooli, map[string]string{"loginId": LoginGavinBelson, "password": PasswordGavinBelson})
+			require.Equal(t, http.StatusAccepted, r.status)
+			p, ok := srv.JobPlan(str(r.obj(t), "id"))
+			require.True(t, ok)
+			out = append(out, p)
+		}
+		return out
+	}
+	total := func(p JobPlan) time.Duration { return p.Verify + p.Accounts + p.Transactions }
+
+	// Scale alone: every step takes Scale times the average.
+	for _, p := range plans(JobTiming{Scale: 2}, 3) {
+		assert.Equal(t, [3]time.Duration{4 * time.Second, 4 * time.Second, 4 * time.Second}, [3]time.Duration{p.Verify, p.Accounts, p.Transactions})
+	}
+	// Spread: steps vary, the same way for the same seed, about the average.
+	a, b := plans(JobTiming{Seed: 3, Spread: 0.35}, 40), plans(JobTiming{Seed: 3, Spread: 0.35}, 40)
+	var sum time.Duration
+	distinct := map[time.Duration]bool{}
+	for i := range a {
+		assert.Equal(t, total(a[i]), total(b[i]), "same seed, same draws")
+		sum += total(a[i])
+		distinct[a[i].Verify] = true
+	}
+	assert.Greater(t, len(distinct), 30)
+	assert.InDelta(t, 6*time.Second, sum/time.Duration(len(a)), float64(time.Second), "mean near the published 6 s")
+	// Totals unrelated to the averages.
+	for _, p := range plans(JobTiming{Seed: 4, TotalMin: 3 * time.Second, TotalMax: 30 * time.Second}, 20) {
+		assert.InDelta(t, 16.5*float64(time.Second), float64(total(p)), 13.5*float64(time.Second)+float64(3*time.Millisecond))
+	}
+}
+
+func TestFailingLoginAfter(t *testing.T) {
+	t.Parallel()
+	srv, c := inProcessServer(t, WithStepDuration(10*time.Second), WithFailingLoginAfter(1500*time.Millisecond))
+	u := c.createUser("late-fail@hooli.example")
+	r := c.connect(u, InstHooli, map[string]string{"loginId": LoginBighead, "password": PasswordBighead})
+	require.Equal(t, http.StatusAccepted, r.status)
+	p, ok := srv.JobPlan(str(r.obj(t), "id"))
+	require.True(t, ok)
+	assert.True(t, p.Fails)
+	assert.Equal(t, 1500*time.Millisecond, p.Verify)
+	// A good login keeps the usual duration.
+	r = c.connect(u, InstHooli, map[string]string{"loginId": LoginJared, "password": PasswordJared})
+	p, _ = srv.JobPlan(str(r.obj(t), "id"))
+	assert.False(t, p.Fails)
+	assert.Equal(t, 10*time.Second, p.Verify)
 }

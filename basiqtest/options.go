@@ -1,6 +1,10 @@
 package basiqtest
 
-import "time"
+import (
+	"math"
+	"math/rand/v2"
+	"time"
+)
 
 // Option configures a [Server]; pass options to [NewServer].
 type Option func(*config)
@@ -12,6 +16,15 @@ type config struct {
 	stepDurations func(institutionID, step string) time.Duration
 	txPerAccount  int
 	institutions  []Institution
+
+	// Job timing (WithJobTiming, WithoutStats, WithPublishedAverages,
+	// WithFailingLoginAfter).
+	timing    *JobTiming
+	rng       *rand.Rand
+	idRng     *rand.Rand // ids, when they must repeat
+	noStats   bool
+	published func(institutionID, step string) float64
+	failAfter time.Duration
 }
 
 // WithAPIKey sets the API key POST /token accepts (default [DefaultAPIKey]).
@@ -79,4 +92,119 @@ func (c *config) duration(inst, step string) time.Duration {
 		}
 	}
 	return c.stepDuration
+}
+
+// JobTiming draws each job's step durations around the averages the server
+// publishes, for [WithJobTiming]. The published averages stay those of
+// [WithStepDuration] and [WithStepDurations]; the jobs' real durations depart
+// from them as set here, so a client can be tested against banks whose
+// statistics are right on average, biased, or unrelated to the jobs.
+type JobTiming struct {
+	// Seed makes the draws repeatable: two servers with the same options
+	// that start the same jobs in the same order draw the same durations.
+	Seed uint64
+	// Scale multiplies every step's duration: 2 makes jobs run at half the
+	// published pace (twice as long), 0.5 at twice the pace. Zero or less
+	// counts as 1.
+	Scale float64
+	// Spread is the sigma of a log-normal factor, rescaled to mean 1, drawn
+	// for each step of each job separately (0.35 makes a step's duration
+	// vary by about ±35%). Zero draws no factor.
+	Spread float64
+	// TotalMin and TotalMax, when TotalMax > 0, ignore the averages' sum:
+	// each job's total is drawn uniformly between them and shared among its
+	// steps in the proportions of the averages (after Spread).
+	TotalMin, TotalMax time.Duration
+}
+
+// WithJobTiming makes each job's step durations random draws around the
+// published averages; see [JobTiming]. Without it every job's steps take
+// exactly the published averages. [Server.JobPlan] reports what each job
+// drew. The server's ids (users, connections, jobs...) are then drawn from
+// the same seed too, so a run that makes the same requests in the same order
+// repeats exactly.
+func WithJobTiming(t JobTiming) Option {
+	return func(c *config) {
+		if t.Scale <= 0 || math.IsNaN(t.Scale) || math.IsInf(t.Scale, 0) {
+			t.Scale = 1
+		}
+		if t.Spread < 0 || math.IsNaN(t.Spread) || math.IsInf(t.Spread, 0) {
+			t.Spread = 0
+		}
+		c.timing = &t
+		c.rng = rand.New(rand.NewPCG(t.Seed, 0x9e3779b97f4a7c15))
+		c.idRng = rand.New(rand.NewPCG(t.Seed, 0x2545f4914f6cdd1d))
+	}
+}
+
+// WithoutStats makes institutions publish no statistics ("stats": null), as
+// some real institutions do. Jobs still take the durations set by the other
+// options.
+func WithoutStats() Option {
+	return func(c *config) { c.noStats = true }
+}
+
+// WithPublishedAverages overrides the averages institutions publish in
+// stats.averageDurationMs, in milliseconds, per institution and step title
+// ("verify-credentials", "retrieve-accounts", "retrieve-transactions",
+// "retrieve-meta"), without changing how long jobs take: use it to publish
+// wrong or absurd averages (an hour, 1e308, zero, negative). A value that
+// JSON cannot carry (NaN, ±Inf) is published as 0. fn is called with the
+// server locked: it must not call the server.
+func WithPublishedAverages(fn func(institutionID, step string) float64) Option {
+	return func(c *config) { c.published = fn }
+}
+
+// WithFailingLoginAfter makes verify-credentials of a job whose credentials
+// are wrong ([LoginBighead], an unknown login, a bad user token...) fail d
+// after the job starts, instead of after the step's usual duration. A d <= 0
+// keeps the usual duration.
+func WithFailingLoginAfter(d time.Duration) Option {
+	return func(c *config) { c.failAfter = max(d, 0) }
+}
+
+// jobDurations draws the durations of a job's timed steps at inst; the
+// server's lock must be held (the draws share one generator).
+func (c *config) jobDurations(inst string) (verify, accounts, transactions time.Duration) {
+	base := [3]time.Duration{c.duration(inst, stepVerify), c.duration(inst, stepAccounts), c.duration(inst, stepTransactions)}
+	t := c.timing
+	if t == nil {
+		return base[0], base[1], base[2]
+	}
+	var out [3]float64
+	var sum, baseSum float64
+	for i, d := range base {
+		f := t.Scale
+		if t.Spread > 0 {
+			f *= math.Exp(c.rng.NormFloat64()*t.Spread - t.Spread*t.Spread/2)
+		}
+		out[i] = float64(d) * f
+		sum += out[i]
+		baseSum += float64(d)
+	}
+	if t.TotalMax > 0 && baseSum > 0 {
+		lo, hi := float64(min(t.TotalMin, t.TotalMax)), float64(t.TotalMax)
+		total := lo + c.rng.Float64()*(hi-lo)
+		if sum <= 0 {
+			sum = 1
+		}
+		for i := range out {
+			out[i] *= total / sum
+		}
+	}
+	round := func(f float64) time.Duration { return time.Duration(math.Round(f/1e6) * 1e6) }
+	return round(out[0]), round(out[1]), round(out[2])
+}
+
+// publishedMs is the average institution inst publishes for step, in
+// milliseconds.
+func (c *config) publishedMs(inst, step string) float64 {
+	if c.published != nil {
+		v := c.published(inst, step)
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return 0
+		}
+		return v
+	}
+	return float64(c.duration(inst, step)) / 1e6
 }

@@ -573,6 +573,9 @@ func randomHex(n int) string {
 func (s *Server) newID() string {
 	for {
 		id := randomHex(8)
+		if s.cfg.idRng != nil {
+			id = fmt.Sprintf("%016x", s.cfg.idRng.Uint64())
+		}
 		if _, dup := s.ids[id]; !dup {
 			s.ids[id] = struct{}{}
 			return id
