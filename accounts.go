@@ -3,6 +3,7 @@ package basiq
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"time"
 )
 
@@ -95,7 +96,7 @@ func (s *AccountsService) Get(ctx context.Context, userID, accountID string) (*A
 		return nil, err
 	}
 	a := new(Account)
-	if err := s.client.get(ctx, pathf("users/%s/accounts/%s", userID, accountID), a); err != nil {
+	if _, err := s.client.call(ctx, http.MethodGet, pathf("users/%s/accounts/%s", userID, accountID), nil, a); err != nil {
 		return nil, err
 	}
 	return a, nil

@@ -19,8 +19,8 @@ import (
 // [JobsService.RespondMFA], which the API accepts only with a CLIENT_ACCESS
 // token; each scope's token is fetched, shared and renewed on its own.
 const (
-	ScopeServerAccess = "SERVER_ACCESS"
-	ScopeClientAccess = "CLIENT_ACCESS"
+	scopeServer = "SERVER_ACCESS"
+	scopeClient = "CLIENT_ACCESS"
 )
 
 const (
@@ -162,7 +162,7 @@ func (ts *tokenSource) invalidate(scope, tok string) {
 // the API fixes a token's version when it is issued, and the CLIENT_ACCESS
 // token answers MFA challenges, which exist from version 2.1.
 func (c *Client) tokenVersion(scope string) string {
-	if scope == ScopeClientAccess && (c.version == "1.0" || c.version == "2.0") {
+	if scope == scopeClient && (c.version == "1.0" || c.version == "2.0") {
 		return mfaVersion
 	}
 	return c.version
@@ -173,19 +173,13 @@ func (c *Client) tokenVersion(scope string) string {
 // a network error or a 429/5xx answer.
 func (ts *tokenSource) fetch(ctx context.Context, scope string, retry bool) (string, time.Duration, error) {
 	c := ts.client
-	form := url.Values{"scope": {scope}}
-	req, err := c.newRequest(ctx, http.MethodPost, "token", form)
-	if err != nil {
-		return "", 0, err
-	}
+	opts := []requestOption{withAPIKey(), withHeader("basiq-version", c.tokenVersion(scope))}
 	if retry {
 		// Asking for a token creates nothing, so it is safe to repeat.
-		req = withRetry(req)
+		opts = append(opts, withRetry())
 	}
-	req.Header.Set("basiq-version", c.tokenVersion(scope))
-	req.Header.Set("Authorization", "Basic "+basicKey(c.apiKey.value()))
 	var tr tokenResponse
-	if _, err := c.send(req, &tr); err != nil {
+	if _, err := c.call(ctx, http.MethodPost, "token", url.Values{"scope": {scope}}, &tr, opts...); err != nil {
 		var apiErr *APIError
 		if errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusNotFound || apiErr.StatusCode == http.StatusUnauthorized) {
 			// Basiq answers a key it does not know with 404 "Unable to

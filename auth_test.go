@@ -126,10 +126,10 @@ func TestTokenLifeForms(t *testing.T) {
 				}
 				mt.RegisterResponder(http.MethodPost, testBase+"/token", jsonResp(http.StatusOK, body+"}"))
 				start := time.Now()
-				_, err := c.auth.value().token(context.Background(), ScopeServerAccess)
+				_, err := c.auth.value().token(context.Background(), scopeServer)
 				require.NoError(t, err)
 				c.auth.value().mu.Lock()
-				got := c.auth.value().tokens[ScopeServerAccess]
+				got := c.auth.value().tokens[scopeServer]
 				c.auth.value().mu.Unlock()
 				assert.Equal(t, tc.life, got.expires.Sub(start))
 				assert.True(t, got.renew.Before(got.expires))
@@ -188,8 +188,8 @@ func TestMFATokenIssuedUnderMFAVersion(t *testing.T) {
 			require.NoError(t, err)
 			_, err = c.Jobs.Get(context.Background(), "j1")
 			require.NoError(t, err)
-			assert.Equal(t, tc.want, versions[ScopeClientAccess])
-			assert.Equal(t, tc.client, versions[ScopeServerAccess], "the server token keeps the client's version")
+			assert.Equal(t, tc.want, versions[scopeClient])
+			assert.Equal(t, tc.client, versions[scopeServer], "the server token keeps the client's version")
 		})
 	}
 }

@@ -1,7 +1,6 @@
 package basiq
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -95,7 +94,6 @@ type Client struct {
 
 	auth  hidden[*tokenSource]
 	insts *institutionCache
-	mfa   *mfaMemory
 	waits *waitMemory
 }
 
@@ -189,7 +187,6 @@ func NewClient(opts ...Option) (*Client, error) {
 	c.Transactions = (*TransactionsService)(&c.common)
 	c.auth = hide(&tokenSource{client: c})
 	c.insts = newInstitutionCache()
-	c.mfa = &mfaMemory{}
 	c.waits = newWaitMemory()
 	return c, nil
 }
@@ -377,7 +374,7 @@ func (c *Client) underBase(u *url.URL) bool {
 // redirect comes back as its 3xx answer.
 func (c *Client) checkRedirect(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
-		if len(via) > 0 && (carriesAPIKey(via[0]) || via[0].Context().Value(secretsKey{}) != nil) {
+		if len(via) > 0 && policyOf(via[0].Context()).noRedirect {
 			return http.ErrUseLastResponse
 		}
 		if !c.underBase(req.URL) {
@@ -391,12 +388,6 @@ func (c *Client) checkRedirect(next func(*http.Request, []*http.Request) error) 
 		}
 		return nil
 	}
-}
-
-// carriesAPIKey reports a request sent with the API key (Basic credentials).
-func carriesAPIKey(req *http.Request) bool {
-	scheme, _, _ := strings.Cut(strings.TrimSpace(req.Header.Get("Authorization")), " ")
-	return strings.EqualFold(scheme, "Basic")
 }
 
 // keepIdle hides a transport's CloseIdleConnections from the retry machinery,
@@ -431,273 +422,5 @@ type cancelOnClose struct {
 func (b *cancelOnClose) Close() error {
 	err := b.ReadCloser.Close()
 	b.cancel()
-	return err
-}
-
-// newRequest builds a request for path, a path relative to the base URL (its ids
-// already escaped) or a link from an answer under the base URL. A non-nil
-// body is sent as JSON, or as a form when it is url.Values. Requests with
-// methods that cannot create anything are marked safe to retry; see
-// [withRetry] for the rest.
-func (c *Client) newRequest(ctx context.Context, method, path string, body any) (*retryablehttp.Request, error) {
-	u, ok := c.resolve(path)
-	if !ok {
-		return nil, fmt.Errorf("basiq: refusing to send a request to %q: not under the base URL", path)
-	}
-	var (
-		raw         []byte
-		contentType string
-	)
-	switch b := body.(type) {
-	case nil:
-	case url.Values:
-		raw, contentType = []byte(b.Encode()), "application/x-www-form-urlencoded"
-	default:
-		var err error
-		raw, err = json.Marshal(b)
-		if err != nil {
-			return nil, fmt.Errorf("basiq: encoding request body: %w", err)
-		}
-		contentType = "application/json"
-	}
-	// A fresh policy for every request, so that a request made while
-	// serving another (a token fetch inside a GET or a connection POST)
-	// never inherits that one's retry rules.
-	safe := method == http.MethodGet || method == http.MethodHead || method == http.MethodDelete
-	ctx = context.WithValue(ctx, policyKey{}, &retryPolicy{safe: safe})
-	var rawBody any
-	if raw != nil {
-		rawBody = raw
-	}
-	req, err := retryablehttp.NewRequestWithContext(ctx, method, u.String(), rawBody)
-	if err != nil {
-		return nil, fmt.Errorf("basiq: building request: %w", err)
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("basiq-version", c.version)
-	req.Header.Set("User-Agent", c.userAgent)
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	return req, nil
-}
-
-// secretsKey carries, in a request's context, the secret values its body
-// holds, so that an error answer quoting them has them masked.
-type secretsKey struct{}
-
-// withSecrets records the secret values req carries (empty ones are skipped).
-func withSecrets(req *retryablehttp.Request, secrets ...string) *retryablehttp.Request {
-	var keep []string
-	for _, s := range secrets {
-		if s != "" {
-			keep = append(keep, s)
-		}
-	}
-	if len(keep) == 0 {
-		return req
-	}
-	return req.WithContext(context.WithValue(req.Context(), secretsKey{}, keep))
-}
-
-// requestSecrets lists what must never appear in an error about req: the
-// secrets of its body, the credential of its Authorization header, and the
-// API key, which a server that saw it at /token could quote anywhere.
-func (c *Client) requestSecrets(req *retryablehttp.Request) []string {
-	body, _ := req.Context().Value(secretsKey{}).([]string)
-	secrets := append([]string{c.apiKey.value()}, body...)
-	if _, cred, ok := strings.Cut(req.Header.Get("Authorization"), " "); ok && cred != "" {
-		secrets = append(secrets, cred)
-	}
-	return secrets
-}
-
-// withRetry marks a request whose method could create something (a POST) as
-// safe to repeat, because the API answers a repeat without a duplicate.
-func withRetry(req *retryablehttp.Request) *retryablehttp.Request {
-	policyOf(req.Context()).safe = true
-	return req
-}
-
-// scopeKey carries, in a request's context, the token scope a request needs
-// when it is not ScopeServerAccess.
-type scopeKey struct{}
-
-// withScope makes req use a token of another scope.
-func withScope(req *retryablehttp.Request, scope string) *retryablehttp.Request {
-	return req.WithContext(context.WithValue(req.Context(), scopeKey{}, scope))
-}
-
-// do sends req with the client's access token and decodes a successful JSON
-// answer into v (when v is not nil). A non-2xx answer becomes an *APIError. An
-// answer saying the token expired or is invalid gets one fresh token and one
-// more try.
-func (c *Client) do(req *retryablehttp.Request, v any) (*http.Response, error) {
-	scope, _ := req.Context().Value(scopeKey{}).(string)
-	if scope == "" {
-		scope = ScopeServerAccess
-	}
-	for attempt := 0; ; attempt++ {
-		tok, err := c.auth.value().token(req.Context(), scope)
-		if err != nil {
-			return nil, err
-		}
-		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := c.send(req, v)
-		if attempt == 0 && isTokenRejected(err) {
-			c.logger.LogAttrs(req.Context(), slog.LevelDebug, "basiq: access token rejected, renewing")
-			c.auth.value().invalidate(scope, tok)
-			// A request carrying bank credentials counts this repeat
-			// against its one repeat after an unknown outcome.
-			if policyOf(req.Context()).once() {
-				continue
-			}
-		}
-		return resp, err
-	}
-}
-
-// send is the single place a request leaves the client: it runs the retrying
-// transport, maps a non-2xx answer to an *APIError and decodes a 2xx body into
-// v. The response body is always read (bounded) and closed.
-func (c *Client) send(req *retryablehttp.Request, v any) (*http.Response, error) {
-	start := time.Now()
-	where := req.Method + " " + safePath(req.URL)
-	resp, err := c.retrier(req).Do(req)
-	if err != nil {
-		if resp != nil {
-			resp.Body.Close()
-		}
-		if ctxErr := req.Context().Err(); ctxErr != nil {
-			err = ctxErr
-		}
-		c.logger.LogAttrs(req.Context(), slog.LevelDebug, "basiq: request failed",
-			slog.String("method", req.Method), slog.String("path", safePath(req.URL)),
-			slog.Duration("elapsed", time.Since(start)), slog.String("error", err.Error()))
-		return nil, fmt.Errorf("basiq: %s: %w", where, err)
-	}
-	defer resp.Body.Close()
-
-	if c.logger.Enabled(req.Context(), slog.LevelDebug) {
-		c.logger.LogAttrs(req.Context(), slog.LevelDebug, "basiq: request",
-			slog.String("method", req.Method), slog.String("path", safePath(req.URL)),
-			slog.Int("status", resp.StatusCode), slog.Duration("elapsed", time.Since(start)))
-	}
-
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
-		if readErr != nil && req.Context().Err() != nil {
-			return resp, fmt.Errorf("basiq: %s: %w", where, req.Context().Err())
-		}
-		apiErr := newAPIError(resp, body, c.requestSecrets(req))
-		apiErr.RetryAfter, _ = retryAfter(resp, time.Now())
-		return resp, apiErr
-	}
-	if v == nil || resp.StatusCode == http.StatusNoContent {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBodyBytes))
-		if _, ok := v.(identified); ok {
-			return resp, fmt.Errorf("%w: %s: answer %d has no content", ErrInvalidResponse, where, resp.StatusCode)
-		}
-		return resp, nil
-	}
-	var buf bytes.Buffer
-	if n := resp.ContentLength; n > 0 {
-		// The announced length only sizes the first allocation, and only up
-		// to a cap: memory follows the bytes that actually arrive.
-		buf.Grow(int(min(n, maxBodyPrealloc)) + 1)
-	}
-	_, err = buf.ReadFrom(io.LimitReader(resp.Body, maxBodyBytes+1))
-	body := buf.Bytes()
-	if err != nil {
-		if ctxErr := req.Context().Err(); ctxErr != nil {
-			err = ctxErr
-		}
-		return resp, fmt.Errorf("basiq: %s: reading response: %w", where, err)
-	}
-	if len(body) > maxBodyBytes {
-		return resp, fmt.Errorf("%w: %s: response body larger than %d bytes", ErrInvalidResponse, where, maxBodyBytes)
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return resp, fmt.Errorf("%w: %s: empty response body (status %d)", ErrInvalidResponse, where, resp.StatusCode)
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return resp, fmt.Errorf("%w: %s: decoding response: %w", ErrInvalidResponse, where, err)
-	}
-	// An answer that completed as the caller gave up is not a success.
-	if err := req.Context().Err(); err != nil {
-		return resp, fmt.Errorf("basiq: %s: %w", where, err)
-	}
-	if r, ok := v.(identified); ok && checkID("id", r.resourceID()) != nil {
-		return resp, fmt.Errorf("%w: %s: answer has no usable id", ErrInvalidResponse, where)
-	}
-	return resp, nil
-}
-
-// identified is a resource decoded from an answer that must name it: a 2xx
-// answer without its id (null, {}, 204), or with an id no request could
-// name again (blank, control characters, a dot segment), is not that
-// resource.
-type identified interface {
-	resourceID() string
-}
-
-// safePath is a URL's path for an error string or a log record: escaped as
-// sent, so a path from an answer cannot carry control characters, and
-// bounded.
-func safePath(u *url.URL) string {
-	return clean(u.EscapedPath(), 200)
-}
-
-// logRetry is the transport's request hook: it reports repeated attempts only.
-func (c *Client) logRetry(_ retryablehttp.Logger, req *http.Request, attempt int) {
-	if attempt == 0 {
-		return
-	}
-	c.logger.LogAttrs(req.Context(), slog.LevelDebug, "basiq: retrying request",
-		slog.String("method", req.Method), slog.String("path", safePath(req.URL)), slog.Int("attempt", attempt+1))
-}
-
-// pathf formats a path, escaping each id as one path segment.
-func pathf(format string, ids ...string) string {
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = url.PathEscape(id)
-	}
-	return fmt.Sprintf(format, args...)
-}
-
-// get fetches path into v: the shape of every read.
-func (c *Client) get(ctx context.Context, path string, v any) error {
-	req, err := c.newRequest(ctx, http.MethodGet, path, nil)
-	if err != nil {
-		return err
-	}
-	_, err = c.do(req, v)
-	return err
-}
-
-// post sends body to path and decodes the answer into v. retry marks a POST
-// that cannot create a duplicate as safe to repeat.
-func (c *Client) post(ctx context.Context, path string, body, v any, retry bool) (*http.Response, error) {
-	req, err := c.newRequest(ctx, http.MethodPost, path, body)
-	if err != nil {
-		return nil, err
-	}
-	if retry {
-		req = withRetry(req)
-	}
-	return c.do(req, v)
-}
-
-// deletePath checks the id named field, then sends DELETE to path.
-func (c *Client) deletePath(ctx context.Context, field, id, path string) error {
-	if err := checkID(field, id); err != nil {
-		return err
-	}
-	req, err := c.newRequest(ctx, http.MethodDelete, path, nil)
-	if err != nil {
-		return err
-	}
-	_, err = c.do(req, nil)
 	return err
 }

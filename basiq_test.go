@@ -315,13 +315,12 @@ func TestRetries(t *testing.T) {
 			if tc.method == http.MethodPost {
 				body = map[string]string{"a": "b"}
 			}
-			req, err := c.newRequest(context.Background(), tc.method, "things", body)
-			require.NoError(t, err)
+			var opts []requestOption
 			if tc.safe && tc.method == http.MethodPost {
-				req = withRetry(req)
+				opts = append(opts, withRetry())
 			}
 			var out struct{ OK bool }
-			_, err = c.do(req, &out)
+			_, err := c.call(context.Background(), tc.method, "things", body, &out, opts...)
 			assert.Equal(t, tc.wantCalls, calls(mt, tc.method+" "+testBase+"/things"))
 			if tc.wantErr == 0 {
 				require.NoError(t, err)
@@ -649,7 +648,7 @@ func TestSameOriginRedirectFollowed(t *testing.T) {
 func TestRefusesForeignRequestPath(t *testing.T) {
 	t.Parallel()
 	c, _ := newMockClient(t)
-	_, err := c.newRequest(context.Background(), http.MethodGet, "https://evil.test/jobs/1", nil)
+	_, err := c.call(context.Background(), http.MethodGet, "https://evil.test/jobs/1", nil, nil)
 	require.Error(t, err)
 	for _, link := range []string{"http://api.test/jobs/1", "https://api.test:8443/jobs/1", "//evil.test/x"} {
 		_, ok := c.resolve(link)
@@ -1023,7 +1022,7 @@ func TestFormattingNeverShowsCredentials(t *testing.T) {
 	mt.RegisterResponder(http.MethodPost, testBase+"/token", func(r *http.Request) (*http.Response, error) {
 		require.NoError(t, r.ParseForm())
 		tok := serverTok
-		if r.PostForm.Get("scope") == ScopeClientAccess {
+		if r.PostForm.Get("scope") == scopeClient {
 			tok = clientTok
 		}
 		return tokenResponder(tok, 3600)(r)

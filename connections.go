@@ -269,7 +269,7 @@ func (s *ConnectionsService) Get(ctx context.Context, userID, connectionID strin
 		return nil, err
 	}
 	conn := new(Connection)
-	if err := s.client.get(ctx, pathf("users/%s/connections/%s", userID, connectionID), conn); err != nil {
+	if _, err := s.client.call(ctx, http.MethodGet, pathf("users/%s/connections/%s", userID, connectionID), nil, conn); err != nil {
 		return nil, err
 	}
 	return conn, nil
@@ -362,7 +362,7 @@ func (s *ConnectionsService) RefreshAll(ctx context.Context, userID string) ([]J
 		return nil, err
 	}
 	var list page[Job]
-	resp, err := s.client.post(ctx, pathf("users/%s/connections/refresh", userID), nil, &list, true)
+	resp, err := s.client.call(ctx, http.MethodPost, pathf("users/%s/connections/refresh", userID), nil, &list, withRetry())
 	if err != nil {
 		return nil, err
 	}
@@ -381,10 +381,11 @@ func (s *ConnectionsService) RefreshAll(ctx context.Context, userID string) ([]J
 // Delete deletes a connection and its data:
 // DELETE /users/{userId}/connections/{id}.
 func (s *ConnectionsService) Delete(ctx context.Context, userID, connectionID string) error {
-	if err := checkID("userId", userID); err != nil {
+	if err := checkIDs("userId", userID, "connectionId", connectionID); err != nil {
 		return err
 	}
-	return s.client.deletePath(ctx, "connectionId", connectionID, pathf("users/%s/connections/%s", userID, connectionID))
+	_, err := s.client.call(ctx, http.MethodDelete, pathf("users/%s/connections/%s", userID, connectionID), nil, nil)
+	return err
 }
 
 func (x *Connection) resourceID() string { return x.ID }

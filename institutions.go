@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -136,7 +137,7 @@ func (s *InstitutionsService) Get(ctx context.Context, id string) (*Institution,
 		return nil, err
 	}
 	inst := new(Institution)
-	if err := s.client.get(ctx, pathf("institutions/%s", id), inst); err != nil {
+	if _, err := s.client.call(ctx, http.MethodGet, pathf("institutions/%s", id), nil, inst); err != nil {
 		return nil, err
 	}
 	s.client.insts.put(id, *inst)

@@ -297,7 +297,7 @@ func TestIntegrationMFA(t *testing.T) {
 		job, err = client.WaitForJob(ctx, job, fast)
 		require.NoError(t, err)
 		assert.Equal(t, basiq.StepSuccess, job.Step(basiq.StepMFAChallenge).Status)
-		assert.Equal(t, 1, srv.TokenRequestsByScope(basiq.ScopeClientAccess))
+		assert.Equal(t, 1, srv.TokenRequestsByScope(basiqtest.ScopeClientAccess))
 	})
 
 	t.Run("wrong code", func(t *testing.T) {

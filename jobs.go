@@ -73,6 +73,11 @@ type Job struct {
 	// Reused is true when the API answered 200 instead of 202: a job for this
 	// connection was already queued or running, and this is that job.
 	Reused bool `json:"-"`
+
+	// answeredMFA identifies the challenge RespondMFA just answered, so
+	// that WaitForJob does not report it again while the API still shows
+	// it. It is one string per job: it cannot grow.
+	answeredMFA string
 }
 
 // JobLinks are the links of a job.
@@ -300,7 +305,7 @@ func (s *JobsService) Get(ctx context.Context, jobID string) (*Job, error) {
 // its origin.
 func (s *JobsService) get(ctx context.Context, path string) (*Job, error) {
 	var w jobWire
-	if err := s.client.get(ctx, path, &w); err != nil {
+	if _, err := s.client.call(ctx, http.MethodGet, path, nil, &w); err != nil {
 		return nil, err
 	}
 	job := w.job()
@@ -312,22 +317,10 @@ func (s *JobsService) get(ctx context.Context, path string) (*Job, error) {
 // (Reused); because of that rule a repeat meets the running job instead of
 // starting a second one, so a POST without credentials (Refresh) is retried
 // like a read. secrets are the body's secret values (the customer's bank
-// credentials), masked in any error answer that quotes them; a body holding
-// any is repeated only under the stricter rules of [withCredentialRetry],
-// since a repeat that arrives after the job ended is another login at the
-// bank.
+// credentials): see withCredentials for how such a call is repeated.
 func (c *Client) postJob(ctx context.Context, path string, body any, secrets ...string) (*Job, error) {
-	req, err := c.newRequest(ctx, http.MethodPost, path, body)
-	if err != nil {
-		return nil, err
-	}
-	if slices.ContainsFunc(secrets, func(s string) bool { return s != "" }) {
-		req = withCredentialRetry(req)
-	} else {
-		req = withRetry(req)
-	}
 	job := new(Job)
-	resp, err := c.do(withSecrets(req, secrets...), job)
+	resp, err := c.call(ctx, http.MethodPost, path, body, job, withCredentials(secrets...))
 	if err != nil {
 		return nil, err
 	}
@@ -338,3 +331,29 @@ func (c *Client) postJob(ctx context.Context, path string, body any, secrets ...
 func (x *Job) resourceID() string { return x.ID }
 
 func (w *jobWire) resourceID() string { return w.ID }
+
+// JobFilter narrows [JobsService.List].
+type JobFilter struct {
+	// ConnectionID keeps the jobs of one connection.
+	ConnectionID string
+	// Raw is a filter in Basiq's grammar, appended unchanged.
+	Raw string
+}
+
+// List returns a user's jobs: GET /users/{userId}/jobs, narrowed by f (nil
+// for all).
+func (s *JobsService) List(ctx context.Context, userID string, f *JobFilter) ([]Job, error) {
+	if err := checkID("userId", userID); err != nil {
+		return nil, err
+	}
+	var b filterBuilder
+	if f != nil {
+		b.eq("connectionId", "connection.id", f.ConnectionID)
+		b.raw(f.Raw)
+	}
+	q, err := b.query(0, 0)
+	if err != nil {
+		return nil, err
+	}
+	return collect(paginate[Job](ctx, s.client, withQuery(pathf("users/%s/jobs", userID), q)))
+}

@@ -481,9 +481,9 @@ func scopedTokens(t *testing.T) httpmock.Responder {
 			return nil, err
 		}
 		switch form.Get("scope") {
-		case ScopeServerAccess:
+		case scopeServer:
 			return tokenResponder("srv-tok", 3600)(r)
-		case ScopeClientAccess:
+		case scopeClient:
 			return tokenResponder("cli-tok", 3600)(r)
 		}
 		t.Errorf("token request with unexpected form %q", b)
@@ -523,8 +523,8 @@ func TestRespondMFA(t *testing.T) {
 		require.NoError(t, err)
 		form1, err := url.ParseQuery(tokReqs[1].Body)
 		require.NoError(t, err)
-		assert.Equal(t, url.Values{"scope": {ScopeServerAccess}}, form0)
-		assert.Equal(t, url.Values{"scope": {ScopeClientAccess}}, form1)
+		assert.Equal(t, url.Values{"scope": {scopeServer}}, form0)
+		assert.Equal(t, url.Values{"scope": {scopeClient}}, form1)
 		for _, r := range tokReqs {
 			assert.Equal(t, "Basic "+testKey, r.Auth)
 			assert.Equal(t, "application/x-www-form-urlencoded", r.ContentType)
@@ -542,13 +542,13 @@ func TestRespondMFA(t *testing.T) {
 		assert.JSONEq(t, `{"mfa-response":["Fluffy","Paris"]}`, ans[1].Body)
 
 		gets := jobs.all()
-		require.Len(t, gets, 2)
+		require.Len(t, gets, 4, "two reads, and one before each answer to know the challenge answered")
 		for _, r := range gets {
 			assert.Equal(t, "Bearer srv-tok", r.Auth, "other calls keep the server token")
 		}
 	})
 
-	t.Run("client token first, server token later", func(t *testing.T) {
+	t.Run("each scope's token fetched once, the server's for reads", func(t *testing.T) {
 		t.Parallel()
 		c, mt := newMockClient(t)
 		var tokens, jobs reqRecorder
@@ -565,10 +565,12 @@ func TestRespondMFA(t *testing.T) {
 
 		tokReqs := tokens.all()
 		require.Len(t, tokReqs, 2)
-		assert.Equal(t, "scope="+ScopeClientAccess, tokReqs[0].Body)
-		assert.Equal(t, "scope="+ScopeServerAccess, tokReqs[1].Body)
-		require.Len(t, jobs.all(), 1)
-		assert.Equal(t, "Bearer srv-tok", jobs.all()[0].Auth)
+		assert.Equal(t, "scope="+scopeServer, tokReqs[0].Body, "RespondMFA reads the job first")
+		assert.Equal(t, "scope="+scopeClient, tokReqs[1].Body)
+		require.Len(t, jobs.all(), 3)
+		for _, r := range jobs.all() {
+			assert.Equal(t, "Bearer srv-tok", r.Auth)
+		}
 	})
 
 	t.Run("an accepted answer that names no job is an invalid response", func(t *testing.T) {
@@ -916,7 +918,8 @@ func TestWaitAfterAnswerSkipsTheAnsweredChallengeOnly(t *testing.T) {
 				version = r.Header.Get("basiq-version")
 				return jsonResp(http.StatusAccepted, `{"type":"job","id":"j1"}`)(r)
 			})
-			mt.RegisterResponder(http.MethodGet, jobURL, jobSequence(append([]string{waitingOn(first)}, tc.polls...)...))
+			// The first wait's poll, then RespondMFA's read, then the polls.
+			mt.RegisterResponder(http.MethodGet, jobURL, jobSequence(append([]string{waitingOn(first), waitingOn(first)}, tc.polls...)...))
 
 			job, err := c.WaitForJob(waitCtx(t), &Job{ID: "j1"}, fastPoll)
 			require.ErrorIs(t, err, ErrMFARequired)
@@ -928,7 +931,7 @@ func TestWaitAfterAnswerSkipsTheAnsweredChallengeOnly(t *testing.T) {
 			var ch *MFAChallenge
 			require.ErrorAs(t, err, &ch)
 			assert.Equal(t, tc.want, ch.Method)
-			assert.Equal(t, 1+tc.gets, calls(mt, getJobKey))
+			assert.Equal(t, 2+tc.gets, calls(mt, getJobKey))
 		})
 	}
 
@@ -937,18 +940,18 @@ func TestWaitAfterAnswerSkipsTheAnsweredChallengeOnly(t *testing.T) {
 		c, mt := newMockClient(t)
 		mt.RegisterResponder(http.MethodPost, testBase+"/token", scopedTokens(t))
 		mt.RegisterResponder(http.MethodPost, mfaURL, jsonResp(http.StatusAccepted, `{"type":"job","id":"j1"}`))
-		mt.RegisterResponder(http.MethodGet, jobURL, jobSequence(waitingOn(first), waitingOn(first), waitingOn(first), waitingOn(second)))
+		mt.RegisterResponder(http.MethodGet, jobURL, jobSequence(waitingOn(first), waitingOn(first), waitingOn(first), waitingOn(first), waitingOn(second)))
 		_, err := c.WaitForJob(waitCtx(t), &Job{ID: "j1"}, fastPoll)
 		require.ErrorIs(t, err, ErrMFARequired)
-		_, err = c.Jobs.RespondMFA(t.Context(), "j1", "1234")
+		job, err := c.Jobs.RespondMFA(t.Context(), "j1", "1234")
 		require.NoError(t, err)
-		// A wait cut short (its context ends) and a second wait: the
-		// answered challenge is still not reported.
-		ctx, cancel := context.WithTimeout(t.Context(), time.Nanosecond)
-		defer cancel()
-		_, err = c.WaitForJob(ctx, &Job{ID: "j1"}, fastPoll)
-		require.ErrorIs(t, err, context.DeadlineExceeded)
-		_, err = c.WaitForJob(waitCtx(t), &Job{ID: "j1"}, fastPoll)
+		// A wait cut short after a poll (its context ends), then a second
+		// wait on the job it returned: the answered challenge travels on
+		// the job and is still not reported.
+		ctx, cancel := context.WithCancel(t.Context())
+		job, err = c.WaitForJob(ctx, job, fastPoll, WithProgress(func(*Job) { cancel() }))
+		require.ErrorIs(t, err, context.Canceled)
+		_, err = c.WaitForJob(waitCtx(t), job, fastPoll)
 		var ch *MFAChallenge
 		require.ErrorAs(t, err, &ch)
 		assert.Equal(t, "security-questions", ch.Method)

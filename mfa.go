@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -48,83 +47,8 @@ func (e *MFAChallenge) Error() string {
 	return b.String()
 }
 
-// fingerprint identifies a challenge by what it asks.
-func (e *MFAChallenge) fingerprint() string {
-	return strings.Join(append([]string{e.Step, e.Method, e.Description, e.ResponseURL}, e.Questions...), "\x00")
-}
-
 // Is makes errors.Is(err, ErrMFARequired) true.
 func (e *MFAChallenge) Is(target error) bool { return target == ErrMFARequired }
-
-// mfaChallenge returns the challenge a step waits on, or nil.
-func mfaChallenge(jobID string, st Step) *MFAChallenge {
-	r := st.Result
-	if r == nil || r.Type != "mfa" || st.Status.Done() || st.Status == StepFailed {
-		return nil
-	}
-	return &MFAChallenge{
-		JobID:       jobID,
-		Step:        st.Title,
-		Method:      r.Method,
-		Description: r.Description,
-		Questions:   r.Questions,
-		Expiry:      time.Duration(r.ExpiryMs) * time.Millisecond,
-		ResponseURL: r.Links.Response,
-	}
-}
-
-// mfaMemory remembers, per job, the challenge WaitForJob last reported and
-// the one the caller then answered, so that a wait after RespondMFA does not
-// report the answered challenge again while the API still shows it (the API
-// may take a moment to process an answer). A poll without that challenge, or
-// with another one, ends the memory of it.
-type mfaMemory struct {
-	mu       sync.Mutex
-	reported map[string]string // job id -> fingerprint
-	answered map[string]string // job id -> fingerprint
-}
-
-// maxMFAMemory bounds the memory: jobs whose challenges are never answered
-// must not grow it without limit.
-const maxMFAMemory = 10000
-
-// observe takes what judging a polled job found: a challenge already
-// answered becomes nil (keep waiting), a new one is remembered as reported.
-func (m *mfaMemory) observe(jobID string, err error) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	ch, ok := err.(*MFAChallenge)
-	if !ok {
-		delete(m.answered, jobID)
-		delete(m.reported, jobID)
-		return err
-	}
-	fp := ch.fingerprint()
-	if m.answered[jobID] == fp {
-		return nil
-	}
-	delete(m.answered, jobID)
-	if m.reported == nil || len(m.reported) >= maxMFAMemory {
-		m.reported = map[string]string{}
-	}
-	m.reported[jobID] = fp
-	return err
-}
-
-// answer marks the challenge last reported for the job as answered.
-func (m *mfaMemory) answer(jobID string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	fp, ok := m.reported[jobID]
-	if !ok {
-		return
-	}
-	delete(m.reported, jobID)
-	if m.answered == nil || len(m.answered) >= maxMFAMemory {
-		m.answered = map[string]string{}
-	}
-	m.answered[jobID] = fp
-}
 
 // mfaVersion is the first API version with the MFA endpoints.
 const mfaVersion = "2.1"
@@ -138,8 +62,10 @@ type mfaBody struct {
 // per question (a one-time code is one answer). The API takes the answer only
 // with a CLIENT_ACCESS token, which the client fetches and caches beside its
 // server token, and from API version 2.1, which this call sends when the
-// client is set to an earlier one. It returns the job; pass it to [Client.WaitForJob] to go on
-// waiting. An answer is never retried (a one-time code may not be reused) and
+// client is set to an earlier one. It first reads the job (GET /jobs/{id}) to
+// know which challenge it answers. It returns the job; pass it to
+// [Client.WaitForJob] to go on waiting: the challenge just answered is not
+// reported again while the API still shows it, and a new one is. An answer is never retried (a one-time code may not be reused) and
 // never appears in errors or logs. A 2xx answer that names no job is an error
 // matching [ErrInvalidResponse]; the API may still have taken the answer, so
 // wait on the job by its id rather than ask the customer again.
@@ -157,43 +83,21 @@ func (s *JobsService) RespondMFA(ctx context.Context, jobID string, answers ...s
 	if err := joinValidation(errs); err != nil {
 		return nil, err
 	}
-	req, err := s.client.newRequest(ctx, http.MethodPost, pathf("jobs/%s/mfa", jobID), mfaBody{Response: answers})
-	if err != nil {
-		return nil, err
+	// The challenge being answered, so that a wait after this call does not
+	// report it again while the API still shows it. Without it (the read
+	// failed) the wait may report it once more.
+	var answered string
+	if before, err := s.get(ctx, pathf("jobs/%s", jobID)); err == nil {
+		answered = pendingChallenge(before)
 	}
+	opts := []requestOption{withScope(scopeClient), withSecrets(answers...)}
 	if v := s.client.version; v == "1.0" || v == "2.0" {
-		req.Header.Set("basiq-version", mfaVersion) // the endpoint exists from 2.1
+		opts = append(opts, withHeader("basiq-version", mfaVersion)) // the endpoint exists from 2.1
 	}
 	job := new(Job)
-	if _, err := s.client.do(withSecrets(withScope(req, ScopeClientAccess), answers...), job); err != nil {
+	if _, err := s.client.call(ctx, http.MethodPost, pathf("jobs/%s/mfa", jobID), mfaBody{Response: answers}, job, opts...); err != nil {
 		return nil, err
 	}
-	s.client.mfa.answer(jobID)
+	job.answeredMFA = answered
 	return job, nil
-}
-
-// JobFilter narrows [JobsService.List].
-type JobFilter struct {
-	// ConnectionID keeps the jobs of one connection.
-	ConnectionID string
-	// Raw is a filter in Basiq's grammar, appended unchanged.
-	Raw string
-}
-
-// List returns a user's jobs: GET /users/{userId}/jobs, narrowed by f (nil
-// for all).
-func (s *JobsService) List(ctx context.Context, userID string, f *JobFilter) ([]Job, error) {
-	if err := checkID("userId", userID); err != nil {
-		return nil, err
-	}
-	var b filterBuilder
-	if f != nil {
-		b.eq("connectionId", "connection.id", f.ConnectionID)
-		b.raw(f.Raw)
-	}
-	q, err := b.query(0, 0)
-	if err != nil {
-		return nil, err
-	}
-	return collect(paginate[Job](ctx, s.client, withQuery(pathf("users/%s/jobs", userID), q)))
 }

@@ -60,13 +60,8 @@ func paginateAs[W, T any](ctx context.Context, c *Client, path string, conv func
 				return
 			}
 			seen[u.String()] = true
-			req, err := c.newRequest(ctx, http.MethodGet, next, nil)
-			if err != nil {
-				yield(zero, err)
-				return
-			}
 			var p page[W]
-			if _, err := c.do(req, &p); err != nil {
+			if _, err := c.call(ctx, http.MethodGet, next, nil, &p); err != nil {
 				yield(zero, err)
 				return
 			}

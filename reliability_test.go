@@ -584,8 +584,8 @@ func TestThousandGoroutinesMixingMethods(t *testing.T) {
 	for err := range errs {
 		require.NoError(t, err)
 	}
-	assert.Equal(t, 1, srv.TokenRequestsByScope(basiq.ScopeServerAccess), "one server token shared by every goroutine")
-	assert.Equal(t, 1, srv.TokenRequestsByScope(basiq.ScopeClientAccess), "one client token for the MFA answers")
+	assert.Equal(t, 1, srv.TokenRequestsByScope(basiqtest.ScopeServerAccess), "one server token shared by every goroutine")
+	assert.Equal(t, 1, srv.TokenRequestsByScope(basiqtest.ScopeClientAccess), "one client token for the MFA answers")
 }
 
 // TestNoGoroutineLeftAfterCancelledWait is not parallel, so no other test's

@@ -20,10 +20,10 @@ import (
 // *APIError, its RetryAfter set, so the caller can schedule the call.
 const retryAfterCeiling = 60 * time.Second
 
-// checkRetry is the transport's retry policy. Only a request marked safe to
-// repeat (see newRequest and withRetry) is repeated, on a network error or on
-// 429, 500, 502, 503 or 504; a request carrying bank credentials follows the
-// stricter rules of withCredentialRetry. A cancelled or expired context stops
+// checkRetry is the transport's retry policy. Only a request whose call may
+// be repeated (see Client.call and withRetry) is repeated, on a network error
+// or on 429, 500, 502, 503 or 504; a request carrying bank credentials
+// follows the stricter rules of withCredentials. A cancelled or expired context stops
 // at once, and so does an answer whose Retry-After asks for a wait beyond
 // retryAfterCeiling or past the context's deadline: the caller gets the
 // answer at once instead of a wait that cannot end in a retry.
@@ -139,9 +139,12 @@ type retryPolicy struct {
 	// safe: the request may be repeated on a network error or a 429/5xx.
 	safe bool
 	// credentials: the body carries bank credentials; see
-	// withCredentialRetry. repeated is set once its one repeat after an
+	// withCredentials. repeated is set once its one repeat after an
 	// unknown outcome is spent.
 	credentials, repeated bool
+	// noRedirect: no redirect of the request is followed, even on the
+	// base URL (it carries the API key or secrets in its body).
+	noRedirect bool
 }
 
 type policyKey struct{}
@@ -155,21 +158,18 @@ func policyOf(ctx context.Context) *retryPolicy {
 	return &retryPolicy{}
 }
 
-// withCredentialRetry marks a request whose body carries a bank password
-// (Connections.Create, Connections.Update). Each copy Basiq processes is a
-// login attempt at the bank, and banks lock accounts after a few; the API's
-// duplicate-job rule absorbs a repeat only while the first job runs, and a
-// wrong password fails within seconds. So the request is repeated freely
-// only when the first copy cannot have been processed (the connection was
-// refused before anything was written; 429; 503), and at most once, after
-// the minimum wait, when the outcome is unknown (500, 502, 504, a network
-// error once the request may have been written, or an answer saying the
-// access token was refused, which a gateway may send after forwarding). The
-// password thus reaches Basiq at most twice per call.
-func withCredentialRetry(req *retryablehttp.Request) *retryablehttp.Request {
-	policyOf(req.Context()).credentials = true
-	return req
-}
+// The rules for a request whose body carries a bank password
+// (Connections.Create, Connections.Update; see withCredentials): each copy
+// Basiq processes is a login attempt at the bank, and banks lock accounts
+// after a few; the API's duplicate-job rule absorbs a repeat only while the
+// first job runs, and a wrong password fails within seconds. So the request
+// is repeated freely only when the first copy cannot have been processed
+// (the connection was refused before anything was written; 429; 503), and
+// at most once, after the minimum wait, when the outcome is unknown (500,
+// 502, 504, a network error once the request may have been written, or an
+// answer saying the access token was refused, which a gateway may send
+// after forwarding). The password thus reaches Basiq at most twice per
+// call.
 
 // allowCredentials decides whether a credential request may be sent again
 // after resp or err. Attempts of one call run one after another, so no lock
@@ -238,11 +238,11 @@ func credentialBackoff(lo, hi time.Duration, attempt int, resp *http.Response) t
 	return backoff(lo, hi, attempt, resp)
 }
 
-// retrier is the retrying transport for req: the credential one for a request
-// marked by withCredentialRetry, the common one otherwise.
-func (c *Client) retrier(req *retryablehttp.Request) *retryablehttp.Client {
+// retrier is the retrying transport for a call: the credential one for a
+// call made with withCredentials, the common one otherwise.
+func (c *Client) retrier(cfg *callConfig) *retryablehttp.Client {
 	t := c.transports.value()
-	if policyOf(req.Context()).credentials {
+	if cfg.policy.credentials {
 		return t.credentials
 	}
 	return t.common

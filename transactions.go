@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"iter"
+	"net/http"
 	"time"
 )
 
@@ -184,7 +185,7 @@ func (s *TransactionsService) Get(ctx context.Context, userID, transactionID str
 		return nil, err
 	}
 	t := new(Transaction)
-	if err := s.client.get(ctx, pathf("users/%s/transactions/%s", userID, transactionID), t); err != nil {
+	if _, err := s.client.call(ctx, http.MethodGet, pathf("users/%s/transactions/%s", userID, transactionID), nil, t); err != nil {
 		return nil, err
 	}
 	return t, nil

@@ -2,6 +2,7 @@ package basiq
 
 import (
 	"context"
+	"net/http"
 	"strings"
 )
 
@@ -60,7 +61,7 @@ func (s *UsersService) Create(ctx context.Context, p UserParams) (*User, error) 
 		return nil, &ValidationError{Field: "email", Reason: "required: an email or a mobile"}
 	}
 	u := new(User)
-	if _, err := s.client.post(ctx, "users", p, u, false); err != nil {
+	if _, err := s.client.call(ctx, http.MethodPost, "users", p, u); err != nil {
 		return nil, err
 	}
 	return u, nil
@@ -72,7 +73,7 @@ func (s *UsersService) Get(ctx context.Context, userID string) (*User, error) {
 		return nil, err
 	}
 	u := new(User)
-	if err := s.client.get(ctx, pathf("users/%s", userID), u); err != nil {
+	if _, err := s.client.call(ctx, http.MethodGet, pathf("users/%s", userID), nil, u); err != nil {
 		return nil, err
 	}
 	return u, nil
@@ -88,7 +89,7 @@ func (s *UsersService) Update(ctx context.Context, userID string, p UserParams) 
 		return nil, &ValidationError{Field: "user", Reason: "nothing to update"}
 	}
 	u := new(User)
-	if _, err := s.client.post(ctx, pathf("users/%s", userID), p, u, true); err != nil {
+	if _, err := s.client.call(ctx, http.MethodPost, pathf("users/%s", userID), p, u, withRetry()); err != nil {
 		return nil, err
 	}
 	return u, nil
@@ -97,7 +98,11 @@ func (s *UsersService) Update(ctx context.Context, userID string, p UserParams) 
 // Delete deletes a user and all of its connections, accounts and
 // transactions: DELETE /users/{id}.
 func (s *UsersService) Delete(ctx context.Context, userID string) error {
-	return s.client.deletePath(ctx, "userId", userID, pathf("users/%s", userID))
+	if err := checkID("userId", userID); err != nil {
+		return err
+	}
+	_, err := s.client.call(ctx, http.MethodDelete, pathf("users/%s", userID), nil, nil)
+	return err
 }
 
 func (x *User) resourceID() string { return x.ID }

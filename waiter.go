@@ -138,7 +138,7 @@ func (c *Client) WaitForJob(ctx context.Context, job *Job, opts ...WaitOption) (
 		if polled || len(current.Steps) > 0 {
 			done, err := judgeJob(current, cfg.untilStep, polled)
 			if polled {
-				err = c.mfa.observe(current.ID, err)
+				err = skipAnswered(current, err)
 			}
 			if done && est != nil {
 				est.remember(c.waits, time.Now(), current)
@@ -176,7 +176,7 @@ func (c *Client) WaitForJob(ctx context.Context, job *Job, opts ...WaitOption) (
 		if next.ID == "" {
 			next.ID = current.ID
 		}
-		next.Reused = current.Reused
+		next.Reused, next.answeredMFA = current.Reused, current.answeredMFA
 		if next.Institution == nil && current.Institution != nil {
 			ref := *current.Institution
 			next.Institution = &ref
@@ -289,6 +289,53 @@ func judgeJob(job *Job, untilStep string, fetched bool) (bool, error) {
 		}
 	}
 	return allDone, nil
+}
+
+// skipAnswered takes what judging a polled job found. A challenge the
+// caller has just answered (RespondMFA marks it on the job it returns) is
+// not reported again while the API still shows it: the wait goes on. Any
+// other outcome ends that memory, so the same challenge shown again later is
+// reported.
+func skipAnswered(job *Job, err error) error {
+	ch, ok := err.(*MFAChallenge)
+	if ok && job.answeredMFA != "" && ch.fingerprint() == job.answeredMFA {
+		return nil
+	}
+	job.answeredMFA = ""
+	return err
+}
+
+// pendingChallenge returns the fingerprint of the challenge a job waits on,
+// or "".
+func pendingChallenge(job *Job) string {
+	for _, st := range job.Steps {
+		if ch := mfaChallenge(job.ID, st); ch != nil {
+			return ch.fingerprint()
+		}
+	}
+	return ""
+}
+
+// fingerprint identifies a challenge by what it asks.
+func (e *MFAChallenge) fingerprint() string {
+	return strings.Join(append([]string{e.Step, e.Method, e.Description, e.ResponseURL}, e.Questions...), "\x00")
+}
+
+// mfaChallenge returns the challenge a step waits on, or nil.
+func mfaChallenge(jobID string, st Step) *MFAChallenge {
+	r := st.Result
+	if r == nil || r.Type != "mfa" || st.Status.Done() || st.Status == StepFailed {
+		return nil
+	}
+	return &MFAChallenge{
+		JobID:       jobID,
+		Step:        st.Title,
+		Method:      r.Method,
+		Description: r.Description,
+		Questions:   r.Questions,
+		Expiry:      time.Duration(r.ExpiryMs) * time.Millisecond,
+		ResponseURL: r.Links.Response,
+	}
 }
 
 func newJobError(jobID string, st Step) *JobError {

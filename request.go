@@ -1,0 +1,304 @@
+package basiq
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+// The client's one request path. Every endpoint, the token fetch and the
+// pager go through [Client.call]: it builds the request (path resolution
+// under the base URL, JSON or form body, the common headers), attaches the
+// access token or the API key, runs the retrying transport, maps a non-2xx
+// answer to an *APIError and decodes a 2xx one. What differs between calls
+// is said with request options, not context values.
+
+// requestOption adjusts one call on the request path.
+type requestOption func(*callConfig)
+
+// callConfig is what the request options of one call set.
+type callConfig struct {
+	// scope is the token scope the call is sent with.
+	scope string
+	// apiKey: the call is authenticated with the API key (POST /token)
+	// rather than an access token.
+	apiKey bool
+	// policy is the call's retry and redirect policy; the request's context
+	// carries a pointer to it for the transport's hooks, which see nothing
+	// else.
+	policy retryPolicy
+	// secrets are values the body holds, masked in any error about the
+	// call.
+	secrets []string
+	// header holds extra headers, set after the common ones.
+	header []string // name, value pairs
+}
+
+// withRetry lets a POST be repeated on a network error or a 429/5xx answer,
+// for one that cannot create anything twice.
+func withRetry() requestOption {
+	return func(c *callConfig) { c.policy.safe = true }
+}
+
+// withCredentials marks a body carrying the customer's bank credentials:
+// their values are masked in errors, no redirect is followed, and the call
+// is repeated only under the rules of [retryPolicy.allowCredentials].
+func withCredentials(secrets ...string) requestOption {
+	return func(c *callConfig) {
+		withSecrets(secrets...)(c)
+		c.policy.credentials = len(c.secrets) > 0
+		if !c.policy.credentials {
+			c.policy.safe = true // nothing secret: repeated like a read
+		}
+	}
+}
+
+// withSecrets masks these values (empty ones are skipped) in any error about
+// the call, and stops any redirect from carrying them elsewhere.
+func withSecrets(secrets ...string) requestOption {
+	return func(c *callConfig) {
+		for _, s := range secrets {
+			if s != "" {
+				c.secrets = append(c.secrets, s)
+			}
+		}
+		c.policy.noRedirect = c.policy.noRedirect || len(c.secrets) > 0
+	}
+}
+
+// withScope sends the call with a token of another scope.
+func withScope(scope string) requestOption {
+	return func(c *callConfig) { c.scope = scope }
+}
+
+// withHeader sets a header on the call, after the common ones.
+func withHeader(name, value string) requestOption {
+	return func(c *callConfig) { c.header = append(c.header, name, value) }
+}
+
+// withAPIKey authenticates the call with the API key (POST /token only); no
+// redirect of it is followed.
+func withAPIKey() requestOption {
+	return func(c *callConfig) { c.apiKey, c.policy.noRedirect = true, true }
+}
+
+// call sends one request to path (relative to the base URL, its ids already
+// escaped, or a link from an answer under the base URL) and decodes a 2xx
+// answer into out, when out is not nil. A non-nil body is sent as JSON, or
+// as a form when it is url.Values. GET, HEAD and DELETE may be repeated on
+// a network error or a 429/5xx answer; a POST only with [withRetry] or
+// [withCredentials].
+func (c *Client) call(ctx context.Context, method, path string, body, out any, opts ...requestOption) (*http.Response, error) {
+	cfg := &callConfig{scope: scopeServer}
+	cfg.policy.safe = method == http.MethodGet || method == http.MethodHead || method == http.MethodDelete
+	for _, o := range opts {
+		o(cfg)
+	}
+	req, err := c.newRequest(ctx, method, path, body, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.apiKey {
+		req.Header.Set("Authorization", "Basic "+basicKey(c.apiKey.value()))
+		return c.send(req, cfg, out)
+	}
+	return c.do(req, cfg, out)
+}
+
+// newRequest builds the request of a call.
+func (c *Client) newRequest(ctx context.Context, method, path string, body any, cfg *callConfig) (*retryablehttp.Request, error) {
+	u, ok := c.resolve(path)
+	if !ok {
+		return nil, fmt.Errorf("basiq: refusing to send a request to %q: not under the base URL", clean(path, 200))
+	}
+	var (
+		raw         []byte
+		contentType string
+	)
+	switch b := body.(type) {
+	case nil:
+	case url.Values:
+		raw, contentType = []byte(b.Encode()), "application/x-www-form-urlencoded"
+	default:
+		var err error
+		raw, err = json.Marshal(b)
+		if err != nil {
+			return nil, fmt.Errorf("basiq: encoding request body: %w", err)
+		}
+		contentType = "application/json"
+	}
+	// The transport's hooks see only the request's context: it carries the
+	// call's own policy, so a request made while serving another (a token
+	// fetch inside a connection POST) never inherits that one's rules.
+	ctx = context.WithValue(ctx, policyKey{}, &cfg.policy)
+	var rawBody any
+	if raw != nil {
+		rawBody = raw
+	}
+	req, err := retryablehttp.NewRequestWithContext(ctx, method, u.String(), rawBody)
+	if err != nil {
+		return nil, fmt.Errorf("basiq: building request: %w", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("basiq-version", c.version)
+	req.Header.Set("User-Agent", c.userAgent)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(cfg.header); i += 2 {
+		req.Header.Set(cfg.header[i], cfg.header[i+1])
+	}
+	return req, nil
+}
+
+// requestSecrets lists what must never appear in an error about req: the
+// secrets of its body, the credential of its Authorization header, and the
+// API key, which a server that saw it at /token could quote anywhere.
+func (c *Client) requestSecrets(req *retryablehttp.Request, cfg *callConfig) []string {
+	secrets := append([]string{c.apiKey.value()}, cfg.secrets...)
+	if _, cred, ok := strings.Cut(req.Header.Get("Authorization"), " "); ok && cred != "" {
+		secrets = append(secrets, cred)
+	}
+	return secrets
+}
+
+// do sends req with an access token of the call's scope. An answer saying
+// the token expired or is invalid gets one fresh token and one more try.
+func (c *Client) do(req *retryablehttp.Request, cfg *callConfig, v any) (*http.Response, error) {
+	for attempt := 0; ; attempt++ {
+		tok, err := c.auth.value().token(req.Context(), cfg.scope)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := c.send(req, cfg, v)
+		if attempt == 0 && isTokenRejected(err) {
+			c.logger.LogAttrs(req.Context(), slog.LevelDebug, "basiq: access token rejected, renewing")
+			c.auth.value().invalidate(cfg.scope, tok)
+			// A request carrying bank credentials counts this repeat
+			// against its one repeat after an unknown outcome.
+			if cfg.policy.once() {
+				continue
+			}
+		}
+		return resp, err
+	}
+}
+
+// send is the single place a request leaves the client: it runs the retrying
+// transport, maps a non-2xx answer to an *APIError and decodes a 2xx body into
+// v. The response body is always read (bounded) and closed.
+func (c *Client) send(req *retryablehttp.Request, cfg *callConfig, v any) (*http.Response, error) {
+	start := time.Now()
+	where := req.Method + " " + safePath(req.URL)
+	resp, err := c.retrier(cfg).Do(req)
+	if err != nil {
+		if resp != nil {
+			resp.Body.Close()
+		}
+		if ctxErr := req.Context().Err(); ctxErr != nil {
+			err = ctxErr
+		}
+		c.logger.LogAttrs(req.Context(), slog.LevelDebug, "basiq: request failed",
+			slog.String("method", req.Method), slog.String("path", safePath(req.URL)),
+			slog.Duration("elapsed", time.Since(start)), slog.String("error", err.Error()))
+		return nil, fmt.Errorf("basiq: %s: %w", where, err)
+	}
+	defer resp.Body.Close()
+
+	if c.logger.Enabled(req.Context(), slog.LevelDebug) {
+		c.logger.LogAttrs(req.Context(), slog.LevelDebug, "basiq: request",
+			slog.String("method", req.Method), slog.String("path", safePath(req.URL)),
+			slog.Int("status", resp.StatusCode), slog.Duration("elapsed", time.Since(start)))
+	}
+
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
+		if readErr != nil && req.Context().Err() != nil {
+			return resp, fmt.Errorf("basiq: %s: %w", where, req.Context().Err())
+		}
+		apiErr := newAPIError(resp, body, c.requestSecrets(req, cfg))
+		apiErr.RetryAfter, _ = retryAfter(resp, time.Now())
+		return resp, apiErr
+	}
+	if v == nil || resp.StatusCode == http.StatusNoContent {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBodyBytes))
+		if _, ok := v.(identified); ok {
+			return resp, fmt.Errorf("%w: %s: answer %d has no content", ErrInvalidResponse, where, resp.StatusCode)
+		}
+		return resp, nil
+	}
+	var buf bytes.Buffer
+	if n := resp.ContentLength; n > 0 {
+		// The announced length only sizes the first allocation, and only up
+		// to a cap: memory follows the bytes that actually arrive.
+		buf.Grow(int(min(n, maxBodyPrealloc)) + 1)
+	}
+	_, err = buf.ReadFrom(io.LimitReader(resp.Body, maxBodyBytes+1))
+	body := buf.Bytes()
+	if err != nil {
+		if ctxErr := req.Context().Err(); ctxErr != nil {
+			err = ctxErr
+		}
+		return resp, fmt.Errorf("basiq: %s: reading response: %w", where, err)
+	}
+	if len(body) > maxBodyBytes {
+		return resp, fmt.Errorf("%w: %s: response body larger than %d bytes", ErrInvalidResponse, where, maxBodyBytes)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return resp, fmt.Errorf("%w: %s: empty response body (status %d)", ErrInvalidResponse, where, resp.StatusCode)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return resp, fmt.Errorf("%w: %s: decoding response: %w", ErrInvalidResponse, where, err)
+	}
+	// An answer that completed as the caller gave up is not a success.
+	if err := req.Context().Err(); err != nil {
+		return resp, fmt.Errorf("basiq: %s: %w", where, err)
+	}
+	if r, ok := v.(identified); ok && checkID("id", r.resourceID()) != nil {
+		return resp, fmt.Errorf("%w: %s: answer has no usable id", ErrInvalidResponse, where)
+	}
+	return resp, nil
+}
+
+// identified is a resource decoded from an answer that must name it: a 2xx
+// answer without its id (null, {}, 204), or with an id no request could
+// name again (blank, control characters, a dot segment), is not that
+// resource.
+type identified interface {
+	resourceID() string
+}
+
+// safePath is a URL's path for an error string or a log record: escaped as
+// sent, so a path from an answer cannot carry control characters, and
+// bounded.
+func safePath(u *url.URL) string {
+	return clean(u.EscapedPath(), 200)
+}
+
+// logRetry is the transport's request hook: it reports repeated attempts only.
+func (c *Client) logRetry(_ retryablehttp.Logger, req *http.Request, attempt int) {
+	if attempt == 0 {
+		return
+	}
+	c.logger.LogAttrs(req.Context(), slog.LevelDebug, "basiq: retrying request",
+		slog.String("method", req.Method), slog.String("path", safePath(req.URL)), slog.Int("attempt", attempt+1))
+}
+
+// pathf formats a path, escaping each id as one path segment.
+func pathf(format string, ids ...string) string {
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = url.PathEscape(id)
+	}
+	return fmt.Sprintf(format, args...)
+}
