@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -76,6 +77,11 @@ func (s *AccountsService) List(ctx context.Context, userID string, f *AccountFil
 	if err := checkID("userId", userID); err != nil {
 		return nil, err
 	}
+	return listAll[Account](ctx, s.client, pathf("users/%s/accounts", userID), f)
+}
+
+// query returns the filter's query values; a nil filter has none.
+func (f *AccountFilter) query() (url.Values, error) {
 	var b filterBuilder
 	if f != nil {
 		b.eq("connectionId", "connection.id", f.ConnectionID)
@@ -83,11 +89,7 @@ func (s *AccountsService) List(ctx context.Context, userID string, f *AccountFil
 		b.eq("accountId", "account.id", f.AccountID)
 		b.raw(f.Raw)
 	}
-	q, err := b.query(0, 0)
-	if err != nil {
-		return nil, err
-	}
-	return collect(paginate[Account](ctx, s.client, withQuery(pathf("users/%s/accounts", userID), q)))
+	return b.query(0, 0)
 }
 
 // Get returns one account: GET /users/{userId}/accounts/{id}.

@@ -280,7 +280,7 @@ func (s *ConnectionsService) List(ctx context.Context, userID string) ([]Connect
 	if err := checkID("userId", userID); err != nil {
 		return nil, err
 	}
-	return collect(paginate[Connection](ctx, s.client, pathf("users/%s/connections", userID)))
+	return listAll[Connection](ctx, s.client, pathf("users/%s/connections", userID), nil)
 }
 
 // ConnectionUpdateParams are new credentials for an existing connection, for

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -252,9 +253,8 @@ type InstitutionFilter struct {
 	Raw string
 }
 
-// List returns institutions: GET /institutions, narrowed by f (nil for all).
-// The answer also refreshes the client's cache of institutions.
-func (s *InstitutionsService) List(ctx context.Context, f *InstitutionFilter) ([]Institution, error) {
+// query returns the filter's query values; a nil filter has none.
+func (f *InstitutionFilter) query() (url.Values, error) {
 	var b filterBuilder
 	if f != nil {
 		b.eq("id", "institution.id", f.ID)
@@ -265,11 +265,13 @@ func (s *InstitutionsService) List(ctx context.Context, f *InstitutionFilter) ([
 		b.op("authorization", "institution.authorization", "in", auths...)
 		b.raw(f.Raw)
 	}
-	q, err := b.query(0, 0)
-	if err != nil {
-		return nil, err
-	}
-	list, err := collect(paginate[Institution](ctx, s.client, withQuery("institutions", q)))
+	return b.query(0, 0)
+}
+
+// List returns institutions: GET /institutions, narrowed by f (nil for all).
+// The answer also refreshes the client's cache of institutions.
+func (s *InstitutionsService) List(ctx context.Context, f *InstitutionFilter) ([]Institution, error) {
+	list, err := listAll[Institution](ctx, s.client, "institutions", f)
 	if err != nil {
 		return nil, err
 	}

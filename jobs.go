@@ -346,14 +346,15 @@ func (s *JobsService) List(ctx context.Context, userID string, f *JobFilter) ([]
 	if err := checkID("userId", userID); err != nil {
 		return nil, err
 	}
+	return listAll[Job](ctx, s.client, pathf("users/%s/jobs", userID), f)
+}
+
+// query returns the filter's query values; a nil filter has none.
+func (f *JobFilter) query() (url.Values, error) {
 	var b filterBuilder
 	if f != nil {
 		b.eq("connectionId", "connection.id", f.ConnectionID)
 		b.raw(f.Raw)
 	}
-	q, err := b.query(0, 0)
-	if err != nil {
-		return nil, err
-	}
-	return collect(paginate[Job](ctx, s.client, withQuery(pathf("users/%s/jobs", userID), q)))
+	return b.query(0, 0)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 	"net/http"
+	"net/url"
 )
 
 // page is one page of a list answer: {"type":"list","data":[...],"links":{"next":...}}.
@@ -83,6 +84,24 @@ func paginateAs[W, T any](ctx context.Context, c *Client, path string, conv func
 			}
 		}
 	}
+}
+
+// filter is a List method's filter: it writes its own query values.
+type filter interface {
+	query() (url.Values, error)
+}
+
+// listAll gathers every item of the list at path, narrowed by f (nil for
+// none).
+func listAll[T any](ctx context.Context, c *Client, path string, f filter) ([]T, error) {
+	if f != nil {
+		q, err := f.query()
+		if err != nil {
+			return nil, err
+		}
+		path = withQuery(path, q)
+	}
+	return collect(paginate[T](ctx, c, path))
 }
 
 // collect gathers every item of a paged list.

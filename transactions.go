@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"iter"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -159,6 +160,16 @@ func transactionsPath(userID string, f *TransactionFilter) (string, error) {
 	if err := checkID("userId", userID); err != nil {
 		return "", err
 	}
+	q, err := f.query()
+	if err != nil {
+		return "", err
+	}
+	return withQuery(pathf("users/%s/transactions", userID), q), nil
+}
+
+// query returns the filter's query values, page size included; a nil
+// filter has none.
+func (f *TransactionFilter) query() (url.Values, error) {
 	var b filterBuilder
 	limit := 0
 	if f != nil {
@@ -172,11 +183,7 @@ func transactionsPath(userID string, f *TransactionFilter) (string, error) {
 		b.raw(f.Raw)
 		limit = f.PageSize
 	}
-	q, err := b.query(limit, MaxTransactionsPageSize)
-	if err != nil {
-		return "", err
-	}
-	return withQuery(pathf("users/%s/transactions", userID), q), nil
+	return b.query(limit, MaxTransactionsPageSize)
 }
 
 // Get returns one transaction: GET /users/{userId}/transactions/{id}.
