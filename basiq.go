@@ -81,13 +81,9 @@ type Client struct {
 	version   string
 	userAgent string
 	logger    *slog.Logger
-
-	// httpClient is the caller's client from WithHTTPClient, read by
-	// NewClient and then dropped: the client sends through transports.
-	httpClient *http.Client
-	retryMax   int
-	retryMin   time.Duration
-	retryMaxD  time.Duration
+	// retryMin is the shortest wait before a retry: a Retry-After that
+	// would reach the context's deadline is judged against it.
+	retryMin time.Duration
 	// transports hold the connections, whose buffers may still hold an
 	// answer from /token: hidden, like the credentials, from reflection.
 	transports hidden[transports]
@@ -104,35 +100,43 @@ type Client struct {
 // API key is available. NewClient makes no network call: the key is first
 // exchanged for an access token by the first request.
 func NewClient(opts ...Option) (*Client, error) {
-	c := &Client{
-		apiKey:    hide(os.Getenv(EnvAPIKey)),
-		version:   DefaultVersion,
-		userAgent: defaultUserAgent,
-		retryMax:  defaultMaxRetries,
-		retryMin:  defaultRetryMin,
-		retryMaxD: defaultRetryMax,
+	o := clientOptions{
+		apiKey:       os.Getenv(EnvAPIKey),
+		version:      DefaultVersion,
+		userAgent:    defaultUserAgent,
+		retryMax:     defaultMaxRetries,
+		retryMin:     defaultRetryMin,
+		retryMaxWait: defaultRetryMax,
 	}
 	base, err := parseBaseURL(DefaultBaseURL)
 	if err != nil {
 		return nil, err
 	}
-	c.baseURL = base
+	o.baseURL = base
 	for _, opt := range opts {
 		if opt == nil {
 			continue
 		}
-		if err := opt(c); err != nil {
+		if err := opt(&o); err != nil {
 			return nil, err
 		}
 	}
-	if strings.TrimSpace(c.apiKey.value()) == "" {
+	if strings.TrimSpace(o.apiKey) == "" {
 		return nil, &ValidationError{Field: "apiKey", Reason: "no API key: use WithAPIKey or set " + EnvAPIKey}
+	}
+	c := &Client{
+		baseURL:   o.baseURL,
+		apiKey:    hide(o.apiKey),
+		version:   o.version,
+		userAgent: o.userAgent,
+		logger:    o.logger,
+		retryMin:  o.retryMin,
 	}
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
 	}
 
-	hc := c.httpClient
+	hc := o.httpClient
 	var attemptTimeout time.Duration
 	if hc == nil {
 		var rt http.RoundTripper = http.DefaultTransport
@@ -166,9 +170,9 @@ func NewClient(opts ...Option) (*Client, error) {
 		return &retryablehttp.Client{
 			HTTPClient:     &hcCopy,
 			Logger:         nil,
-			RetryWaitMin:   c.retryMin,
-			RetryWaitMax:   c.retryMaxD,
-			RetryMax:       c.retryMax,
+			RetryWaitMin:   o.retryMin,
+			RetryWaitMax:   o.retryMaxWait,
+			RetryMax:       o.retryMax,
 			CheckRetry:     c.checkRetry,
 			Backoff:        b,
 			ErrorHandler:   retryablehttp.PassthroughErrorHandler,
@@ -176,7 +180,6 @@ func NewClient(opts ...Option) (*Client, error) {
 		}
 	}
 	c.transports = hide(transports{common: retrier(backoff), credentials: retrier(credentialBackoff)})
-	c.httpClient = nil
 
 	c.common.client = c
 	c.Institutions = (*InstitutionsService)(&c.common)
@@ -195,19 +198,21 @@ func NewClient(opts ...Option) (*Client, error) {
 func (c *Client) BaseURL() string { return c.baseURL.String() }
 
 // String describes the client without its credentials.
-func (c Client) String() string {
-	if c.baseURL == nil {
+func (c *Client) String() string {
+	if c == nil || c.baseURL == nil {
 		return "basiq.Client{}"
 	}
 	return fmt.Sprintf("basiq.Client{BaseURL: %q, Version: %q}", c.baseURL.String(), c.version)
 }
 
 // Format implements [fmt.Formatter] so that every verb (%v, %+v, %#v, %s)
-// prints [Client.String] and never the credentials the client holds.
-func (c Client) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, c.String()) }
+// prints [Client.String] and never the credentials the client holds. (A
+// Client copied by value formats as a struct, which holds its credentials
+// out of fmt's reach all the same.)
+func (c *Client) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, c.String()) }
 
 // LogValue implements [slog.LogValuer]; credentials are left out.
-func (c Client) LogValue() slog.Value {
+func (c *Client) LogValue() slog.Value {
 	return slog.StringValue(c.String())
 }
 

@@ -544,7 +544,12 @@ func (e *JobError) Is(target error) bool { return target == ErrJobFailed }
 // problems found at once come back joined with [errors.Join], each one a
 // *ValidationError. It matches [ErrValidation].
 type ValidationError struct {
-	// Field is the argument's JSON name, such as "loginId" or "institution.id".
+	// Field names what was refused, for a program to tell problems apart:
+	// a request body field by its JSON name ("loginId", "institution.id",
+	// "mfa-response"), an id in the path by its parameter name ("userId",
+	// "jobId"), a filter field by its Go name in lower camel case
+	// ("connectionId", "postDate", "limit"), or an option by its name
+	// without "With" ("apiKey", "retryWait", "pollInterval", "untilStep").
 	Field string
 	// Reason says what is wrong with it.
 	Reason string

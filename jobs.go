@@ -21,29 +21,46 @@ type StepStatus string
 
 // The step statuses the API uses.
 const (
-	StepPending    StepStatus = "pending"
-	StepInProgress StepStatus = "in-progress"
-	StepSuccess    StepStatus = "success"
-	StepFailed     StepStatus = "failed"
-	// StepSkipped: the step was not needed (an mfa-challenge the bank did not
-	// ask for). It counts as done.
-	StepSkipped StepStatus = "skipped"
+	// StepStatusPending: the step has not started.
+	StepStatusPending StepStatus = "pending"
+	// StepStatusInProgress: the step is running (an mfa-challenge step
+	// waits for the customer's answer in this state).
+	StepStatusInProgress StepStatus = "in-progress"
+	// StepStatusSuccess: the step finished.
+	StepStatusSuccess StepStatus = "success"
+	// StepStatusFailed: the step failed; its result says why.
+	StepStatusFailed StepStatus = "failed"
+	// StepStatusSkipped: the step was not needed (an mfa-challenge the bank
+	// did not ask for). It counts as done.
+	StepStatusSkipped StepStatus = "skipped"
+)
+
+// The step statuses under their first names, which read like step titles.
+//
+// Deprecated: use the StepStatus... names, such as [StepStatusSuccess].
+const (
+	StepPending    = StepStatusPending
+	StepInProgress = StepStatusInProgress
+	StepSuccess    = StepStatusSuccess
+	StepFailed     = StepStatusFailed
+	StepSkipped    = StepStatusSkipped
 )
 
 // Known reports whether s is one of the statuses this library understands.
 func (s StepStatus) Known() bool {
 	switch s {
-	case StepPending, StepInProgress, StepSuccess, StepFailed, StepSkipped:
+	case StepStatusPending, StepStatusInProgress, StepStatusSuccess, StepStatusFailed, StepStatusSkipped:
 		return true
 	}
 	return false
 }
 
 // Done reports whether the step finished without failing.
-func (s StepStatus) Done() bool { return s == StepSuccess || s == StepSkipped }
+func (s StepStatus) Done() bool { return s == StepStatusSuccess || s == StepStatusSkipped }
 
-// The step titles of a connection job, in the order they run. Steps are always
-// looked up by title: some institutions add an mfa-challenge step.
+// The step titles of a connection job, in the order they run (a Step's
+// Title; its state is a [StepStatus]). Steps are always looked up by title:
+// some institutions add an mfa-challenge step.
 const (
 	StepVerifyCredentials    = "verify-credentials"
 	StepMFAChallenge         = "mfa-challenge"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -751,6 +752,10 @@ func TestWaitForJobInvalidInputs(t *testing.T) {
 		{"max below min", &Job{ID: "j1"}, []WaitOption{WithPollInterval(10*time.Millisecond, 5*time.Millisecond)}, "pollInterval"},
 		{"bad interval then good", &Job{ID: "j1"}, []WaitOption{WithPollInterval(0, 0), fastPoll}, "pollInterval"},
 		{"bad interval and nil job", nil, []WaitOption{WithPollInterval(0, 5*time.Millisecond)}, "pollInterval"},
+		{"nil progress", &Job{ID: "j1"}, []WaitOption{WithProgress(nil)}, "progress"},
+		{"blank until-step", &Job{ID: "j1"}, []WaitOption{WithUntilStep(" ")}, "untilStep"},
+		{"negative expected duration", &Job{ID: "j1"}, []WaitOption{WithExpectedDurations(StepDurations{VerifyCredentials: -1})}, "expectedDurations"},
+		{"NaN expected duration", &Job{ID: "j1"}, []WaitOption{WithExpectedDurations(StepDurations{RetrieveAccounts: math.NaN()})}, "expectedDurations"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,23 +2,41 @@ package basiq
 
 import (
 	"log/slog"
+	"math"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
 
-// Option configures a [Client]; pass options to [NewClient].
-type Option func(*Client) error
+// Option configures a [Client]; pass options to [NewClient]. An option given
+// a value it cannot use makes NewClient fail with an error matching
+// [ErrValidation].
+type Option func(*clientOptions) error
+
+// clientOptions is what the options passed to NewClient set; NewClient
+// builds the Client from it and keeps only what it uses at run time.
+type clientOptions struct {
+	apiKey       string
+	baseURL      *url.URL
+	httpClient   *http.Client
+	version      string
+	userAgent    string
+	retryMax     int
+	retryMin     time.Duration
+	retryMaxWait time.Duration
+	logger       *slog.Logger
+}
 
 // WithAPIKey sets the API key, exactly as the Basiq dashboard issues it. It is
 // sent only to POST /token on the base URL, to obtain access tokens. Without
 // this option the key is read from the BASIQ_API_KEY environment variable.
 func WithAPIKey(key string) Option {
-	return func(c *Client) error {
+	return func(c *clientOptions) error {
 		if strings.TrimSpace(key) == "" {
 			return &ValidationError{Field: "apiKey", Reason: "must not be empty"}
 		}
-		c.apiKey = hide(key)
+		c.apiKey = key
 		return nil
 	}
 }
@@ -28,7 +46,7 @@ func WithAPIKey(key string) Option {
 // be https, except for loopback hosts (127.0.0.1, ::1, localhost), where http is
 // accepted for tests and local proxies.
 func WithBaseURL(rawURL string) Option {
-	return func(c *Client) error {
+	return func(c *clientOptions) error {
 		u, err := parseBaseURL(rawURL)
 		if err != nil {
 			return err
@@ -45,7 +63,7 @@ func WithBaseURL(rawURL string) Option {
 // or MFA answer are not followed, so credentials never
 // leave the base URL. The default is a client with a 60 s timeout per attempt.
 func WithHTTPClient(hc *http.Client) Option {
-	return func(c *Client) error {
+	return func(c *clientOptions) error {
 		if hc == nil {
 			return &ValidationError{Field: "httpClient", Reason: "must not be nil"}
 		}
@@ -57,7 +75,7 @@ func WithHTTPClient(hc *http.Client) Option {
 // WithVersion sets the basiq-version header sent with every request (default
 // [DefaultVersion], "2.0"; "2.1" adds the MFA endpoints).
 func WithVersion(v string) Option {
-	return func(c *Client) error {
+	return func(c *clientOptions) error {
 		if strings.TrimSpace(v) == "" {
 			return &ValidationError{Field: "version", Reason: "must not be empty"}
 		}
@@ -73,7 +91,7 @@ func WithVersion(v string) Option {
 // within this budget only after an answer showing it was not processed, and
 // once more at most after an unknown outcome.
 func WithMaxRetries(n int) Option {
-	return func(c *Client) error {
+	return func(c *clientOptions) error {
 		if n < 0 {
 			return &ValidationError{Field: "maxRetries", Reason: "must not be negative"}
 		}
@@ -91,11 +109,11 @@ func WithMaxRetries(n int) Option {
 // than that, the call returns the *APIError at once, without retrying, with
 // [APIError.RetryAfter] set.
 func WithRetryWait(min, max time.Duration) Option {
-	return func(c *Client) error {
+	return func(c *clientOptions) error {
 		if min <= 0 || max < min {
 			return &ValidationError{Field: "retryWait", Reason: "need 0 < min <= max"}
 		}
-		c.retryMin, c.retryMaxD = min, max
+		c.retryMin, c.retryMaxWait = min, max
 		return nil
 	}
 }
@@ -104,7 +122,7 @@ func WithRetryWait(min, max time.Duration) Option {
 // path, status, timing, retries). Without it, or with nil, the library logs
 // nothing. Records never carry headers, bodies, credentials or tokens.
 func WithLogger(l *slog.Logger) Option {
-	return func(c *Client) error {
+	return func(c *clientOptions) error {
 		c.logger = l
 		return nil
 	}
@@ -112,7 +130,7 @@ func WithLogger(l *slog.Logger) Option {
 
 // WithUserAgent sets the User-Agent header (default "basiq-go/" + [Version]).
 func WithUserAgent(ua string) Option {
-	return func(c *Client) error {
+	return func(c *clientOptions) error {
 		if strings.TrimSpace(ua) == "" {
 			return &ValidationError{Field: "userAgent", Reason: "must not be empty"}
 		}
@@ -121,7 +139,9 @@ func WithUserAgent(ua string) Option {
 	}
 }
 
-// WaitOption configures one [Client.WaitForJob] call.
+// WaitOption configures one [Client.WaitForJob] call. An option given a
+// value it cannot use makes WaitForJob return an error matching
+// [ErrValidation] before any request.
 type WaitOption func(*waitConfig)
 
 type waitConfig struct {
@@ -130,7 +150,12 @@ type waitConfig struct {
 	expected                 *StepDurations
 	progress                 func(*Job)
 	untilStep                string
-	err                      error
+	errs                     []error
+}
+
+// refuse records a bad option value.
+func (w *waitConfig) refuse(field, reason string) {
+	w.errs = append(w.errs, &ValidationError{Field: field, Reason: reason})
 }
 
 // WithPollInterval replaces WaitForJob's default schedule with a plain
@@ -141,7 +166,7 @@ type waitConfig struct {
 func WithPollInterval(min, max time.Duration) WaitOption {
 	return func(w *waitConfig) {
 		if min <= 0 || max < min {
-			w.err = &ValidationError{Field: "pollInterval", Reason: "need 0 < min <= max"}
+			w.refuse("pollInterval", "need 0 < min <= max")
 			return
 		}
 		w.minInterval, w.maxInterval, w.fixedBounds = min, max, true
@@ -152,11 +177,19 @@ func WithPollInterval(min, max time.Duration) WaitOption {
 // steps (an institution's Stats.AverageDurationMs), in place of those the
 // job's institution publishes. WaitForJob finds the institution by itself
 // (from [Job.Institution] or the job's connection), so this is for durations
-// the caller knows better. Like published ones, they are untrusted: a step
-// of zero, a negative or more than a few minutes counts as unknown, and the
+// the caller knows better. A negative or non-finite duration is refused; a
+// step of zero or of more than a few minutes counts as unknown, and the
 // job's own pace corrects the rest.
 func WithExpectedDurations(d StepDurations) WaitOption {
-	return func(w *waitConfig) { w.expected = &d }
+	return func(w *waitConfig) {
+		for _, ms := range []float64{d.VerifyCredentials, d.RetrieveAccounts, d.RetrieveTransactions, d.RetrieveMeta, d.Total} {
+			if ms < 0 || math.IsNaN(ms) || math.IsInf(ms, 0) {
+				w.refuse("expectedDurations", "durations must be finite and not negative")
+				return
+			}
+		}
+		w.expected = &d
+	}
 }
 
 // WithProgress calls fn with the job each time a step's status changes, from
@@ -164,7 +197,13 @@ func WithExpectedDurations(d StepDurations) WaitOption {
 // each change within 2 s, WaitForJob then sleeps at most 1.8 s between
 // polls, which costs requests on long jobs (see BENCHMARKS.md).
 func WithProgress(fn func(*Job)) WaitOption {
-	return func(w *waitConfig) { w.progress = fn }
+	return func(w *waitConfig) {
+		if fn == nil {
+			w.refuse("progress", "must not be nil")
+			return
+		}
+		w.progress = fn
+	}
 }
 
 // WithUntilStep makes WaitForJob return as soon as the step with this title has
@@ -172,5 +211,11 @@ func WithProgress(fn func(*Job)) WaitOption {
 // transactions arrive), instead of waiting for every step. The default
 // schedule then aims its polls at that step's end.
 func WithUntilStep(title string) WaitOption {
-	return func(w *waitConfig) { w.untilStep = title }
+	return func(w *waitConfig) {
+		if strings.TrimSpace(title) == "" {
+			w.refuse("untilStep", "must name a step")
+			return
+		}
+		w.untilStep = title
+	}
 }

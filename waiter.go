@@ -112,8 +112,8 @@ func (c *Client) WaitForJob(ctx context.Context, job *Job, opts ...WaitOption) (
 			o(&cfg)
 		}
 	}
-	if cfg.err != nil {
-		return job, cfg.err
+	if err := joinValidation(cfg.errs); err != nil {
+		return job, err
 	}
 	if job == nil {
 		return nil, &ValidationError{Field: "job", Reason: "required"}
@@ -274,7 +274,7 @@ func judgeJob(job *Job, untilStep string, fetched bool) (bool, error) {
 	allDone := true
 	for _, st := range job.Steps {
 		switch {
-		case st.Status == StepFailed:
+		case st.Status == StepStatusFailed:
 			return false, newJobError(job.ID, st)
 		case !st.Status.Known():
 			return false, fmt.Errorf("%w: job %s step %q has unknown status %q", ErrInvalidResponse, clean(job.ID, 100), clean(st.Title, 100), clean(string(st.Status), 100))
@@ -324,7 +324,7 @@ func (e *MFAChallenge) fingerprint() string {
 // mfaChallenge returns the challenge a step waits on, or nil.
 func mfaChallenge(jobID string, st Step) *MFAChallenge {
 	r := st.Result
-	if r == nil || r.Type != "mfa" || st.Status.Done() || st.Status == StepFailed {
+	if r == nil || r.Type != "mfa" || st.Status.Done() || st.Status == StepStatusFailed {
 		return nil
 	}
 	return &MFAChallenge{

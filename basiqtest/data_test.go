@@ -384,7 +384,7 @@ func TestParseFilter(t *testing.T) {
 
 func TestNoTransactions(t *testing.T) {
 	t.Parallel()
-	c, user, _, _ := connected(t, WithTransactionsPerAccount(-5))
+	c, user, _, _ := connected(t, WithTransactionsPerAccount(0))
 	r := c.get("/users/" + user + "/transactions")
 	assert.Empty(t, list(t, r))
 	assert.InDelta(t, 0, r.obj(t)["count"], 0)

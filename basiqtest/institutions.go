@@ -124,9 +124,6 @@ func sandboxInstitutions() []Institution {
 func buildInstitutions(extra []Institution) ([]*Institution, map[string]*Institution) {
 	byID := map[string]*Institution{}
 	for _, in := range append(sandboxInstitutions(), extra...) {
-		if in.ID == "" {
-			continue
-		}
 		fillInstitution(&in)
 		byID[in.ID] = &in
 	}

@@ -99,7 +99,6 @@ func TestWithInstitutions(t *testing.T) {
 		Institution{ID: "AU99999", Name: "Outage Bank", Authorization: "user", Status: "major-outage", Tier: "1"},
 		Institution{ID: InstHooli, Name: "Renamed Hooli"},
 		Institution{ID: "AU88888", Authorization: "user-token"},
-		Institution{Name: "no id: ignored"},
 	))
 	items := list(t, c.get("/institutions"))
 	assert.Len(t, items, 9)

@@ -3,11 +3,23 @@ package basiqtest
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"time"
+
+	"github.com/basiq-go/basiq"
 )
 
-// Option configures a [Server]; pass options to [NewServer].
-type Option func(*config)
+// Option configures a [Server]; pass options to [NewServer]. An option
+// given a value it cannot use makes NewServer and NewUnstartedServer panic
+// with an error matching [basiq.ErrValidation] (a *basiq.ValidationError
+// naming the option), as httptest.NewServer panics when it cannot listen:
+// a test's set-up is wrong, and it says where.
+type Option func(*config) error
+
+// refuse is the error of an option given a value it cannot use.
+func refuse(option, reason string) error {
+	return &basiq.ValidationError{Field: option, Reason: reason}
+}
 
 type config struct {
 	apiKey        string
@@ -28,34 +40,44 @@ type config struct {
 }
 
 // WithAPIKey sets the API key POST /token accepts (default [DefaultAPIKey]).
-// The key must arrive exactly as given, as the SDK sends it. An empty key
-// keeps the default.
+// The key must arrive exactly as given, as the SDK sends it. An empty key is
+// refused.
 func WithAPIKey(key string) Option {
-	return func(c *config) {
-		if key != "" {
-			c.apiKey = key
+	return func(c *config) error {
+		if key == "" {
+			return refuse("apiKey", "must not be empty")
 		}
+		c.apiKey = key
+		return nil
 	}
 }
 
 // WithTokenLifetime sets how long access tokens live (default
 // [DefaultTokenLifetime]). POST /token reports it in expires_in as whole
 // seconds, at least 1; the token itself expires after exactly d. A d <= 0
-// keeps the default.
+// is refused.
 func WithTokenLifetime(d time.Duration) Option {
-	return func(c *config) {
-		if d > 0 {
-			c.tokenLifetime = d
+	return func(c *config) error {
+		if d <= 0 {
+			return refuse("tokenLifetime", "must be positive")
 		}
+		c.tokenLifetime = d
+		return nil
 	}
 }
 
 // WithStepDuration sets how long each timed job step (verify-credentials,
 // retrieve-accounts, retrieve-transactions) takes (default
 // [DefaultStepDuration]). Zero makes jobs finish as soon as they start; a
-// negative d counts as zero.
+// negative d is refused.
 func WithStepDuration(d time.Duration) Option {
-	return func(c *config) { c.stepDuration = max(d, 0) }
+	return func(c *config) error {
+		if d < 0 {
+			return refuse("stepDuration", "must not be negative")
+		}
+		c.stepDuration = d
+		return nil
+	}
 }
 
 // WithStepDurations sets the duration of each job step per institution and
@@ -63,25 +85,45 @@ func WithStepDuration(d time.Duration) Option {
 // "retrieve-transactions"; "retrieve-meta" for the institution's stats
 // only). A result <= 0 falls back to [WithStepDuration]'s. fn is called
 // with the server locked when a job starts and when institutions are read:
-// it must not call the server.
+// it must not call the server. A nil fn is refused.
 func WithStepDurations(fn func(institutionID, step string) time.Duration) Option {
-	return func(c *config) { c.stepDurations = fn }
+	return func(c *config) error {
+		if fn == nil {
+			return refuse("stepDurations", "must not be nil")
+		}
+		c.stepDurations = fn
+		return nil
+	}
 }
 
 // WithTransactionsPerAccount sets how many transactions each account gets
 // when its connection's retrieve-transactions step first succeeds (default
-// [DefaultTransactionsPerAccount]). A negative n counts as zero.
+// [DefaultTransactionsPerAccount]). A negative n is refused.
 func WithTransactionsPerAccount(n int) Option {
-	return func(c *config) { c.txPerAccount = max(n, 0) }
+	return func(c *config) error {
+		if n < 0 {
+			return refuse("transactionsPerAccount", "must not be negative")
+		}
+		c.txPerAccount = n
+		return nil
+	}
 }
 
 // WithInstitutions adds institutions to the sandbox ones; one with the id of
 // a sandbox institution replaces it. An added institution behaves by its
 // Authorization like the sandbox bank of that kind: the sandbox logins work
 // at user kinds, [SandboxUserToken] at token kinds, and MFA kinds ask for
-// [MFACode].
+// [MFACode]. An institution without an id is refused.
 func WithInstitutions(extra ...Institution) Option {
-	return func(c *config) { c.institutions = append(c.institutions, extra...) }
+	return func(c *config) error {
+		for _, in := range extra {
+			if strings.TrimSpace(in.ID) == "" {
+				return refuse("institutions", "every institution needs an id")
+			}
+		}
+		c.institutions = append(c.institutions, extra...)
+		return nil
+	}
 }
 
 // duration returns the duration of step at institution inst.
@@ -104,16 +146,18 @@ type JobTiming struct {
 	// that start the same jobs in the same order draw the same durations.
 	Seed uint64
 	// Scale multiplies every step's duration: 2 makes jobs run at half the
-	// published pace (twice as long), 0.5 at twice the pace. Zero or less
-	// counts as 1.
+	// published pace (twice as long), 0.5 at twice the pace. Zero counts
+	// as 1; a negative or non-finite Scale is refused.
 	Scale float64
 	// Spread is the sigma of a log-normal factor, rescaled to mean 1, drawn
 	// for each step of each job separately (0.35 makes a step's duration
-	// vary by about ±35%). Zero draws no factor.
+	// vary by about ±35%). Zero draws no factor; a negative or non-finite
+	// Spread is refused.
 	Spread float64
 	// TotalMin and TotalMax, when TotalMax > 0, ignore the averages' sum:
 	// each job's total is drawn uniformly between them and shared among its
-	// steps in the proportions of the averages (after Spread).
+	// steps in the proportions of the averages (after Spread). Negative
+	// bounds, or TotalMin above a positive TotalMax, are refused.
 	TotalMin, TotalMax time.Duration
 }
 
@@ -124,16 +168,22 @@ type JobTiming struct {
 // the same seed too, so a run that makes the same requests in the same order
 // repeats exactly.
 func WithJobTiming(t JobTiming) Option {
-	return func(c *config) {
-		if t.Scale <= 0 || math.IsNaN(t.Scale) || math.IsInf(t.Scale, 0) {
-			t.Scale = 1
+	return func(c *config) error {
+		switch {
+		case t.Scale < 0 || math.IsNaN(t.Scale) || math.IsInf(t.Scale, 0):
+			return refuse("jobTiming", "Scale must be finite and not negative")
+		case t.Spread < 0 || math.IsNaN(t.Spread) || math.IsInf(t.Spread, 0):
+			return refuse("jobTiming", "Spread must be finite and not negative")
+		case t.TotalMin < 0 || t.TotalMax < 0 || (t.TotalMax > 0 && t.TotalMin > t.TotalMax):
+			return refuse("jobTiming", "need 0 <= TotalMin <= TotalMax")
 		}
-		if t.Spread < 0 || math.IsNaN(t.Spread) || math.IsInf(t.Spread, 0) {
-			t.Spread = 0
+		if t.Scale == 0 {
+			t.Scale = 1
 		}
 		c.timing = &t
 		c.rng = rand.New(rand.NewPCG(t.Seed, 0x9e3779b97f4a7c15))
 		c.idRng = rand.New(rand.NewPCG(t.Seed, 0x2545f4914f6cdd1d))
+		return nil
 	}
 }
 
@@ -141,7 +191,10 @@ func WithJobTiming(t JobTiming) Option {
 // some real institutions do. Jobs still take the durations set by the other
 // options.
 func WithoutStats() Option {
-	return func(c *config) { c.noStats = true }
+	return func(c *config) error {
+		c.noStats = true
+		return nil
+	}
 }
 
 // WithPublishedAverages overrides the averages institutions publish in
@@ -150,17 +203,29 @@ func WithoutStats() Option {
 // "retrieve-meta"), without changing how long jobs take: use it to publish
 // wrong or absurd averages (an hour, 1e308, zero, negative). A value that
 // JSON cannot carry (NaN, ±Inf) is published as 0. fn is called with the
-// server locked: it must not call the server.
+// server locked: it must not call the server. A nil fn is refused.
 func WithPublishedAverages(fn func(institutionID, step string) float64) Option {
-	return func(c *config) { c.published = fn }
+	return func(c *config) error {
+		if fn == nil {
+			return refuse("publishedAverages", "must not be nil")
+		}
+		c.published = fn
+		return nil
+	}
 }
 
 // WithFailingLoginAfter makes verify-credentials of a job whose credentials
 // are wrong ([LoginBighead], an unknown login, a bad user token...) fail d
-// after the job starts, instead of after the step's usual duration. A d <= 0
-// keeps the usual duration.
+// after the job starts, instead of after the step's usual duration. Zero
+// keeps the usual duration; a negative d is refused.
 func WithFailingLoginAfter(d time.Duration) Option {
-	return func(c *config) { c.failAfter = max(d, 0) }
+	return func(c *config) error {
+		if d < 0 {
+			return refuse("failingLoginAfter", "must not be negative")
+		}
+		c.failAfter = d
+		return nil
+	}
 }
 
 // jobDurations draws the durations of a job's timed steps at inst; the

@@ -97,7 +97,8 @@ type token struct {
 }
 
 // NewServer starts a Server on a loopback address. Close it when done,
-// typically with t.Cleanup(srv.Close).
+// typically with t.Cleanup(srv.Close). It panics, with an error matching
+// [basiq.ErrValidation], when an option is given a value it cannot use.
 func NewServer(opts ...Option) *Server {
 	s := NewUnstartedServer(opts...)
 	s.Start()
@@ -117,8 +118,11 @@ func NewUnstartedServer(opts ...Option) *Server {
 		txPerAccount:  DefaultTransactionsPerAccount,
 	}
 	for _, o := range opts {
-		if o != nil {
-			o(&cfg)
+		if o == nil {
+			continue
+		}
+		if err := o(&cfg); err != nil {
+			panic(fmt.Errorf("basiqtest: %w", err))
 		}
 	}
 	s := &Server{

@@ -2,6 +2,7 @@ package basiqtest
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/basiq-go/basiq"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -66,7 +68,7 @@ func TestTokenEndpoint(t *testing.T) {
 
 func TestCustomAPIKey(t *testing.T) {
 	t.Parallel()
-	srv, c := startServer(t, WithAPIKey("a2V5OnNlY3JldA=="), WithAPIKey(""))
+	srv, c := startServer(t, WithAPIKey("a2V5OnNlY3JldA=="))
 	assert.Equal(t, "a2V5OnNlY3JldA==", srv.APIKey)
 	r := c.send(http.MethodPost, "/token", url.Values{"scope": {ScopeServerAccess}},
 		map[string]string{"Authorization": "Basic " + DefaultAPIKey, "basiq-version": "2.0"})
@@ -119,10 +121,12 @@ func TestTokenLifetime(t *testing.T) {
 	})
 
 	// expires_in is whole seconds, at least 1; the default is an hour.
-	for d, want := range map[time.Duration]float64{300 * time.Millisecond: 1, 2500 * time.Millisecond: 2, 0: 3600} {
+	for d, want := range map[time.Duration]float64{300 * time.Millisecond: 1, 2500 * time.Millisecond: 2} {
 		_, c := startServer(t, WithTokenLifetime(d))
 		assert.InDelta(t, want, c.tokenReq(ScopeServerAccess).obj(t)["expires_in"], 0, "lifetime %v", d)
 	}
+	_, c := startServer(t)
+	assert.InDelta(t, 3600, c.tokenReq(ScopeServerAccess).obj(t)["expires_in"], 0, "the default lifetime")
 }
 
 func TestScopes(t *testing.T) {
@@ -303,4 +307,39 @@ func TestRequestBodyTooLarge(t *testing.T) {
 	_, c := startServer(t)
 	big := `{"email":"a@b.example","x":"` + strings.Repeat("a", maxBodyBytes) + `"}`
 	c.post("/users", big).errBody(t, http.StatusBadRequest, "invalid-content")
+}
+
+// TestOptionsRefuseValuesTheyCannotUse checks that an option given a value
+// it cannot use stops the server's construction with an error naming the
+// option, instead of being silently ignored.
+func TestOptionsRefuseValuesTheyCannotUse(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		option string
+		opt    Option
+	}{
+		{"apiKey", WithAPIKey("")},
+		{"tokenLifetime", WithTokenLifetime(0)},
+		{"stepDuration", WithStepDuration(-time.Second)},
+		{"stepDurations", WithStepDurations(nil)},
+		{"transactionsPerAccount", WithTransactionsPerAccount(-1)},
+		{"institutions", WithInstitutions(Institution{Name: "No id"})},
+		{"jobTiming", WithJobTiming(JobTiming{Scale: -1})},
+		{"jobTiming", WithJobTiming(JobTiming{Spread: math.NaN()})},
+		{"jobTiming", WithJobTiming(JobTiming{TotalMin: 5 * time.Second, TotalMax: time.Second})},
+		{"publishedAverages", WithPublishedAverages(nil)},
+		{"failingLoginAfter", WithFailingLoginAfter(-time.Second)},
+	} {
+		func() {
+			defer func() {
+				err, ok := recover().(error)
+				require.True(t, ok, "%s: NewUnstartedServer must panic with an error", tc.option)
+				require.ErrorIs(t, err, basiq.ErrValidation)
+				var ve *basiq.ValidationError
+				require.ErrorAs(t, err, &ve)
+				assert.Equal(t, tc.option, ve.Field)
+			}()
+			NewUnstartedServer(tc.opt)
+		}()
+	}
 }
