@@ -9,9 +9,11 @@
 //	client, err := basiq.NewClient(basiq.WithAPIKey(key))
 //
 // The client exchanges the key for an access token at POST /token on first use,
-// shares that one token between all goroutines, renews it before it expires,
-// and fetches a fresh one once if the API says it has expired. The key is sent
-// to nothing but POST /token on the base URL.
+// shares that one token between all goroutines, renews it in the background
+// before it expires (going on with the current one meanwhile, and until it
+// really expires if renewal fails), and fetches a fresh one once if the API
+// says it has expired. The key is sent to nothing but POST /token on the base
+// URL. A refused key is an [*APIError] matching [ErrUnauthorized].
 //
 // # Create a connection
 //
@@ -60,6 +62,10 @@
 //		job, err = client.WaitForJob(ctx, job)
 //	}
 //
+// Wait on the job RespondMFA returns: it carries which challenge was
+// answered, so the wait does not report it again while the API still shows
+// it.
+//
 // # Read accounts and transactions
 //
 // [AccountsService.List] returns a user's accounts. [TransactionsService.List]
@@ -94,7 +100,11 @@
 // correlation id and error objects; match statuses with [errors.Is] and
 // [ErrNotFound], [ErrUnauthorized], [ErrForbidden] or [ErrRateLimited].
 // A failed job step is a [*JobError] ([ErrJobFailed]); a refused argument a
-// [*ValidationError] ([ErrValidation]).
+// [*ValidationError] ([ErrValidation]); a 2xx answer that cannot be understood
+// (the wrong shape, no id for the resource asked for, a list that does not
+// end) matches [ErrInvalidResponse]. Whatever a server sends, reading it costs
+// bounded time and memory, and text from it reaches an error string on one
+// line, escaped and bounded.
 //
 // # Retries, origins and secrets
 //
