@@ -43,8 +43,9 @@ const (
 // tokenSource holds the client's access tokens, one per scope. All goroutines
 // share them; while a token is being fetched the others wait for that fetch
 // instead of starting their own, so N concurrent first calls make one token
-// request. A token is renewed some time before it expires; if renewal
-// fails, calls go on with the current token until it really expires.
+// request. A token is renewed in the background some time before it
+// expires; if renewal fails, calls go on with the current token until it
+// really expires.
 type tokenSource struct {
 	client *Client
 
@@ -60,8 +61,8 @@ type cachedToken struct {
 	tok     string
 	renew   time.Time
 	expires time.Time
-	// renewing is true while one caller renews the token; retryAt is when
-	// to try again after a failed renewal. Other callers meanwhile use tok.
+	// renewing is true while a renewal runs in the background; retryAt is
+	// when to try again after a failed one. Calls meanwhile use tok.
 	renewing bool
 	retryAt  time.Time
 }
