@@ -12,7 +12,8 @@ import (
 // unexported fields left out).
 func jsonNames(t reflect.Type) map[string]bool {
 	names := map[string]bool{}
-	for f := range t.Fields() {
+	for i := range t.NumField() {
+		f := t.Field(i)
 		if !f.IsExported() {
 			continue
 		}

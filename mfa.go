@@ -62,11 +62,15 @@ type mfaBody struct {
 // per question (a one-time code is one answer). The API takes the answer only
 // with a CLIENT_ACCESS token, which the client fetches and caches beside its
 // server token, and from API version 2.1, which this call sends when the
-// client is set to an earlier one. It first reads the job (GET /jobs/{id}) to
-// know which challenge it answers. It returns the job; pass it to
-// [Client.WaitForJob] to go on waiting: the challenge just answered is not
-// reported again while the API still shows it, and a new one is. An answer is never retried (a one-time code may not be reused) and
-// never appears in errors or logs. A 2xx answer that names no job is an error
+// client is set to an earlier one. It first reads the job (GET /jobs/{id},
+// one attempt of at most 2 s, so it never holds up the code) to know which
+// challenge it answers. It returns the job; pass it to [Client.WaitForJob] to
+// go on waiting: the challenge just answered is not reported again while the
+// API still shows it, and a new one is. An answer is sent once, never
+// repeated, not even after an answer refusing the access token (a one-time
+// code may not be reused; if the customer's code is still valid, call
+// RespondMFA again: a fresh token is fetched), and never appears in errors or
+// logs. A 2xx answer that names no job is an error
 // matching [ErrInvalidResponse]; the API may still have taken the answer, so
 // wait on the job by its id rather than ask the customer again.
 func (s *JobsService) RespondMFA(ctx context.Context, jobID string, answers ...string) (*Job, error) {
@@ -84,13 +88,20 @@ func (s *JobsService) RespondMFA(ctx context.Context, jobID string, answers ...s
 		return nil, err
 	}
 	// The challenge being answered, so that a wait after this call does not
-	// report it again while the API still shows it. Without it (the read
-	// failed) the wait may report it once more.
+	// report it again while the API still shows it. The read is a hint: one
+	// attempt, bounded, so that a slow or failing read never delays the
+	// code, which expires. Without it the wait may report the answered
+	// challenge once more.
 	var answered string
-	if before, err := s.get(ctx, pathf("jobs/%s", jobID)); err == nil {
-		answered = pendingChallenge(before)
+	readCtx, cancel := context.WithTimeout(ctx, hintTimeout)
+	var before jobWire
+	if _, err := s.client.call(readCtx, http.MethodGet, pathf("jobs/%s", jobID), nil, &before, withNoRepeat()); err == nil {
+		job := before.job()
+		answered = pendingChallenge(&job)
 	}
-	opts := []requestOption{withScope(scopeClient), withSecrets(answers...)}
+	cancel()
+	// An answer is sent once: not even a token refusal repeats it.
+	opts := []requestOption{withScope(scopeClient), withSecrets(answers...), withNoRepeat()}
 	if v := s.client.version; v == "1.0" || v == "2.0" {
 		opts = append(opts, withHeader("basiq-version", mfaVersion)) // the endpoint exists from 2.1
 	}

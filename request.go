@@ -85,6 +85,17 @@ func withHeader(name, value string) requestOption {
 	return func(c *callConfig) { c.header = append(c.header, name, value) }
 }
 
+// withNoRepeat sends the call once: no retry, and no repeat after an answer
+// refusing the access token (a one-time code, a best-effort read).
+func withNoRepeat() requestOption {
+	return func(c *callConfig) { c.policy.safe, c.policy.single = false, true }
+}
+
+// hintTimeout bounds a read made only to help (the challenge an MFA answer
+// answers, the institution a waited job belongs to), so that it never holds
+// up the call it helps.
+const hintTimeout = 2 * time.Second
+
 // withAPIKey authenticates the call with the API key (POST /token only); no
 // redirect of it is followed.
 func withAPIKey() requestOption {

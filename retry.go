@@ -145,6 +145,8 @@ type retryPolicy struct {
 	// noRedirect: no redirect of the request is followed, even on the
 	// base URL (it carries the API key or secrets in its body).
 	noRedirect bool
+	// single: the call is sent once, whatever the answer (withNoRepeat).
+	single bool
 }
 
 type policyKey struct{}
@@ -200,6 +202,9 @@ func (r *retryPolicy) allowCredentials(resp *http.Response, err error) bool {
 // once allows the one repeat after an unknown outcome of a credential
 // request; any other request may always be repeated once more.
 func (r *retryPolicy) once() bool {
+	if r.single {
+		return false
+	}
 	if !r.credentials {
 		return true
 	}
