@@ -138,7 +138,7 @@ func (c *Client) WaitForJob(ctx context.Context, job *Job, opts ...WaitOption) (
 		if polled || len(current.Steps) > 0 {
 			done, err := judgeJob(current, cfg.untilStep, polled)
 			if polled {
-				err = skipAnswered(current, err)
+				forgetAnswered(current)
 			}
 			if done && est != nil {
 				est.remember(c.waits, time.Now(), current)
@@ -263,7 +263,10 @@ func (c *Client) jobPath(job *Job) (string, error) {
 }
 
 // judgeJob decides whether waiting is over: done, failed (a *JobError), or
-// not yet. fetched is true once the job has been read back from the API.
+// not yet. fetched is true once the job has been read back from the API. A
+// challenge the caller has just answered (RespondMFA marks it on the job it
+// returns) is not reported again while the API still shows it: its step
+// counts as running, and the steps after it are judged as usual.
 func judgeJob(job *Job, untilStep string, fetched bool) (bool, error) {
 	if len(job.Steps) == 0 {
 		if fetched {
@@ -281,7 +284,10 @@ func judgeJob(job *Job, untilStep string, fetched bool) (bool, error) {
 		case fetched && mfaChallenge(job.ID, st) != nil:
 			// Only a job read back counts: the job passed in may predate
 			// the answer the caller just gave.
-			return false, mfaChallenge(job.ID, st)
+			if ch := mfaChallenge(job.ID, st); job.answeredMFA == "" || ch.fingerprint() != job.answeredMFA {
+				return false, ch
+			}
+			allDone = false
 		case untilStep != "" && st.Title == untilStep && st.Status.Done():
 			return true, nil
 		case !st.Status.Done():
@@ -291,18 +297,19 @@ func judgeJob(job *Job, untilStep string, fetched bool) (bool, error) {
 	return allDone, nil
 }
 
-// skipAnswered takes what judging a polled job found. A challenge the
-// caller has just answered (RespondMFA marks it on the job it returns) is
-// not reported again while the API still shows it: the wait goes on. Any
-// other outcome ends that memory, so the same challenge shown again later is
+// forgetAnswered ends the memory of the challenge just answered once a
+// polled job no longer shows it, so the same challenge shown again later is
 // reported.
-func skipAnswered(job *Job, err error) error {
-	ch, ok := err.(*MFAChallenge)
-	if ok && job.answeredMFA != "" && ch.fingerprint() == job.answeredMFA {
-		return nil
+func forgetAnswered(job *Job) {
+	if job.answeredMFA == "" {
+		return
+	}
+	for _, st := range job.Steps {
+		if ch := mfaChallenge(job.ID, st); ch != nil && ch.fingerprint() == job.answeredMFA {
+			return
+		}
 	}
 	job.answeredMFA = ""
-	return err
 }
 
 // pendingChallenge returns the fingerprint of the challenge a job waits on,
