@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -134,6 +135,17 @@ func (c *Client) WaitForJob(ctx context.Context, job *Job, opts ...WaitOption) (
 	}
 	current, polled, changed := job, false, false
 	lastChance := false
+	// The job's institution is read in the background, so that a slow or
+	// failing read never holds up a poll; the schedule takes what it finds
+	// when it arrives.
+	var banks chan bankInfo
+	lookupCtx, stopLookup := context.WithCancel(ctx)
+	defer func() {
+		stopLookup()
+		if banks != nil {
+			<-banks // the lookup has ended: no goroutine outlives the wait
+		}
+	}()
 	for {
 		if polled || len(current.Steps) > 0 {
 			done, err := judgeJob(current, cfg.untilStep, polled)
@@ -148,7 +160,25 @@ func (c *Client) WaitForJob(ctx context.Context, job *Job, opts ...WaitOption) (
 			}
 		}
 		if est != nil && (polled || len(current.Steps) > 0) && !est.resolved && est.needsInstitution(current) {
-			c.resolveInstitution(ctx, est, current, cfg.expected != nil)
+			est.resolved = true
+			if info, ok := c.lookupBank(nil, current, cfg.expected != nil); ok {
+				c.useBank(est, info) // known without a request
+			} else {
+				banks = make(chan bankInfo, 1)
+				go func(job Job) {
+					info, _ := c.lookupBank(lookupCtx, &job, cfg.expected != nil)
+					banks <- info
+				}(*current)
+			}
+		}
+		if banks != nil {
+			select {
+			case info := <-banks:
+				c.useBank(est, info)
+				banks <- bankInfo{} // keep the channel full for the deferred read
+				banks = nil
+			default:
+			}
 		}
 		d := sched.next(time.Now(), current, changed)
 		if cfg.progress != nil {
@@ -189,45 +219,89 @@ func (c *Client) WaitForJob(ctx context.Context, job *Job, opts ...WaitOption) (
 	}
 }
 
-// resolveInstitution finds the institution of the job's connection and gives
-// the schedule what is known of it: the durations this client has seen there
-// and, unless the caller gave durations, its published ones. The
-// institution is the job's own, or the one remembered for its connection, or
-// read with GET /users/{userId}/connections/{id}. Failures only leave the
-// schedule with less to go on.
-func (c *Client) resolveInstitution(ctx context.Context, est *estimateSchedule, job *Job, haveDurations bool) {
-	est.resolved = true
-	connID := job.ConnectionID()
-	if strings.ContainsAny(connID, "/\\") {
-		connID = "" // an id from a link is one path segment, or none
+// bankInfo is what the background lookup found of a waited job's
+// institution: its id, the connection it was found from, and its published
+// step durations when the schedule needs them.
+type bankInfo struct {
+	instID, connID string
+	published      *StepDurations
+}
+
+// lookupBank finds the institution of the job's connection: the job's own,
+// or the one remembered for its connection, or read with
+// GET /users/{userId}/connections/{id}; then, unless the caller gave
+// durations, its published step durations, from the client's cache or read.
+// Each read is a hint: one attempt, bounded by hintTimeout. Failures only
+// leave the schedule with less to go on. With a nil ctx it makes no request,
+// and reports false when one would be needed.
+func (c *Client) lookupBank(ctx context.Context, job *Job, haveDurations bool) (bankInfo, bool) {
+	var info bankInfo
+	info.connID = job.ConnectionID()
+	if strings.ContainsAny(info.connID, "/\\") || checkID("connectionId", info.connID) != nil {
+		info.connID = "" // an id from a link is one path segment, or none
 	}
-	instID := ""
 	if job.Institution != nil {
-		instID = job.Institution.ID
+		info.instID = job.Institution.ID
 	}
-	if instID == "" && connID != "" {
-		instID = c.waits.institutionOf(connID)
+	if info.instID == "" && info.connID != "" {
+		info.instID = c.waits.institutionOf(info.connID)
 	}
-	if instID == "" && connID != "" {
+	if info.instID == "" && info.connID != "" {
+		if ctx == nil {
+			return bankInfo{}, false
+		}
 		if userID := sourceUser(job.Links.Source); userID != "" {
-			if conn, err := c.Connections.Get(ctx, userID, connID); err == nil {
-				instID = conn.Institution.ID
+			readCtx, cancel := context.WithTimeout(ctx, hintTimeout)
+			var conn Connection
+			if _, err := c.call(readCtx, http.MethodGet, pathf("users/%s/connections/%s", userID, info.connID), nil, &conn, withNoRepeat()); err == nil {
+				info.instID = conn.Institution.ID
 			}
+			cancel()
 		}
 	}
-	if checkID("institution.id", instID) != nil {
+	if checkID("institution.id", info.instID) != nil {
+		return bankInfo{}, true
+	}
+	if !haveDurations {
+		if inst, ok := c.insts.lookup(info.instID); ok {
+			if inst.Stats != nil {
+				info.published = inst.Stats.AverageDurationMs
+			}
+			return info, true
+		}
+		if ctx == nil {
+			return bankInfo{}, false
+		}
+		readCtx, cancel := context.WithTimeout(ctx, hintTimeout)
+		inst, err := c.insts.get(readCtx, info.instID, func(ctx context.Context) (Institution, error) {
+			var in Institution
+			if _, err := c.call(ctx, http.MethodGet, pathf("institutions/%s", info.instID), nil, &in, withNoRepeat()); err != nil {
+				return Institution{}, err
+			}
+			c.insts.put(info.instID, in)
+			return in, nil
+		})
+		cancel()
+		if err == nil && inst.Stats != nil {
+			info.published = inst.Stats.AverageDurationMs
+		}
+	}
+	return info, true
+}
+
+// useBank gives the schedule what the lookup found: the durations this
+// client has seen at the institution and its published ones.
+func (c *Client) useBank(est *estimateSchedule, info bankInfo) {
+	if info.instID == "" {
 		return
 	}
-	if connID != "" {
-		c.waits.rememberConnection(connID, instID)
+	if info.connID != "" {
+		c.waits.rememberConnection(info.connID, info.instID)
 	}
-	est.bank = instID
-	est.seen = c.waits.seen(instID)
-	if haveDurations {
-		return
-	}
-	if inst, err := c.Institutions.cached(ctx, instID); err == nil && inst.Stats != nil {
-		est.setPrior(sanePublished(inst.Stats.AverageDurationMs))
+	est.bank = info.instID
+	est.seen = c.waits.seen(info.instID)
+	if info.published != nil {
+		est.setPrior(sanePublished(info.published))
 	}
 }
 
