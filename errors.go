@@ -594,9 +594,13 @@ func checkIDs(fieldsAndIDs ...string) error {
 	return joinValidation(errs)
 }
 
-// checkID refuses an id that is empty, blank, a dot segment or has control
-// characters, so that no id can change which path a request goes to. Ids are
-// path-escaped when a request is built.
+// maxIDBytes bounds an id: Basiq's are a few dozen bytes, and an id from an
+// answer is kept (in a job, in the client's memory of connections).
+const maxIDBytes = 256
+
+// checkID refuses an id that is empty, blank, a dot segment, has control
+// characters or is longer than maxIDBytes, so that no id can change which
+// path a request goes to. Ids are path-escaped when a request is built.
 func checkID(field, id string) error {
 	switch {
 	case strings.TrimSpace(id) == "":
@@ -605,6 +609,8 @@ func checkID(field, id string) error {
 		return &ValidationError{Field: field, Reason: "not a valid id"}
 	case strings.ContainsFunc(id, func(r rune) bool { return r < 0x20 || r == 0x7f }):
 		return &ValidationError{Field: field, Reason: "contains control characters"}
+	case len(id) > maxIDBytes:
+		return &ValidationError{Field: field, Reason: fmt.Sprintf("longer than %d bytes", maxIDBytes)}
 	}
 	return nil
 }

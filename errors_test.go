@@ -3,6 +3,7 @@ package basiq
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"html"
 	"io"
@@ -312,4 +313,39 @@ func TestAPIErrorStringIsCleaned(t *testing.T) {
 			assertCleanErrorString(t, e.Error(), name)
 		}
 	}
+}
+
+// TestOverlongIDsAreRefused checks that an id longer than any Basiq id is
+// refused before any request, and that an answer naming a resource with one
+// is not taken as that resource.
+func TestOverlongIDsAreRefused(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("a", maxIDBytes+1)
+	require.NoError(t, checkID("userId", strings.Repeat("a", maxIDBytes)))
+	c, mt := newMockClient(t)
+	_, err := c.Users.Get(context.Background(), long)
+	var ve *ValidationError
+	require.ErrorAs(t, err, &ve)
+	assert.Equal(t, "userId", ve.Field)
+	assert.Equal(t, 0, mt.GetTotalCallCount())
+
+	mt.RegisterResponder(http.MethodGet, testBase+"/users/u1", jsonResp(http.StatusOK, `{"id":"`+long+`"}`))
+	_, err = c.Users.Get(context.Background(), "u1")
+	require.ErrorIs(t, err, ErrInvalidResponse)
+}
+
+// TestAPIErrorsMaskTheDecodedAPIKey checks that the API key quoted decoded
+// (it is a Basic credential, "id:secret" in base64) is masked too.
+func TestAPIErrorsMaskTheDecodedAPIKey(t *testing.T) {
+	t.Parallel()
+	decoded, err := base64.StdEncoding.DecodeString(testKey)
+	require.NoError(t, err)
+	c, mt := newMockClient(t, WithMaxRetries(0))
+	mt.RegisterResponder(http.MethodGet, testBase+"/users/u1", jsonResp(http.StatusBadRequest,
+		`{"type":"list","data":[{"code":"parameter-not-valid","detail":"credential `+string(decoded)+` not allowed"}]}`))
+	_, err = c.Users.Get(context.Background(), "u1")
+	var apiErr *APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.NotContains(t, err.Error(), string(decoded))
+	assert.NotContains(t, apiErr.Errors[0].Detail, string(decoded))
 }

@@ -188,6 +188,7 @@ func newInstitutionCache() *institutionCache {
 // put stores inst. Expired entries are dropped once per TTL, or when the
 // cache is full; a cache still full then loses its oldest entry.
 func (ic *institutionCache) put(id string, inst Institution) {
+	inst = inst.cacheable()
 	now := time.Now()
 	ic.mu.Lock()
 	defer ic.mu.Unlock()
@@ -209,6 +210,24 @@ func (ic *institutionCache) put(id string, inst Institution) {
 		}
 	}
 	ic.entries[id] = institutionEntry{inst: inst, fetched: now}
+}
+
+// cacheable is the part of an institution the client uses (to validate a
+// connection's arguments, to plan a wait), its texts bounded, so that a
+// cached entry stays small whatever the API sent.
+func (in Institution) cacheable() Institution {
+	short := func(s string) string { return clean(s, 200) }
+	out := Institution{
+		ID: in.ID, Name: short(in.Name), Authorization: AuthorizationType(short(string(in.Authorization))),
+		LoginIDCaption: short(in.LoginIDCaption), PasswordCaption: short(in.PasswordCaption),
+		SecurityCodeCaption: short(in.SecurityCodeCaption), SecondaryLoginIDCaption: short(in.SecondaryLoginIDCaption),
+		UserTokenCaption: short(in.UserTokenCaption),
+	}
+	if in.Stats != nil && in.Stats.AverageDurationMs != nil {
+		d := *in.Stats.AverageDurationMs
+		out.Stats = &InstitutionStats{AverageDurationMs: &d}
+	}
+	return out
 }
 
 // len returns how many entries the cache holds.

@@ -2,8 +2,10 @@ package basiq
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -53,4 +55,26 @@ func TestInstitutionCacheEntriesAge(t *testing.T) {
 		c.insts.put("AU11111", Institution{ID: "AU11111"})
 		assert.Equal(t, 1, c.insts.len())
 	})
+}
+
+// TestInstitutionCacheEntriesStaySmall checks that a cached institution keeps
+// only what the client uses, its texts bounded, whatever the API sent: a
+// hostile server answering megabytes per institution cannot fill memory.
+func TestInstitutionCacheEntriesStaySmall(t *testing.T) {
+	t.Parallel()
+	huge := strings.Repeat("x", 1<<20)
+	ic := newInstitutionCache()
+	in := Institution{ID: "AU00000", Name: huge, Authorization: AuthUser, SecurityCodeCaption: huge,
+		Features: json.RawMessage(`"` + huge + `"`), Logo: json.RawMessage(`"` + huge + `"`),
+		Stats: &InstitutionStats{AverageDurationMs: &StepDurations{VerifyCredentials: 1000}}}
+	ic.put(in.ID, in)
+	got, ok := ic.lookup(in.ID)
+	require.True(t, ok)
+	assert.Equal(t, AuthUser, got.Authorization)
+	assert.NotEmpty(t, got.SecurityCodeCaption, "a caption makes its field required")
+	assert.Less(t, len(got.Name)+len(got.SecurityCodeCaption)+len(got.Features)+len(got.Logo), 1000)
+	assert.InDelta(t, 1000, got.Stats.AverageDurationMs.VerifyCredentials, 0)
+	in.Stats.AverageDurationMs.VerifyCredentials = 5
+	got, _ = ic.lookup(in.ID)
+	assert.InDelta(t, 1000, got.Stats.AverageDurationMs.VerifyCredentials, 0, "the cache holds its own copy")
 }

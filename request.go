@@ -3,6 +3,7 @@ package basiq
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hashicorp/go-retryablehttp"
 )
@@ -173,9 +175,15 @@ func (c *Client) newRequest(ctx context.Context, method, path string, body any, 
 
 // requestSecrets lists what must never appear in an error about req: the
 // secrets of its body, the credential of its Authorization header, and the
-// API key, which a server that saw it at /token could quote anywhere.
+// API key (as issued and base64-decoded), which a server that saw it at
+// /token could quote anywhere.
 func (c *Client) requestSecrets(req *retryablehttp.Request, cfg *callConfig) []string {
-	secrets := append([]string{c.apiKey.value()}, cfg.secrets...)
+	key := c.apiKey.value()
+	secrets := append([]string{key}, cfg.secrets...)
+	// The key is a Basic credential: a server may quote it decoded.
+	if dec, err := base64.StdEncoding.DecodeString(strings.TrimSpace(key)); err == nil && len(dec) >= 8 && utf8.Valid(dec) {
+		secrets = append(secrets, string(dec))
+	}
 	if _, cred, ok := strings.Cut(req.Header.Get("Authorization"), " "); ok && cred != "" {
 		secrets = append(secrets, cred)
 	}

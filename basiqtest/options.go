@@ -44,8 +44,8 @@ type config struct {
 // refused.
 func WithAPIKey(key string) Option {
 	return func(c *config) error {
-		if key == "" {
-			return refuse("apiKey", "must not be empty")
+		if strings.TrimSpace(key) == "" {
+			return refuse("apiKey", "must not be blank")
 		}
 		c.apiKey = key
 		return nil
@@ -147,12 +147,12 @@ type JobTiming struct {
 	Seed uint64
 	// Scale multiplies every step's duration: 2 makes jobs run at half the
 	// published pace (twice as long), 0.5 at twice the pace. Zero counts
-	// as 1; a negative or non-finite Scale is refused.
+	// as 1; a Scale below 0 or above 1000 is refused.
 	Scale float64
 	// Spread is the sigma of a log-normal factor, rescaled to mean 1, drawn
 	// for each step of each job separately (0.35 makes a step's duration
-	// vary by about ±35%). Zero draws no factor; a negative or non-finite
-	// Spread is refused.
+	// vary by about ±35%). Zero draws no factor; a Spread below 0 or above
+	// 3 is refused.
 	Spread float64
 	// TotalMin and TotalMax, when TotalMax > 0, ignore the averages' sum:
 	// each job's total is drawn uniformly between them and shared among its
@@ -160,6 +160,12 @@ type JobTiming struct {
 	// bounds, or TotalMin above a positive TotalMax, are refused.
 	TotalMin, TotalMax time.Duration
 }
+
+// Bounds on JobTiming, so that no draw overflows a time.Duration.
+const (
+	maxTimingScale  = 1000
+	maxTimingSpread = 3
+)
 
 // WithJobTiming makes each job's step durations random draws around the
 // published averages; see [JobTiming]. Without it every job's steps take
@@ -170,10 +176,10 @@ type JobTiming struct {
 func WithJobTiming(t JobTiming) Option {
 	return func(c *config) error {
 		switch {
-		case t.Scale < 0 || math.IsNaN(t.Scale) || math.IsInf(t.Scale, 0):
-			return refuse("jobTiming", "Scale must be finite and not negative")
-		case t.Spread < 0 || math.IsNaN(t.Spread) || math.IsInf(t.Spread, 0):
-			return refuse("jobTiming", "Spread must be finite and not negative")
+		case t.Scale < 0 || t.Scale > maxTimingScale || math.IsNaN(t.Scale):
+			return refuse("jobTiming", "Scale must be between 0 and 1000")
+		case t.Spread < 0 || t.Spread > maxTimingSpread || math.IsNaN(t.Spread):
+			return refuse("jobTiming", "Spread must be between 0 and 3")
 		case t.TotalMin < 0 || t.TotalMax < 0 || (t.TotalMax > 0 && t.TotalMin > t.TotalMax):
 			return refuse("jobTiming", "need 0 <= TotalMin <= TotalMax")
 		}

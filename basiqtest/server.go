@@ -122,7 +122,7 @@ func NewUnstartedServer(opts ...Option) *Server {
 			continue
 		}
 		if err := o(&cfg); err != nil {
-			panic(fmt.Errorf("basiqtest: %w", err))
+			panic(err) // a *basiq.ValidationError naming the option
 		}
 	}
 	s := &Server{

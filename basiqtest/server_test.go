@@ -326,17 +326,18 @@ func TestOptionsRefuseValuesTheyCannotUse(t *testing.T) {
 		{"institutions", WithInstitutions(Institution{Name: "No id"})},
 		{"jobTiming", WithJobTiming(JobTiming{Scale: -1})},
 		{"jobTiming", WithJobTiming(JobTiming{Spread: math.NaN()})},
+		{"jobTiming", WithJobTiming(JobTiming{Scale: 1e300})},
+		{"jobTiming", WithJobTiming(JobTiming{Spread: 40})},
+		{"apiKey", WithAPIKey("   ")},
 		{"jobTiming", WithJobTiming(JobTiming{TotalMin: 5 * time.Second, TotalMax: time.Second})},
 		{"publishedAverages", WithPublishedAverages(nil)},
 		{"failingLoginAfter", WithFailingLoginAfter(-time.Second)},
 	} {
 		func() {
 			defer func() {
-				err, ok := recover().(error)
-				require.True(t, ok, "%s: NewUnstartedServer must panic with an error", tc.option)
-				require.ErrorIs(t, err, basiq.ErrValidation)
-				var ve *basiq.ValidationError
-				require.ErrorAs(t, err, &ve)
+				ve, ok := recover().(*basiq.ValidationError)
+				require.True(t, ok, "%s: NewUnstartedServer must panic with a *basiq.ValidationError", tc.option)
+				require.ErrorIs(t, ve, basiq.ErrValidation)
 				assert.Equal(t, tc.option, ve.Field)
 			}()
 			NewUnstartedServer(tc.opt)
