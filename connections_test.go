@@ -881,3 +881,392 @@ func TestRefreshAllWithoutJobsIsInvalid(t *testing.T) {
 	require.NoError(t, err, "an empty list is a list")
 	assert.Empty(t, jobs)
 }
+
+const (
+	connC1URL      = testBase + "/users/u1/connections/c1"
+	connListURL    = testBase + "/users/u1/connections"
+	connRefreshURL = connC1URL + "/refresh"
+	connRefAllURL  = testBase + "/users/u1/connections/refresh"
+
+	connC1JSON = `{"type":"connection","id":"c1","status":"active",
+		"createdDate":"2024-03-01T10:20:30Z","lastUsed":"2024-03-02 08:00:00","mfaEnabled":true,
+		"institution":{"type":"institution","id":"AU00000","links":{"self":"https://api.test/institutions/AU00000"}},
+		"accounts":{"type":"list","data":[
+			{"type":"account","id":"a1","balance":"1234.56","availableFunds":12.5,"institution":"AU00000","connection":"c1",
+			 "class":{"type":"transaction","product":"Everyday"},"lastUpdated":"2024-03-01T10:20:30Z"}]},
+		"profile":{"fullName":"Gavin Belson"},
+		"links":{"self":"https://api.test/users/u1/connections/c1","accounts":"https://api.test/users/u1/accounts?filter=connection.id.eq('c1')","transactions":"https://api.test/users/u1/transactions?filter=connection.id.eq('c1')"}}`
+)
+
+func TestConnectionDecoding(t *testing.T) {
+	t.Parallel()
+	var conn Connection
+	require.NoError(t, json.Unmarshal([]byte(connC1JSON), &conn))
+	assert.Equal(t, "c1", conn.ID)
+	assert.Equal(t, ConnectionActive, conn.Status)
+	assert.Equal(t, time.Date(2024, 3, 1, 10, 20, 30, 0, time.UTC), conn.CreatedDate)
+	assert.Equal(t, time.Date(2024, 3, 2, 8, 0, 0, 0, time.UTC), conn.LastUsed)
+	assert.True(t, conn.MFAEnabled)
+	assert.Equal(t, InstitutionRef{ID: "AU00000"}, conn.Institution)
+	require.Len(t, conn.Accounts.Data, 1)
+	a := conn.Accounts.Data[0]
+	assert.Equal(t, "a1", a.ID)
+	assert.Equal(t, Decimal("1234.56"), a.Balance)
+	assert.Equal(t, Decimal("12.5"), a.AvailableFunds)
+	assert.Equal(t, "AU00000", a.Institution)
+	assert.Equal(t, "c1", a.Connection)
+	assert.Equal(t, AccountClass{Type: "transaction", Product: "Everyday"}, a.Class)
+	assert.JSONEq(t, `{"fullName":"Gavin Belson"}`, string(conn.Profile))
+	assert.Equal(t, ConnectionLinks{
+		Self:         "https://api.test/users/u1/connections/c1",
+		Accounts:     "https://api.test/users/u1/accounts?filter=connection.id.eq('c1')",
+		Transactions: "https://api.test/users/u1/transactions?filter=connection.id.eq('c1')",
+	}, conn.Links)
+
+	// Timestamps are lenient: anything unreadable is zero, not an error.
+	for _, raw := range []string{`""`, `null`, `"last tuesday"`, `12345`, `{}`} {
+		var c Connection
+		require.NoError(t, json.Unmarshal([]byte(`{"id":"c1","createdDate":`+raw+`,"lastUsed":`+raw+`}`), &c), raw)
+		assert.True(t, c.CreatedDate.IsZero(), raw)
+		assert.True(t, c.LastUsed.IsZero(), raw)
+	}
+	var c Connection
+	require.NoError(t, json.Unmarshal([]byte(`{"id":"c1","status":"pending"}`), &c))
+	assert.Equal(t, ConnectionPending, c.Status)
+	assert.Empty(t, c.Accounts.Data)
+}
+
+func TestConnectionsGet(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	var rec reqRecorder
+	mt.RegisterNoResponder(rec.wrap(jsonResp(http.StatusOK, connC1JSON)))
+
+	conn, err := c.Connections.Get(t.Context(), "u1", "c1")
+	require.NoError(t, err)
+	require.NotNil(t, conn)
+	assert.Equal(t, "c1", conn.ID)
+	assert.Equal(t, time.Date(2024, 3, 1, 10, 20, 30, 0, time.UTC), conn.CreatedDate)
+	require.Len(t, conn.Accounts.Data, 1)
+	assert.Equal(t, Decimal("1234.56"), conn.Accounts.Data[0].Balance)
+
+	_, err = c.Connections.Get(t.Context(), "u/1", "c 1")
+	require.NoError(t, err)
+	reqs := rec.all()
+	require.Len(t, reqs, 2)
+	assert.Equal(t, "GET /users/u1/connections/c1", reqs[0].Method+" "+reqs[0].Path)
+	assert.Equal(t, "GET /users/u%2F1/connections/c%201", reqs[1].Method+" "+reqs[1].Path)
+
+	_, err = c.Connections.Get(t.Context(), "", "..")
+	assert.Equal(t, []string{"userId", "connectionId"}, validationFields(t, err))
+	assert.Len(t, rec.all(), 2, "refused ids make no request")
+}
+
+func TestConnectionsList(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	failOnUnexpected(t, mt)
+	mt.RegisterResponder(http.MethodGet, connListURL, jsonResp(http.StatusOK,
+		`{"type":"list","count":2,"data":[`+connC1JSON+`,{"type":"connection","id":"c2","status":"invalid","createdDate":"","institution":{"id":"AU00001"}}]}`))
+
+	conns, err := c.Connections.List(t.Context(), "u1")
+	require.NoError(t, err)
+	require.Len(t, conns, 2)
+	assert.Equal(t, "c1", conns[0].ID)
+	require.Len(t, conns[0].Accounts.Data, 1)
+	assert.Equal(t, "a1", conns[0].Accounts.Data[0].ID)
+	assert.Equal(t, "c2", conns[1].ID)
+	assert.Equal(t, ConnectionInvalid, conns[1].Status)
+	assert.True(t, conns[1].CreatedDate.IsZero())
+	assert.Equal(t, "AU00001", conns[1].Institution.ID)
+	assert.Equal(t, 1, calls(mt, "GET "+connListURL))
+
+	_, err = c.Connections.List(t.Context(), " ")
+	assert.Equal(t, []string{"userId"}, validationFields(t, err))
+	assert.Equal(t, 1, calls(mt, "GET "+connListURL))
+}
+
+func TestConnectionsUpdate(t *testing.T) {
+	t.Parallel()
+
+	t.Run("posts the wire form; 202 is a new job", func(t *testing.T) {
+		t.Parallel()
+		c, mt := newMockClient(t)
+		failOnUnexpected(t, mt)
+		var rec reqRecorder
+		mt.RegisterResponder(http.MethodPost, connC1URL, rec.wrap(jsonResp(http.StatusAccepted, connJobJSON)))
+
+		job, err := c.Connections.Update(t.Context(), "u1", "c1", ConnectionUpdateParams{
+			Password: secretPassword, SecurityCode: secretSecurityCode, SecondaryLoginID: "cust-1",
+		})
+		require.NoError(t, err)
+		require.NotNil(t, job)
+		assert.Equal(t, "61723", job.ID)
+		assert.False(t, job.Reused)
+
+		_, err = c.Connections.Update(t.Context(), "u1", "c1", ConnectionUpdateParams{Password: secretPassword})
+		require.NoError(t, err)
+
+		reqs := rec.all()
+		require.Len(t, reqs, 2)
+		assert.Equal(t, "/users/u1/connections/c1", reqs[0].Path)
+		assert.Equal(t, "application/json", reqs[0].ContentType)
+		assert.Equal(t, map[string]any{
+			"password": secretPassword, "securityCode": secretSecurityCode, "secondaryLoginId": "cust-1",
+		}, jsonFields(t, reqs[0].Body), "the request carries the real secrets")
+		assert.Equal(t, map[string]any{"password": secretPassword}, jsonFields(t, reqs[1].Body), "empty fields are not sent")
+	})
+
+	t.Run("200 is the job already running", func(t *testing.T) {
+		t.Parallel()
+		c, mt := newMockClient(t)
+		mt.RegisterResponder(http.MethodPost, connC1URL, jsonResp(http.StatusOK, connJobJSON))
+		job, err := c.Connections.Update(t.Context(), "u1", "c1", ConnectionUpdateParams{Password: secretPassword})
+		require.NoError(t, err)
+		assert.Equal(t, "61723", job.ID)
+		assert.True(t, job.Reused)
+	})
+
+	t.Run("password required, without I/O", func(t *testing.T) {
+		t.Parallel()
+		c, mt := newMockClient(t)
+		for _, p := range []ConnectionUpdateParams{
+			{},
+			{Password: "  \t"},
+			{SecurityCode: secretSecurityCode, SecondaryLoginID: "cust-1"},
+		} {
+			job, err := c.Connections.Update(t.Context(), "u1", "c1", p)
+			assert.Nil(t, job)
+			assert.Equal(t, []string{"password"}, validationFields(t, err))
+			assertNoSecrets(t, err.Error())
+		}
+		_, err := c.Connections.Update(t.Context(), "", "c1\n", ConnectionUpdateParams{})
+		assert.Equal(t, []string{"userId", "connectionId", "password"}, validationFields(t, err))
+		assert.Equal(t, 0, mt.GetTotalCallCount(), "%v", mt.GetCallCountInfo())
+	})
+
+	t.Run("API error carries no secret", func(t *testing.T) {
+		t.Parallel()
+		c, mt := newMockClient(t)
+		mt.RegisterResponder(http.MethodPost, connC1URL, jsonResp(http.StatusBadRequest,
+			`{"type":"list","correlationId":"c400","data":[{"code":"parameter-not-valid","title":"Parameter value is not valid","source":{"pointer":"/password"}}]}`))
+		_, err := c.Connections.Update(t.Context(), "u1", "c1", ConnectionUpdateParams{Password: secretPassword, SecurityCode: secretSecurityCode})
+		var apiErr *APIError
+		require.ErrorAs(t, err, &apiErr)
+		assert.Equal(t, "/password", apiErr.Errors[0].Source.Pointer)
+		assertNoSecrets(t, err.Error())
+		assert.Equal(t, 1, calls(mt, "POST "+connC1URL))
+	})
+}
+
+func TestConnectionUpdateParamsRedaction(t *testing.T) {
+	t.Parallel()
+	p := ConnectionUpdateParams{Password: secretPassword, SecurityCode: secretSecurityCode, SecondaryLoginID: "cust-1"}
+	type wrapper struct {
+		Name   string
+		Params ConnectionUpdateParams
+	}
+	type ptrWrapper struct {
+		Params *ConnectionUpdateParams
+	}
+	values := map[string]any{
+		"value":          p,
+		"pointer":        &p,
+		"struct":         wrapper{Name: "w", Params: p},
+		"pointer struct": &wrapper{Name: "w", Params: p},
+		"struct pointer": ptrWrapper{Params: &p},
+		"slice":          []ConnectionUpdateParams{p},
+		"map":            map[string]ConnectionUpdateParams{"k": p},
+		"any slice":      []any{p, &p},
+	}
+
+	t.Run("fmt", func(t *testing.T) {
+		t.Parallel()
+		for name, v := range values {
+			for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%d"} {
+				out := fmt.Sprintf(verb, v)
+				assertNoSecrets(t, out)
+				assert.Contains(t, out, redacted, "%s with %s: %s", name, verb, out)
+				assert.Contains(t, out, "cust-1", "%s with %s: the secondary login id is shown", name, verb)
+			}
+		}
+		assert.Equal(t, p.String(), fmt.Sprint(p))
+		assert.Equal(t, p.String(), fmt.Sprintf("%#v", p))
+		assert.NotContains(t, ConnectionUpdateParams{SecondaryLoginID: "x"}.String(), redacted, "unset secrets are not marked as set")
+	})
+
+	t.Run("slog", func(t *testing.T) {
+		t.Parallel()
+		for name, newHandler := range map[string]func(io.Writer) slog.Handler{
+			"json": func(w io.Writer) slog.Handler { return slog.NewJSONHandler(w, nil) },
+			"text": func(w io.Writer) slog.Handler { return slog.NewTextHandler(w, nil) },
+		} {
+			var buf bytes.Buffer
+			l := slog.New(newHandler(&buf))
+			l.Info("update", slog.Any("params", p))
+			l.Info("update", slog.Any("params", &p))
+			l.Info("update", "params", p)
+			l.Info("update", slog.Group("req", slog.Any("params", p)))
+			l.With(slog.Any("params", p)).Info("update")
+			l.Info("update", slog.Any("req", wrapper{Name: "w", Params: p}))
+			l.Info("update", slog.Any("req", &wrapper{Name: "w", Params: p}))
+			l.Info("update", slog.Any("req", ptrWrapper{Params: &p}))
+			l.Info("update", slog.Any("all", []ConnectionUpdateParams{p}))
+			out := buf.String()
+			assertNoSecrets(t, out)
+			assert.Equal(t, 9, strings.Count(out, "cust-1"), "%s: every record shows the params: %s", name, out)
+			assert.Equal(t, 9, strings.Count(strings.TrimSpace(out), "\n")+1, "%s: one line per record", name)
+			assert.Contains(t, out, redacted, name)
+		}
+	})
+
+	t.Run("json handler shape", func(t *testing.T) {
+		t.Parallel()
+		var buf bytes.Buffer
+		slog.New(slog.NewJSONHandler(&buf, nil)).Info("update", slog.Any("params", p))
+		var rec struct {
+			Params map[string]string `json:"params"`
+		}
+		require.NoError(t, json.Unmarshal(buf.Bytes(), &rec))
+		assert.Equal(t, map[string]string{"password": redacted, "securityCode": redacted, "secondaryLoginId": "cust-1"}, rec.Params)
+	})
+
+	t.Run("json.Marshal", func(t *testing.T) {
+		t.Parallel()
+		b, err := json.Marshal(p)
+		require.NoError(t, err)
+		assert.JSONEq(t, `{"password":"[REDACTED]","securityCode":"[REDACTED]","secondaryLoginId":"cust-1"}`, string(b))
+		for name, v := range values {
+			b, err := json.Marshal(v)
+			require.NoError(t, err, name)
+			assertNoSecrets(t, string(b))
+			assert.Contains(t, string(b), redacted, name)
+		}
+		b, err = json.Marshal(ConnectionUpdateParams{})
+		require.NoError(t, err)
+		assert.JSONEq(t, `{}`, string(b))
+	})
+}
+
+func TestConnectionsRefresh(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		status int
+		reused bool
+	}{{http.StatusAccepted, false}, {http.StatusOK, true}} {
+		t.Run(http.StatusText(tc.status), func(t *testing.T) {
+			t.Parallel()
+			c, mt := newMockClient(t)
+			failOnUnexpected(t, mt)
+			var rec reqRecorder
+			mt.RegisterResponder(http.MethodPost, connRefreshURL, rec.wrap(jsonResp(tc.status, connJobJSON)))
+
+			job, err := c.Connections.Refresh(t.Context(), "u1", "c1")
+			require.NoError(t, err)
+			assert.Equal(t, "61723", job.ID)
+			assert.Equal(t, tc.reused, job.Reused)
+			reqs := rec.all()
+			require.Len(t, reqs, 1)
+			assert.Equal(t, "/users/u1/connections/c1/refresh", reqs[0].Path)
+			assert.Empty(t, reqs[0].Body)
+			assert.Equal(t, "Bearer tok-1", reqs[0].Auth)
+		})
+	}
+
+	t.Run("retried on 503", func(t *testing.T) {
+		t.Parallel()
+		c, mt := newMockClient(t)
+		mt.RegisterResponder(http.MethodPost, connRefreshURL,
+			jsonResp(http.StatusServiceUnavailable, connErr503).Then(jsonResp(http.StatusAccepted, connJobJSON)))
+		_, err := c.Connections.Refresh(t.Context(), "u1", "c1")
+		require.NoError(t, err)
+		assert.Equal(t, 2, calls(mt, "POST "+connRefreshURL))
+	})
+
+	t.Run("bad ids refused without I/O", func(t *testing.T) {
+		t.Parallel()
+		c, mt := newMockClient(t)
+		_, err := c.Connections.Refresh(t.Context(), "u1", "")
+		assert.Equal(t, []string{"connectionId"}, validationFields(t, err))
+		assert.Equal(t, 0, mt.GetTotalCallCount())
+	})
+}
+
+func TestConnectionsRefreshAll(t *testing.T) {
+	t.Parallel()
+	const twoJobs = `{"type":"list","data":[
+		{"type":"job","id":"j1","links":{"self":"https://api.test/jobs/j1","source":"https://api.test/users/u1/connections/c1"}},
+		{"type":"job","id":"j2","links":{"self":"https://api.test/jobs/j2","source":"https://api.test/users/u1/connections/c2"}}]}`
+	for _, tc := range []struct {
+		status int
+		reused bool
+	}{{http.StatusAccepted, false}, {http.StatusOK, true}} {
+		t.Run(http.StatusText(tc.status), func(t *testing.T) {
+			t.Parallel()
+			c, mt := newMockClient(t)
+			failOnUnexpected(t, mt)
+			var rec reqRecorder
+			mt.RegisterResponder(http.MethodPost, connRefAllURL, rec.wrap(jsonResp(tc.status, twoJobs)))
+
+			jobs, err := c.Connections.RefreshAll(t.Context(), "u1")
+			require.NoError(t, err)
+			require.Len(t, jobs, 2)
+			assert.Equal(t, []string{"j1", "j2"}, []string{jobs[0].ID, jobs[1].ID})
+			assert.Equal(t, []string{"c1", "c2"}, []string{jobs[0].ConnectionID(), jobs[1].ConnectionID()})
+			for _, j := range jobs {
+				assert.Equal(t, tc.reused, j.Reused, j.ID)
+			}
+			reqs := rec.all()
+			require.Len(t, reqs, 1)
+			assert.Equal(t, "/users/u1/connections/refresh", reqs[0].Path)
+			assert.Empty(t, reqs[0].Body)
+		})
+	}
+
+	t.Run("empty list", func(t *testing.T) {
+		t.Parallel()
+		c, mt := newMockClient(t)
+		mt.RegisterResponder(http.MethodPost, connRefAllURL, jsonResp(http.StatusAccepted, `{"type":"list","data":[]}`))
+		jobs, err := c.Connections.RefreshAll(t.Context(), "u1")
+		require.NoError(t, err)
+		assert.Empty(t, jobs)
+	})
+
+	t.Run("error", func(t *testing.T) {
+		t.Parallel()
+		c, mt := newMockClient(t)
+		mt.RegisterResponder(http.MethodPost, connRefAllURL, jsonResp(http.StatusForbidden,
+			`{"type":"list","data":[{"code":"forbidden-access","title":"Forbidden"}]}`))
+		jobs, err := c.Connections.RefreshAll(t.Context(), "u1")
+		assert.Nil(t, jobs)
+		require.ErrorIs(t, err, ErrForbidden)
+	})
+
+	t.Run("bad id refused without I/O", func(t *testing.T) {
+		t.Parallel()
+		c, mt := newMockClient(t)
+		_, err := c.Connections.RefreshAll(t.Context(), "..")
+		assert.Equal(t, []string{"userId"}, validationFields(t, err))
+		assert.Equal(t, 0, mt.GetTotalCallCount())
+	})
+}
+
+func TestConnectionsDelete(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	failOnUnexpected(t, mt)
+	mt.RegisterResponder(http.MethodDelete, connC1URL, httpmock.NewStringResponder(http.StatusNoContent, ""))
+	mt.RegisterResponder(http.MethodDelete, testBase+"/users/u1/connections/gone", jsonResp(http.StatusNotFound, user404JSON))
+
+	require.NoError(t, c.Connections.Delete(t.Context(), "u1", "c1"))
+	assert.Equal(t, 1, calls(mt, "DELETE "+connC1URL))
+
+	err := c.Connections.Delete(t.Context(), "u1", "gone")
+	require.ErrorIs(t, err, ErrNotFound)
+
+	for _, ids := range [][2]string{{"", "c1"}, {"u1", ""}, {"u1", ".."}, {"u\n1", "c1"}} {
+		err := c.Connections.Delete(t.Context(), ids[0], ids[1])
+		require.ErrorIs(t, err, ErrValidation, "%q", ids)
+	}
+	assert.Equal(t, 1, calls(mt, "DELETE "+connC1URL), "refused ids make no request")
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"html"
 	"io"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/jarcoal/httpmock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -312,4 +314,87 @@ func TestAPIErrorStringIsCleaned(t *testing.T) {
 			assertCleanErrorString(t, e.Error(), name)
 		}
 	}
+}
+
+func TestErrorAnswersEchoingSecretsAreMasked(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t, WithMaxRetries(0))
+	mt.RegisterResponder(http.MethodGet, testBase+"/institutions/AU00000", jsonResp(200, hooliJSON))
+	mt.RegisterResponder(http.MethodPost, testBase+"/users/u1/connections", func(r *http.Request) (*http.Response, error) {
+		var body map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		b, _ := json.Marshal(body)
+		return httpmock.NewStringResponse(400, "<html>Request rejected: "+string(b)+" auth="+r.Header.Get("Authorization")+"</html>"), nil
+	})
+	mt.RegisterResponder(http.MethodPost, testBase+"/jobs/j1/mfa",
+		jsonResp(400, `{"type":"list","data":[{"code":"parameter-not-valid","title":"Bad answer","detail":"mfa-response '839201' is not valid","source":{"pointer":"839201"}}]}`))
+
+	_, err := c.Connections.Create(context.Background(), "u1", ConnectionParams{LoginID: "gavin", Password: "hunter2-SECRET", Institution: InstitutionRef{ID: "AU00000"}})
+	var apiErr *APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.NotContains(t, err.Error(), "hunter2-SECRET")
+	assert.NotContains(t, err.Error(), "tok-1")
+	assert.Contains(t, apiErr.Body, redacted)
+
+	_, err = c.Jobs.RespondMFA(context.Background(), "j1", "839201")
+	require.ErrorAs(t, err, &apiErr)
+	assert.NotContains(t, err.Error(), "839201")
+	assert.NotContains(t, apiErr.Errors[0].Source.Pointer, "839201")
+}
+
+func TestAPIErrorDecoding(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name     string
+		status   int
+		body     string
+		sentinel error
+		code     string
+		corr     string
+		snippet  string
+		detail   string
+	}{
+		{"basiq list", 404, `{"type":"list","correlationId":"ab-12","data":[{"type":"error","code":"resource-not-found","title":"Resource not found","detail":"Job j1 not found","source":{"parameter":"id"}}]}`, ErrNotFound, "resource-not-found", "ab-12", "", "Job j1 not found"},
+		{"details spelling and null source", 400, `{"type":"list","data":[{"code":"parameter-not-valid","title":"Parameter invalid","details":"bad id","source":null}]}`, ErrValidation, "parameter-not-valid", "", "", "bad id"},
+		{"html page", 502, "<html><body><h1>502 Bad Gateway</h1></body></html>", nil, "", "", "<html><body><h1>502 Bad Gateway</h1></body></html>", ""},
+		{"empty body", 500, "", nil, "", "", "", ""},
+		{"rate limited", 429, `{"type":"list","data":[{"code":"too-many-requests"}]}`, ErrRateLimited, "too-many-requests", "", "", ""},
+		{"forbidden", 403, `{"type":"list","data":[{"code":"no-production-access"}]}`, ErrForbidden, "no-production-access", "", "", ""},
+		{"unauthorized", 401, `{"type":"list","data":[{"code":"unauthorized-access"}]}`, ErrUnauthorized, "unauthorized-access", "", "", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, mt := newMockClient(t, WithMaxRetries(0))
+			mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", jsonResp(tc.status, tc.body))
+			_, err := c.Jobs.Get(context.Background(), "j1")
+			var apiErr *APIError
+			require.ErrorAs(t, err, &apiErr)
+			assert.Equal(t, tc.status, apiErr.StatusCode)
+			assert.Equal(t, tc.code, apiErr.Code())
+			assert.Equal(t, tc.corr, apiErr.CorrelationID)
+			assert.Equal(t, tc.snippet, apiErr.Body)
+			if tc.detail != "" {
+				require.NotEmpty(t, apiErr.Errors)
+				assert.Equal(t, tc.detail, apiErr.Errors[0].Detail)
+			}
+			if tc.sentinel != nil && tc.sentinel != ErrValidation {
+				assert.ErrorIs(t, err, tc.sentinel)
+			}
+			assert.NotErrorIs(t, err, ErrValidation, "an API 400 is not a client-side validation error")
+			assert.Contains(t, err.Error(), fmt.Sprint(tc.status))
+		})
+	}
+}
+
+func TestAPIErrorBodyIsBounded(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t, WithMaxRetries(0))
+	huge := strings.Repeat("x", 5<<20)
+	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", httpmock.NewStringResponder(500, huge))
+	_, err := c.Jobs.Get(context.Background(), "j1")
+	var apiErr *APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.LessOrEqual(t, len(apiErr.Body), 210)
+	assert.Less(t, len(err.Error()), 400)
 }
