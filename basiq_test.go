@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"reflect"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -484,24 +485,6 @@ func TestRedirectOutsideBasePathNotFollowed(t *testing.T) {
 	}
 }
 
-func TestIDsEscapedOrRefused(t *testing.T) {
-	t.Parallel()
-	c, mt := newMockClient(t)
-	var got string
-	mt.RegisterNoResponder(func(r *http.Request) (*http.Response, error) {
-		got = r.URL.EscapedPath()
-		return jsonResp(200, `{"id":"x","steps":[]}`)(r)
-	})
-	_, err := c.Jobs.Get(context.Background(), "a/b?c d#e")
-	require.NoError(t, err)
-	assert.Equal(t, "/jobs/a%2Fb%3Fc%20d%23e", got)
-
-	for _, id := range []string{"", "  ", ".", "..", "a\nb"} {
-		_, err := c.Jobs.Get(context.Background(), id)
-		require.ErrorIs(t, err, ErrValidation, "%q", id)
-	}
-}
-
 func TestClientFormattingHidesCredentials(t *testing.T) {
 	t.Parallel()
 	c, mt := newMockClient(t)
@@ -850,4 +833,162 @@ func TestNewClientWithWrappedDefaultTransport(t *testing.T) {
 	c, err := NewClient(WithAPIKey("k"))
 	require.NoError(t, err)
 	require.NotNil(t, c)
+}
+
+// badIDs are ids every method refuses before any I/O: they are empty or
+// would change which path the request goes to.
+var badIDs = []string{"", " ", "\t", ".", "..", "a\nb", "a\rb", "a\x00b", "a\x1bb", "a\x7fb"}
+
+// TestEndpointsRefuseBadIDsBeforeIO checks, for every method and each of its
+// ids, that an empty, blank, dot-segment or control-character id is refused
+// with a ValidationError naming that argument, before any request (the token
+// included).
+func TestEndpointsRefuseBadIDsBeforeIO(t *testing.T) {
+	t.Parallel()
+	for _, e := range endpoints {
+		for i, field := range e.fields {
+			t.Run(e.name+"/"+field, func(t *testing.T) {
+				t.Parallel()
+				c, mt := newMockClient(t)
+				for _, bad := range badIDs {
+					ids := e.sampleIDs()
+					ids[i] = bad
+					err := e.call(t.Context(), c, ids...)
+					assert.Contains(t, validationFields(t, err), field, "%q", bad)
+				}
+				if i == len(e.fields)-1 {
+					// Every bad id is named, in the order of the arguments.
+					all := slices.Repeat([]string{".."}, len(e.fields))
+					want := e.fields
+					if e.firstBadOnly {
+						want = e.fields[:1]
+					}
+					assert.Equal(t, want, validationFields(t, e.call(t.Context(), c, all...)))
+				}
+				assert.Zero(t, mt.GetTotalCallCount(), "refused ids make no request")
+			})
+		}
+	}
+}
+
+// TestEndpointsEscapeIDsAsOneSegment checks, for every method and each of its
+// ids, that an id holding "/", "?", "#", "%" or a space reaches the API as
+// one escaped path segment and the call succeeds.
+func TestEndpointsEscapeIDsAsOneSegment(t *testing.T) {
+	t.Parallel()
+	for _, e := range endpoints {
+		for i, field := range e.fields {
+			t.Run(e.name+"/"+field, func(t *testing.T) {
+				t.Parallel()
+				for _, odd := range []string{"a/b", "../token", "a?b=c#d", "a#b", "a%2Fb", "%2e%2e", "a b", "é/ü"} {
+					ids := e.sampleIDs()
+					ids[i] = odd
+					c, count := endpointSetup(t, e, ids)
+					require.NoError(t, e.call(t.Context(), c, ids...), "%q", odd)
+					assert.Equal(t, 1, count(), "%q reaches %s", odd, e.wantPath(ids...))
+				}
+			})
+		}
+	}
+}
+
+// TestEndpointsNotFound checks that every method turns a 404 into
+// ErrNotFound, carrying the API's error code, after one request.
+func TestEndpointsNotFound(t *testing.T) {
+	t.Parallel()
+	for _, e := range endpoints {
+		t.Run(e.name, func(t *testing.T) {
+			t.Parallel()
+			ids := e.sampleIDs()
+			c, count := endpointSetup(t, e, ids, jsonResp(http.StatusNotFound, user404JSON))
+			err := e.call(t.Context(), c, ids...)
+			require.ErrorIs(t, err, ErrNotFound)
+			var apiErr *APIError
+			require.ErrorAs(t, err, &apiErr)
+			assert.Equal(t, http.StatusNotFound, apiErr.StatusCode)
+			assert.Equal(t, "resource-not-found", apiErr.Code())
+			assert.Equal(t, "corr-u404", apiErr.CorrelationID)
+			assert.NotErrorIs(t, err, ErrUnauthorized)
+			assert.Equal(t, 1, count(), "a 404 is not repeated")
+		})
+	}
+}
+
+// TestEndpointsRetry5xxOnlyWhereSafe checks each method's answer to server
+// errors: a safe request is repeated until it succeeds; Users.Create and
+// RespondMFA are sent once; a request carrying a bank credential is repeated
+// after 503 (refused before processing) but repeated only once after 502
+// (outcome unknown: the password may have reached the bank). A repeat sends
+// the same body (endpointSetup checks).
+func TestEndpointsRetry5xxOnlyWhereSafe(t *testing.T) {
+	t.Parallel()
+	e503 := jsonResp(http.StatusServiceUnavailable, user503JSON)
+	e502 := jsonResp(http.StatusBadGateway, `<html>Bad Gateway</html>`)
+	for _, e := range endpoints {
+		t.Run(e.name, func(t *testing.T) {
+			t.Parallel()
+			ids := e.sampleIDs()
+			ok := jsonResp(e.status, e.body)
+
+			c, count := endpointSetup(t, e, ids, e503, e503, ok)
+			err := e.call(t.Context(), c, ids...)
+			switch e.retry {
+			case retryNever:
+				var apiErr *APIError
+				require.ErrorAs(t, err, &apiErr)
+				assert.Equal(t, http.StatusServiceUnavailable, apiErr.StatusCode)
+				assert.Equal(t, "corr-u503", apiErr.CorrelationID)
+				assert.Equal(t, 1, count(), "never repeated: a repeat could create a second user or spend a one-time code")
+			default:
+				require.NoError(t, err, "repeated after 503 until it succeeds")
+				assert.Equal(t, 3, count())
+			}
+
+			c, count = endpointSetup(t, e, ids, e502)
+			err = e.call(t.Context(), c, ids...)
+			var apiErr *APIError
+			require.ErrorAs(t, err, &apiErr)
+			assert.Equal(t, http.StatusBadGateway, apiErr.StatusCode)
+			switch e.retry {
+			case retryNever:
+				assert.Equal(t, 1, count(), "never repeated")
+			case retryCredential:
+				assert.Equal(t, 2, count(), "a credential is repeated at most once after an unknown outcome")
+			case retrySafe:
+				assert.Equal(t, 1+defaultMaxRetries, count(), "repeated until the retries run out")
+			}
+		})
+	}
+}
+
+// TestEndpointsHonourTheContext checks that every method returns the
+// context's error: at once when it is already cancelled, with no request to
+// the endpoint, and without a repeat when it ends while a request is out.
+func TestEndpointsHonourTheContext(t *testing.T) {
+	t.Parallel()
+	for _, e := range endpoints {
+		t.Run(e.name, func(t *testing.T) {
+			t.Parallel()
+			ids := e.sampleIDs()
+
+			c, count := endpointSetup(t, e, ids)
+			ctx, cancel := context.WithCancel(t.Context())
+			cancel()
+			require.ErrorIs(t, e.call(ctx, c, ids...), context.Canceled)
+			assert.Zero(t, count(), "no request once the context has ended")
+
+			ctx, cancel = context.WithCancel(t.Context())
+			defer cancel()
+			c, count = endpointSetup(t, e, ids, func(r *http.Request) (*http.Response, error) {
+				cancel()
+				return jsonResp(http.StatusServiceUnavailable, `{}`)(r)
+			})
+			err := e.call(ctx, c, ids...)
+			if e.retry != retryNever {
+				require.ErrorIs(t, err, context.Canceled)
+			}
+			require.Error(t, err)
+			assert.Equal(t, 1, count(), "no repeat after the context ended")
+		})
+	}
 }

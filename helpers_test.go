@@ -1,11 +1,21 @@
 package basiq
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/jarcoal/httpmock"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -55,3 +65,264 @@ func jsonResp(status int, body string) httpmock.Responder {
 
 // hooli is the sandbox institution with user authorization.
 const hooliJSON = `{"type":"institution","id":"AU00000","name":"Hooli Bank","tier":"4","authorization":"user","status":"operational"}`
+
+// retryRule is what an endpoint may do when the API answers 5xx.
+type retryRule int
+
+const (
+	// retrySafe: the request is repeated (GET, DELETE, job POSTs without
+	// credentials, Users.Update).
+	retrySafe retryRule = iota
+	// retryNever: the request is sent once (Users.Create, RespondMFA).
+	retryNever
+	// retryCredential: a request carrying a bank credential is repeated
+	// freely after 503 but at most once after an unknown outcome (502).
+	retryCredential
+)
+
+// endpoint is one row of the table every public method that calls the API
+// must pass (see basiq_test.go: TestEndpoint...). In the spirit of
+// go-github's testMethod/testBadOptions: each check drives call with a mock
+// answer for the request at method and path.
+type endpoint struct {
+	name   string
+	method string   // HTTP method of the request under test
+	path   string   // the path, one %s per id, in the order of fields
+	fields []string // the ValidationError.Field of each id argument
+	status int      // the status of a successful answer
+	body   string   // a successful answer
+	retry  retryRule
+	// firstBadOnly: with every id bad, only the first is named (today's
+	// Connections.Delete; the others name them all).
+	firstBadOnly bool
+	// call invokes the method with these ids (len(fields) of them) and
+	// returns its error.
+	call func(ctx context.Context, c *Client, ids ...string) error
+}
+
+// wantPath is e's path with ids escaped as one segment each.
+func (e endpoint) wantPath(ids ...string) string {
+	esc := make([]any, len(ids))
+	for i, id := range ids {
+		esc[i] = url.PathEscape(id)
+	}
+	return fmt.Sprintf(e.path, esc...)
+}
+
+// sampleIDs returns a valid id for each of e's fields.
+func (e endpoint) sampleIDs() []string {
+	ids := make([]string, len(e.fields))
+	for i, f := range e.fields {
+		ids[i] = strings.ToLower(f[:1]) + "1"
+	}
+	return ids
+}
+
+// errOnly drops a method's result.
+func errOnly[T any](_ T, err error) error { return err }
+
+// endpointJob is a job answer (202) of the job-creating endpoints.
+const endpointJob = `{"type":"job","id":"j1","links":{"self":"https://api.test/jobs/j1"}}`
+
+// endpoints lists every public method that calls the API with ids, and
+// Users.Create for the retry rule.
+var endpoints = []endpoint{
+	{name: "Users.Create", method: http.MethodPost, path: "/users", status: http.StatusCreated, body: userU1JSON, retry: retryNever,
+		call: func(ctx context.Context, c *Client, _ ...string) error {
+			return errOnly(c.Users.Create(ctx, UserParams{Email: "gavin@hooli.com"}))
+		}},
+	{name: "Users.Get", method: http.MethodGet, path: "/users/%s", fields: []string{"userId"}, status: http.StatusOK, body: userU1JSON,
+		call: func(ctx context.Context, c *Client, ids ...string) error {
+			return errOnly(c.Users.Get(ctx, ids[0]))
+		}},
+	{name: "Users.Update", method: http.MethodPost, path: "/users/%s", fields: []string{"userId"}, status: http.StatusOK, body: userU1JSON,
+		call: func(ctx context.Context, c *Client, ids ...string) error {
+			return errOnly(c.Users.Update(ctx, ids[0], UserParams{FirstName: "Gavin"}))
+		}},
+	{name: "Users.Delete", method: http.MethodDelete, path: "/users/%s", fields: []string{"userId"}, status: http.StatusNoContent,
+		call: func(ctx context.Context, c *Client, ids ...string) error {
+			return c.Users.Delete(ctx, ids[0])
+		}},
+	{name: "Connections.Create", method: http.MethodPost, path: "/users/%s/connections", fields: []string{"userId"}, status: http.StatusAccepted, body: endpointJob, retry: retryCredential,
+		call: func(ctx context.Context, c *Client, ids ...string) error {
+			return errOnly(c.Connections.Create(ctx, ids[0], ConnectionParams{LoginID: "gavin", Password: "hooli2016", Institution: InstitutionRef{ID: "AU00000"}}))
+		}},
+	{name: "Connections.Get", method: http.MethodGet, path: "/users/%s/connections/%s", fields: []string{"userId", "connectionId"}, status: http.StatusOK, body: connC1JSON,
+		call: func(ctx context.Context, c *Client, ids ...string) error {
+			return errOnly(c.Connections.Get(ctx, ids[0], ids[1]))
+		}},
+	{name: "Connections.List", method: http.MethodGet, path: "/users/%s/connections", fields: []string{"userId"}, status: http.StatusOK, body: `{"type":"list","data":[` + connC1JSON + `]}`,
+		call: func(ctx context.Context, c *Client, ids ...string) error {
+			return errOnly(c.Connections.List(ctx, ids[0]))
+		}},
+	{name: "Connections.Update", method: http.MethodPost, path: "/users/%s/connections/%s", fields: []string{"userId", "connectionId"}, status: http.StatusAccepted, body: endpointJob, retry: retryCredential,
+		call: func(ctx context.Context, c *Client, ids ...string) error {
+			return errOnly(c.Connections.Update(ctx, ids[0], ids[1], ConnectionUpdateParams{Password: "hooli2017"}))
+		}},
+	{name: "Connections.Refresh", method: http.MethodPost, path: "/users/%s/connections/%s/refresh", fields: []string{"userId", "connectionId"}, status: http.StatusAccepted, body: endpointJob,
+		call: func(ctx context.Context, c *Client, ids ...string) error {
+			return errOnly(c.Connections.Refresh(ctx, ids[0], ids[1]))
+		}},
+	{name: "Connections.RefreshAll", method: http.MethodPost, path: "/users/%s/connections/refresh", fields: []string{"userId"}, status: http.StatusAccepted, body: `{"type":"list","data":[` + endpointJob + `]}`,
+		call: func(ctx context.Context, c *Client, ids ...string) error {
+			return errOnly(c.Connections.RefreshAll(ctx, ids[0]))
+		}},
+	{name: "Connections.Delete", method: http.MethodDelete, path: "/users/%s/connections/%s", fields: []string{"userId", "connectionId"}, status: http.StatusNoContent, firstBadOnly: true,
+		call: func(ctx context.Context, c *Client, ids ...string) error {
+			return c.Connections.Delete(ctx, ids[0], ids[1])
+		}},
+	{name: "Jobs.Get", method: http.MethodGet, path: "/jobs/%s", fields: []string{"jobId"}, status: http.StatusOK, body: endpointJob,
+		call: func(ctx context.Context, c *Client, ids ...string) error {
+			return errOnly(c.Jobs.Get(ctx, ids[0]))
+		}},
+	{name: "Jobs.List", method: http.MethodGet, path: "/users/%s/jobs", fields: []string{"userId"}, status: http.StatusOK, body: `{"type":"list","data":[` + endpointJob + `]}`,
+		call: func(ctx context.Context, c *Client, ids ...string) error {
+			return errOnly(c.Jobs.List(ctx, ids[0], nil))
+		}},
+	{name: "Jobs.RespondMFA", method: http.MethodPost, path: "/jobs/%s/mfa", fields: []string{"jobId"}, status: http.StatusAccepted, body: endpointJob, retry: retryNever,
+		call: func(ctx context.Context, c *Client, ids ...string) error {
+			return errOnly(c.Jobs.RespondMFA(ctx, ids[0], "123456"))
+		}},
+	{name: "Accounts.Get", method: http.MethodGet, path: "/users/%s/accounts/%s", fields: []string{"userId", "accountId"}, status: http.StatusOK, body: accountA1JSON,
+		call: func(ctx context.Context, c *Client, ids ...string) error {
+			return errOnly(c.Accounts.Get(ctx, ids[0], ids[1]))
+		}},
+	{name: "Accounts.List", method: http.MethodGet, path: "/users/%s/accounts", fields: []string{"userId"}, status: http.StatusOK, body: `{"type":"list","data":[` + accountA1JSON + `]}`,
+		call: func(ctx context.Context, c *Client, ids ...string) error {
+			return errOnly(c.Accounts.List(ctx, ids[0], nil))
+		}},
+	{name: "Transactions.Get", method: http.MethodGet, path: "/users/%s/transactions/%s", fields: []string{"userId", "transactionId"}, status: http.StatusOK, body: txJSON("t1"),
+		call: func(ctx context.Context, c *Client, ids ...string) error {
+			return errOnly(c.Transactions.Get(ctx, ids[0], ids[1]))
+		}},
+	{name: "Transactions.List", method: http.MethodGet, path: "/users/%s/transactions", fields: []string{"userId"}, status: http.StatusOK, body: txPage("", "t1"),
+		call: func(ctx context.Context, c *Client, ids ...string) error {
+			return errOnly(collect(c.Transactions.List(ctx, ids[0], nil)))
+		}},
+	{name: "Institutions.Get", method: http.MethodGet, path: "/institutions/%s", fields: []string{"institution.id"}, status: http.StatusOK, body: hooliJSON,
+		call: func(ctx context.Context, c *Client, ids ...string) error {
+			return errOnly(c.Institutions.Get(ctx, ids[0]))
+		}},
+}
+
+// endpointSetup returns a mock client for e and a counter of the requests
+// that reach e's method and path (for these ids, escaped); each is answered
+// by the next of answers, the last repeating (e's success when none). Any
+// other request but the token and Connections.Create's institution lookup
+// fails the test, and so does a repeat whose body differs from the first
+// attempt's.
+func endpointSetup(t *testing.T, e endpoint, ids []string, answers ...httpmock.Responder) (*Client, func() int) {
+	t.Helper()
+	c, mt := newMockClient(t)
+	mt.RegisterResponder(http.MethodGet, testBase+"/institutions/AU00000", jsonResp(http.StatusOK, hooliJSON))
+	if len(answers) == 0 {
+		answers = []httpmock.Responder{jsonResp(e.status, e.body)}
+	}
+	want := e.method + " " + e.wantPath(ids...)
+	var mu sync.Mutex
+	n := 0
+	var first []byte
+	mt.RegisterNoResponder(func(r *http.Request) (*http.Response, error) {
+		got := r.Method + " " + r.URL.EscapedPath()
+		if got != want {
+			t.Errorf("%s: unexpected request %s, want %s", e.name, got, want)
+			return jsonResp(http.StatusTeapot, `{}`)(r)
+		}
+		var body []byte
+		if r.Body != nil {
+			var err error
+			if body, err = io.ReadAll(r.Body); err != nil {
+				return nil, err
+			}
+		}
+		mu.Lock()
+		if n == 0 {
+			first = body
+		} else if !bytes.Equal(body, first) {
+			t.Errorf("%s: attempt %d sent %q, the first %q", e.name, n+1, body, first)
+		}
+		a := answers[min(n, len(answers)-1)]
+		n++
+		mu.Unlock()
+		return a(r)
+	})
+	return c, func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return n
+	}
+}
+
+// validationFields returns the Field of every *ValidationError in err, which
+// is either one *ValidationError or several joined. It fails the test if any
+// joined error is not a *ValidationError.
+func validationFields(t *testing.T, err error) []string {
+	t.Helper()
+	require.Error(t, err)
+	require.ErrorIs(t, err, ErrValidation)
+	var errs []error
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = joined.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	fields := make([]string, 0, len(errs))
+	for _, e := range errs {
+		var ve *ValidationError
+		require.True(t, errors.As(e, &ve), "joined error %v (%T) is not a *ValidationError", e, e)
+		assert.ErrorIs(t, e, ErrValidation)
+		fields = append(fields, ve.Field)
+	}
+	return fields
+}
+
+// seenReq is what a recording responder saw of one request.
+type seenReq struct {
+	Method      string
+	Path        string // escaped, as sent
+	Query       url.Values
+	Auth        string
+	ContentType string
+	Body        string
+}
+
+// reqRecorder keeps, in order, the requests its wrapped responders see. It is
+// safe for concurrent use.
+type reqRecorder struct {
+	mu   sync.Mutex
+	reqs []seenReq
+}
+
+// wrap records each request, then answers it with next.
+func (rec *reqRecorder) wrap(next httpmock.Responder) httpmock.Responder {
+	return func(r *http.Request) (*http.Response, error) {
+		var body []byte
+		if r.Body != nil {
+			body, _ = io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body)) // next may read it too
+		}
+		rec.mu.Lock()
+		rec.reqs = append(rec.reqs, seenReq{
+			Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.Query(),
+			Auth: r.Header.Get("Authorization"), ContentType: r.Header.Get("Content-Type"), Body: string(body),
+		})
+		rec.mu.Unlock()
+		return next(r)
+	}
+}
+
+// all returns a copy of the requests seen so far.
+func (rec *reqRecorder) all() []seenReq {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return slices.Clone(rec.reqs)
+}
+
+// failOnUnexpected makes every request without a responder fail the test.
+func failOnUnexpected(t *testing.T, mt *httpmock.MockTransport) {
+	t.Helper()
+	mt.RegisterNoResponder(func(req *http.Request) (*http.Response, error) {
+		t.Errorf("unexpected request %s %s", req.Method, req.URL)
+		return nil, errors.New("unexpected request")
+	})
+}

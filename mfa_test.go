@@ -162,19 +162,6 @@ func TestRespondMFA(t *testing.T) {
 		assert.Nil(t, job)
 	})
 
-	t.Run("not retried on 503", func(t *testing.T) {
-		t.Parallel()
-		c, mt := newMockClient(t)
-		mt.RegisterResponder(http.MethodPost, mfaURL,
-			jsonResp(http.StatusServiceUnavailable, connErr503).Then(jsonResp(http.StatusAccepted, acceptedJob)))
-		job, err := c.Jobs.RespondMFA(t.Context(), "j1", "1234")
-		assert.Nil(t, job)
-		var apiErr *APIError
-		require.ErrorAs(t, err, &apiErr)
-		assert.Equal(t, http.StatusServiceUnavailable, apiErr.StatusCode)
-		assert.Equal(t, 1, calls(mt, postMFAKey), "a one-time code is never sent twice")
-	})
-
 	t.Run("not retried on a network error", func(t *testing.T) {
 		t.Parallel()
 		c, mt := newMockClient(t)
