@@ -407,102 +407,6 @@ func TestCreatePostsWireForm(t *testing.T) {
 	}
 }
 
-func TestConnectionParamsRedaction(t *testing.T) {
-	t.Parallel()
-	p := ConnectionParams{
-		LoginID:          "gavinBelson",
-		Password:         secretPassword,
-		UserToken:        secretUserToken,
-		SecurityCode:     secretSecurityCode,
-		SecondaryLoginID: "cust-1",
-		Institution:      InstitutionRef{ID: "AU00000"},
-	}
-	type wrapper struct {
-		Name   string
-		Params ConnectionParams
-	}
-	type ptrWrapper struct {
-		Params *ConnectionParams
-	}
-	values := map[string]any{
-		"value":           p,
-		"pointer":         &p,
-		"struct":          wrapper{Name: "w", Params: p},
-		"pointer struct":  &wrapper{Name: "w", Params: p},
-		"struct pointer":  ptrWrapper{Params: &p},
-		"slice":           []ConnectionParams{p},
-		"map":             map[string]ConnectionParams{"k": p},
-		"interface slice": []any{p, &p},
-	}
-
-	t.Run("fmt", func(t *testing.T) {
-		t.Parallel()
-		for name, v := range values {
-			for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
-				out := fmt.Sprintf(verb, v)
-				assertNoSecrets(t, out)
-				assert.Contains(t, out, redacted, "%s with %s: %s", name, verb, out)
-				assert.Contains(t, out, "gavinBelson", "%s with %s: the login id is shown", name, verb)
-			}
-		}
-		assert.Equal(t, p.String(), fmt.Sprint(p))
-		assert.NotContains(t, ConnectionParams{LoginID: "x"}.String(), redacted, "unset secrets are not marked as set")
-	})
-
-	t.Run("slog", func(t *testing.T) {
-		t.Parallel()
-		for _, newHandler := range []func(io.Writer) slog.Handler{
-			func(w io.Writer) slog.Handler { return slog.NewJSONHandler(w, nil) },
-			func(w io.Writer) slog.Handler { return slog.NewTextHandler(w, nil) },
-		} {
-			var buf bytes.Buffer
-			l := slog.New(newHandler(&buf))
-			l.Info("connect", slog.Any("params", p))
-			l.Info("connect", slog.Any("params", &p))
-			l.Info("connect", "params", p)
-			l.Info("connect", slog.Group("req", slog.Any("params", p)))
-			l.With(slog.Any("params", p)).Info("connect")
-			out := buf.String()
-			assertNoSecrets(t, out)
-			assert.Equal(t, 5, strings.Count(out, "gavinBelson"), out)
-			assert.Contains(t, out, redacted)
-		}
-	})
-
-	t.Run("json handler shape", func(t *testing.T) {
-		t.Parallel()
-		var buf bytes.Buffer
-		slog.New(slog.NewJSONHandler(&buf, nil)).Info("connect", slog.Any("params", p))
-		var rec struct {
-			Params map[string]string `json:"params"`
-		}
-		require.NoError(t, json.Unmarshal(buf.Bytes(), &rec))
-		assert.Equal(t, map[string]string{
-			"loginId": "gavinBelson", "password": redacted, "userToken": redacted,
-			"securityCode": redacted, "secondaryLoginId": "cust-1", "institution": "AU00000",
-		}, rec.Params)
-	})
-}
-
-// TestConnectionParamsRedactionNested covers values that slog's JSON handler
-// hands to encoding/json instead of resolving LogValue.
-func TestConnectionParamsRedactionNested(t *testing.T) {
-	t.Parallel()
-	p := ConnectionParams{LoginID: "gavinBelson", Password: secretPassword, UserToken: secretUserToken,
-		SecurityCode: secretSecurityCode, Institution: InstitutionRef{ID: "AU00000"}}
-
-	b, err := json.Marshal(p)
-	require.NoError(t, err)
-	assertNoSecrets(t, string(b))
-
-	var buf bytes.Buffer
-	l := slog.New(slog.NewJSONHandler(&buf, nil))
-	l.Info("connect", slog.Any("req", struct{ Params ConnectionParams }{p}))
-	l.Info("connect", slog.Any("all", []ConnectionParams{p}))
-	assert.Equal(t, 2, strings.Count(buf.String(), "gavinBelson"))
-	assertNoSecrets(t, buf.String())
-}
-
 func TestCreateDebugLogsCarryNoSecrets(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
@@ -987,95 +891,6 @@ func TestConnectionsUpdate(t *testing.T) {
 	})
 }
 
-func TestConnectionUpdateParamsRedaction(t *testing.T) {
-	t.Parallel()
-	p := ConnectionUpdateParams{Password: secretPassword, SecurityCode: secretSecurityCode, SecondaryLoginID: "cust-1"}
-	type wrapper struct {
-		Name   string
-		Params ConnectionUpdateParams
-	}
-	type ptrWrapper struct {
-		Params *ConnectionUpdateParams
-	}
-	values := map[string]any{
-		"value":          p,
-		"pointer":        &p,
-		"struct":         wrapper{Name: "w", Params: p},
-		"pointer struct": &wrapper{Name: "w", Params: p},
-		"struct pointer": ptrWrapper{Params: &p},
-		"slice":          []ConnectionUpdateParams{p},
-		"map":            map[string]ConnectionUpdateParams{"k": p},
-		"any slice":      []any{p, &p},
-	}
-
-	t.Run("fmt", func(t *testing.T) {
-		t.Parallel()
-		for name, v := range values {
-			for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%d"} {
-				out := fmt.Sprintf(verb, v)
-				assertNoSecrets(t, out)
-				assert.Contains(t, out, redacted, "%s with %s: %s", name, verb, out)
-				assert.Contains(t, out, "cust-1", "%s with %s: the secondary login id is shown", name, verb)
-			}
-		}
-		assert.Equal(t, p.String(), fmt.Sprint(p))
-		assert.Equal(t, p.String(), fmt.Sprintf("%#v", p))
-		assert.NotContains(t, ConnectionUpdateParams{SecondaryLoginID: "x"}.String(), redacted, "unset secrets are not marked as set")
-	})
-
-	t.Run("slog", func(t *testing.T) {
-		t.Parallel()
-		for name, newHandler := range map[string]func(io.Writer) slog.Handler{
-			"json": func(w io.Writer) slog.Handler { return slog.NewJSONHandler(w, nil) },
-			"text": func(w io.Writer) slog.Handler { return slog.NewTextHandler(w, nil) },
-		} {
-			var buf bytes.Buffer
-			l := slog.New(newHandler(&buf))
-			l.Info("update", slog.Any("params", p))
-			l.Info("update", slog.Any("params", &p))
-			l.Info("update", "params", p)
-			l.Info("update", slog.Group("req", slog.Any("params", p)))
-			l.With(slog.Any("params", p)).Info("update")
-			l.Info("update", slog.Any("req", wrapper{Name: "w", Params: p}))
-			l.Info("update", slog.Any("req", &wrapper{Name: "w", Params: p}))
-			l.Info("update", slog.Any("req", ptrWrapper{Params: &p}))
-			l.Info("update", slog.Any("all", []ConnectionUpdateParams{p}))
-			out := buf.String()
-			assertNoSecrets(t, out)
-			assert.Equal(t, 9, strings.Count(out, "cust-1"), "%s: every record shows the params: %s", name, out)
-			assert.Equal(t, 9, strings.Count(strings.TrimSpace(out), "\n")+1, "%s: one line per record", name)
-			assert.Contains(t, out, redacted, name)
-		}
-	})
-
-	t.Run("json handler shape", func(t *testing.T) {
-		t.Parallel()
-		var buf bytes.Buffer
-		slog.New(slog.NewJSONHandler(&buf, nil)).Info("update", slog.Any("params", p))
-		var rec struct {
-			Params map[string]string `json:"params"`
-		}
-		require.NoError(t, json.Unmarshal(buf.Bytes(), &rec))
-		assert.Equal(t, map[string]string{"password": redacted, "securityCode": redacted, "secondaryLoginId": "cust-1"}, rec.Params)
-	})
-
-	t.Run("json.Marshal", func(t *testing.T) {
-		t.Parallel()
-		b, err := json.Marshal(p)
-		require.NoError(t, err)
-		assert.JSONEq(t, `{"password":"[REDACTED]","securityCode":"[REDACTED]","secondaryLoginId":"cust-1"}`, string(b))
-		for name, v := range values {
-			b, err := json.Marshal(v)
-			require.NoError(t, err, name)
-			assertNoSecrets(t, string(b))
-			assert.Contains(t, string(b), redacted, name)
-		}
-		b, err = json.Marshal(ConnectionUpdateParams{})
-		require.NoError(t, err)
-		assert.JSONEq(t, `{}`, string(b))
-	})
-}
-
 func TestConnectionsRefresh(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -1161,4 +976,129 @@ func TestConnectionsDelete(t *testing.T) {
 
 	require.NoError(t, c.Connections.Delete(t.Context(), "u1", "c1"))
 	assert.Equal(t, 1, calls(mt, "DELETE "+connC1URL))
+}
+
+// TestCredentialParamsRedaction checks that the parameters carrying bank
+// credentials never show them, however they are printed, logged or
+// marshalled (alone, behind pointers, in structs, slices, maps and
+// interfaces), while the fields that are not secret stay readable.
+func TestCredentialParamsRedaction(t *testing.T) {
+	t.Parallel()
+	t.Run("ConnectionParams", func(t *testing.T) {
+		t.Parallel()
+		checkRedaction(t, ConnectionParams{
+			LoginID:          "gavinBelson",
+			Password:         secretPassword,
+			UserToken:        secretUserToken,
+			SecurityCode:     secretSecurityCode,
+			SecondaryLoginID: "cust-1",
+			Institution:      InstitutionRef{ID: "AU00000"},
+		}, ConnectionParams{LoginID: "x"}, "gavinBelson", map[string]string{
+			"loginId": "gavinBelson", "password": redacted, "userToken": redacted,
+			"securityCode": redacted, "secondaryLoginId": "cust-1", "institution": "AU00000",
+		}, "", "")
+	})
+	t.Run("ConnectionUpdateParams", func(t *testing.T) {
+		t.Parallel()
+		checkRedaction(t,
+			ConnectionUpdateParams{Password: secretPassword, SecurityCode: secretSecurityCode, SecondaryLoginID: "cust-1"},
+			ConnectionUpdateParams{SecondaryLoginID: "x"}, "cust-1",
+			map[string]string{"password": redacted, "securityCode": redacted, "secondaryLoginId": "cust-1"},
+			`{"password":"[REDACTED]","securityCode":"[REDACTED]","secondaryLoginId":"cust-1"}`, `{}`)
+	})
+}
+
+// checkRedaction runs TestCredentialParamsRedaction's checks on p, whose
+// non-secret field shown must appear wherever p does; unset has no secret
+// set and must not be marked as if it had; logged is the JSON log form of p,
+// and marshalled and zeroMarshalled, when set, the exact json.Marshal forms
+// of p and of T's zero value.
+func checkRedaction[T fmt.Stringer](t *testing.T, p, unset T, shown string, logged map[string]string, marshalled, zeroMarshalled string) {
+	type wrapper struct {
+		Name   string
+		Params T
+	}
+	type ptrWrapper struct {
+		Params *T
+	}
+	values := map[string]any{
+		"value":          p,
+		"pointer":        &p,
+		"struct":         wrapper{Name: "w", Params: p},
+		"pointer struct": &wrapper{Name: "w", Params: p},
+		"struct pointer": ptrWrapper{Params: &p},
+		"slice":          []T{p},
+		"map":            map[string]T{"k": p},
+		"any slice":      []any{p, &p},
+	}
+
+	t.Run("fmt", func(t *testing.T) {
+		for name, v := range values {
+			for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%d"} {
+				out := fmt.Sprintf(verb, v)
+				assertNoSecrets(t, out)
+				assert.Contains(t, out, redacted, "%s with %s: %s", name, verb, out)
+				assert.Contains(t, out, shown, "%s with %s: the field that is not secret is shown", name, verb)
+			}
+		}
+		assert.Equal(t, p.String(), fmt.Sprint(p))
+		assert.Equal(t, p.String(), fmt.Sprintf("%#v", p))
+		assert.NotContains(t, unset.String(), redacted, "unset secrets are not marked as set")
+	})
+
+	t.Run("slog", func(t *testing.T) {
+		for name, newHandler := range map[string]func(io.Writer) slog.Handler{
+			"json": func(w io.Writer) slog.Handler { return slog.NewJSONHandler(w, nil) },
+			"text": func(w io.Writer) slog.Handler { return slog.NewTextHandler(w, nil) },
+		} {
+			var buf bytes.Buffer
+			l := slog.New(newHandler(&buf))
+			l.Info("connect", slog.Any("params", p))
+			l.Info("connect", slog.Any("params", &p))
+			l.Info("connect", "params", p)
+			l.Info("connect", slog.Group("req", slog.Any("params", p)))
+			l.With(slog.Any("params", p)).Info("connect")
+			l.Info("connect", slog.Any("req", wrapper{Name: "w", Params: p}))
+			l.Info("connect", slog.Any("req", &wrapper{Name: "w", Params: p}))
+			l.Info("connect", slog.Any("req", ptrWrapper{Params: &p}))
+			l.Info("connect", slog.Any("all", []T{p}))
+			out := buf.String()
+			assertNoSecrets(t, out)
+			assert.Equal(t, 9, strings.Count(out, shown), "%s: every record shows the params: %s", name, out)
+			assert.Equal(t, 9, strings.Count(strings.TrimSpace(out), "\n")+1, "%s: one line per record", name)
+			assert.Contains(t, out, redacted, name)
+		}
+	})
+
+	t.Run("json handler shape", func(t *testing.T) {
+		var buf bytes.Buffer
+		slog.New(slog.NewJSONHandler(&buf, nil)).Info("connect", slog.Any("params", p))
+		var rec struct {
+			Params map[string]string `json:"params"`
+		}
+		require.NoError(t, json.Unmarshal(buf.Bytes(), &rec))
+		assert.Equal(t, logged, rec.Params)
+	})
+
+	t.Run("json.Marshal", func(t *testing.T) {
+		b, err := json.Marshal(p)
+		require.NoError(t, err)
+		assertNoSecrets(t, string(b))
+		if marshalled != "" {
+			assert.JSONEq(t, marshalled, string(b))
+		}
+		for name, v := range values {
+			b, err := json.Marshal(v)
+			require.NoError(t, err, name)
+			assertNoSecrets(t, string(b))
+			assert.Contains(t, string(b), redacted, name)
+		}
+		var zero T
+		b, err = json.Marshal(zero)
+		require.NoError(t, err)
+		assert.NotContains(t, string(b), redacted, "unset secrets are not marked as set")
+		if zeroMarshalled != "" {
+			assert.JSONEq(t, zeroMarshalled, string(b))
+		}
+	})
 }
