@@ -3,6 +3,7 @@ package basiq
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -383,3 +384,201 @@ func TestJobsList(t *testing.T) {
 
 // userJobsURL lists user u1's jobs.
 const userJobsURL = testBase + "/users/u1/jobs"
+
+// fuzzJobSeeds are job bodies as GET /jobs/{id} (and POST .../connections)
+// answer them, in the shapes the API reference and the v2 spec disagree on.
+var fuzzJobSeeds = []string{
+	// POST /users/{id}/connections answers 202 with a job without steps.
+	`{"type":"job","id":"61723","links":{"self":"https://au-api.basiq.io/jobs/61723"}}`,
+	// Running: results null.
+	`{"type":"job","id":"j1","created":"2024-03-01T10:00:00Z","updated":"2024-03-01T10:00:02Z",
+	  "steps":[{"title":"verify-credentials","status":"in-progress","result":null},
+	           {"title":"retrieve-accounts","status":"pending","result":null},
+	           {"title":"retrieve-transactions","status":"pending","result":null}],
+	  "links":{"self":"https://au-api.basiq.io/jobs/j1","source":"https://au-api.basiq.io/users/u1/connections/c1"}}`,
+	// Done: link results.
+	`{"type":"job","id":"j2","steps":[
+	   {"title":"verify-credentials","status":"success","result":{"type":"link","url":"/users/u1/connections/c2"}},
+	   {"title":"retrieve-accounts","status":"success","result":{"type":"link","url":"/users/u1/accounts?filter=connection.id.eq('c2')"}},
+	   {"title":"retrieve-transactions","status":"success","result":{"type":"link","url":"/users/u1/transactions?filter=connection.id.eq('c2')"}}],
+	  "links":{"self":"/jobs/j2","source":"/users/u1/connections/c2"}}`,
+	// Failed: "detail" (reference) and "details" (v2 spec).
+	`{"type":"job","id":"j3","steps":[{"title":"verify-credentials","status":"failed",
+	   "result":{"code":"invalid-credentials","title":"Cannot login to target institution using supplied credentials.","detail":"Account is locked"}},
+	   {"title":"retrieve-accounts","status":"pending","result":null}],"links":{"source":"/users/u1/connections/c3"}}`,
+	`{"type":"job","id":"j4","steps":[{"title":"verify-credentials","status":"failed",
+	   "result":{"code":"account-not-accessible-requires-user-action","title":"User action required","details":"Log in to your bank and accept the terms"}}]}`,
+	// Failed: result as an array.
+	`{"type":"job","id":"j5","steps":[{"title":"verify-credentials","status":"failed",
+	   "result":[{"type":"link","url":"/users/u1/connections/c5"},{"code":"service-unavailable","title":"Service unavailable","details":"The bank is unavailable"}]}]}`,
+	`{"id":"j6","steps":[{"title":"verify-credentials","status":"success","result":[]},{"title":"retrieve-accounts","status":"success","result":[[{"code":"x"}]]}]}`,
+	// MFA: one-time code, input of objects.
+	`{"type":"job","id":"j7","steps":[{"title":"verify-credentials","status":"success","result":null},
+	   {"title":"mfa-challenge","status":"in-progress","result":{"type":"mfa","method":"token",
+	    "description":"Enter the code sent to your phone","input":[{"type":"text","question":"One-time code"}],
+	    "expiryMs":120000,"links":{"response":"https://au-api.basiq.io/jobs/j7/mfa"}}},
+	   {"title":"retrieve-accounts","status":"pending","result":null}]}`,
+	// MFA: security questions, input of strings and odd objects.
+	`{"id":"j8","steps":[{"title":"mfa-challenge","status":"pending","result":{"type":"mfa","method":"security-questions",
+	   "input":["Name of your first pet?",{"label":"Mother's maiden name"},{"title":"t"},{"description":"d"},{},1,null,["x"]],
+	   "expiryMs":1.2e5,"links":{"response":"/jobs/j8/mfa"}}}]}`,
+	`{"id":"j9","steps":[{"title":"mfa-challenge","status":"skipped","result":{"type":"mfa"}},{"title":"retrieve-accounts","status":"success"}]}`,
+	`{"id":"j10","steps":[{"title":"mfa-challenge","status":"failed","result":{"type":"mfa","code":"job-timed-out"}}]}`,
+	// Unknown statuses.
+	`{"id":"j11","steps":[{"title":"verify-credentials","status":"queued"}]}`,
+	`{"id":"j12","steps":[{"title":"verify-credentials","status":""},{"title":"retrieve-accounts","status":"failed"}]}`,
+	`{"id":"j13","steps":[{"title":"verify-credentials","status":"SUCCESS"}]}`,
+	// Jobs list items: institution as an object or an id; odd timestamps.
+	`{"type":"job","id":"j14","created":"2024-03-01 10:00:00","updated":"","institution":{"id":"AU00000","links":{}},"steps":[],"links":{"source":"connections/"}}`,
+	`{"id":"j15","created":1709287200,"updated":null,"institution":"AU00000","steps":null,"links":{"source":"%zz"}}`,
+	// links.source in odd forms.
+	`{"id":"j16","steps":[{"title":"a","status":"success"}],"links":{"source":"http://[::1"}}`,
+	`{"id":"j17","steps":[{"title":"a","status":"success"}],"links":{"source":"/"}}`,
+	`{"id":"j18","steps":[{"title":"a","status":"success"}],"links":{"source":"/users/u1/connections/a%2Fb%00"}}`,
+	`{"id":"j19","steps":[{"title":"a","status":"success"}],"links":{"source":"mailto:someone@example.com"}}`,
+	// Not a job at all.
+	``, `null`, `{}`, `[]`, `"job"`, `{"steps":{}}`,
+	`{"type":"job","id":"j20","steps":[{"title":"verify-credentials","status":"fail`,
+}
+
+// FuzzDecodeJob decodes job bodies in every shape the API and its spec
+// disagree on, and checks what the waiter reads of them: no panic, a
+// consistent judgement, ConnectionID only from links.source, stepsChanged
+// reflexive. Seeds: fuzzJobSeeds and testdata/fuzz/FuzzDecodeJob; .ci/fuzz
+// runs it for a budget:
+//
+//	go test -run '^$' -fuzz '^FuzzDecodeJob$' -fuzztime 60s .
+//
+// Checks marked "Found by fuzzing:" guard issues a fuzzer once found.
+func FuzzDecodeJob(f *testing.F) {
+	for _, s := range fuzzJobSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var job Job
+		if err := json.Unmarshal(data, &job); err != nil {
+			return // a decode error becomes ErrInvalidResponse in send
+		}
+		for _, st := range job.Steps {
+			if job.Step(st.Title) == nil {
+				t.Fatalf("Step(%q) = nil for a step the job has", st.Title)
+			}
+			je := newJobError(job.ID, st)
+			if je.Step != st.Title || je.JobID != job.ID || !errors.Is(je, ErrJobFailed) || je.Error() == "" {
+				t.Fatalf("newJobError(%q, %+v) = %+v", job.ID, st, je)
+			}
+			if ch := mfaChallenge(job.ID, st); ch != nil {
+				if st.Status.Done() || st.Status == StepFailed {
+					t.Fatalf("mfaChallenge for a step with status %q", st.Status)
+				}
+				if !errors.Is(ch, ErrMFARequired) || ch.Error() == "" || ch.fingerprint() == "" {
+					t.Fatalf("mfaChallenge = %+v", ch)
+				}
+			}
+			// With untilStep, judgeJob may only stop early on a step that is done.
+			if done, err := judgeJob(&job, st.Title, true); done && err != nil {
+				t.Fatalf("judgeJob(until %q) = true, %v", st.Title, err)
+			}
+		}
+		if _, err := judgeJob(&job, "", false); len(job.Steps) == 0 && err != nil {
+			t.Fatalf("judgeJob(not fetched) of a job without steps = %v", err)
+		}
+		done, err := judgeJob(&job, "", true)
+		fuzzCheckJudge(t, &job, done, err)
+
+		id := job.ConnectionID()
+		if job.Links.Source == "" && id != "" {
+			t.Fatalf("ConnectionID() = %q without links.source", id)
+		}
+		if !stepsChangedIsReflexive(&job) {
+			// Found by fuzzing: two steps with one title and different statuses
+			// make stepsChanged(j, j) true, so WaitForJob would reset its
+			// interval and call the progress callback on every poll.
+			t.Fatalf("stepsChanged(job, job) = true")
+		}
+	})
+}
+
+func stepsChangedIsReflexive(job *Job) bool {
+	clone := *job
+	return !stepsChanged(job, &clone)
+}
+
+// fuzzCheckJudge checks judgeJob's verdict against a model of the rules in
+// its doc: the first decisive step in order decides; a failed step is a
+// *JobError, a waiting step with an mfa result an *MFAChallenge, a status
+// this library does not know ErrInvalidResponse; otherwise the job is done
+// when every step is success or skipped.
+func fuzzCheckJudge(t *testing.T, job *Job, done bool, err error) {
+	t.Helper()
+	everyDone := len(job.Steps) > 0
+	for _, st := range job.Steps {
+		if st.Status != "success" && st.Status != "skipped" {
+			everyDone = false
+		}
+	}
+	if done && (err != nil || !everyDone) {
+		t.Fatalf("judgeJob = done, %v for steps %+v", err, job.Steps)
+	}
+	if everyDone && (!done || err != nil) {
+		t.Fatalf("judgeJob = %v, %v for a job whose steps are all done", done, err)
+	}
+	kinds := 0
+	for _, s := range []error{ErrJobFailed, ErrMFARequired, ErrInvalidResponse} {
+		if errors.Is(err, s) {
+			kinds++
+		}
+	}
+	if err != nil && kinds != 1 {
+		t.Fatalf("judgeJob error %v matches %d of ErrJobFailed, ErrMFARequired, ErrInvalidResponse", err, kinds)
+	}
+
+	kind, at := "wait", -1
+	if len(job.Steps) == 0 {
+		kind = "invalid"
+	}
+	if everyDone {
+		kind = "done"
+	}
+decide:
+	for i, st := range job.Steps {
+		switch {
+		case st.Status == "success" || st.Status == "skipped":
+			continue
+		case st.Status == "failed":
+			kind, at = "failed", i
+		case st.Status != "pending" && st.Status != "in-progress":
+			kind, at = "invalid", i
+		case st.Result != nil && st.Result.Type == "mfa":
+			kind, at = "mfa", i
+		default:
+			continue
+		}
+		break decide
+	}
+	switch kind {
+	case "done":
+		// checked above
+	case "wait":
+		if done || err != nil {
+			t.Fatalf("judgeJob = %v, %v; want not done, nil (steps %+v)", done, err, job.Steps)
+		}
+	case "failed":
+		var je *JobError
+		if done || !errors.As(err, &je) || je.Step != job.Steps[at].Title || je.JobID != job.ID {
+			t.Fatalf("judgeJob = %v, %v; want a *JobError for step %d %+v", done, err, at, job.Steps[at])
+		}
+		if r := job.Steps[at].Result; r != nil && (je.Code != r.Code || je.Detail != r.Detail) {
+			t.Fatalf("JobError %+v does not carry the result %+v", je, r)
+		}
+	case "mfa":
+		var ch *MFAChallenge
+		if done || !errors.As(err, &ch) || ch.Step != job.Steps[at].Title {
+			t.Fatalf("judgeJob = %v, %v; want an *MFAChallenge for step %d %+v", done, err, at, job.Steps[at])
+		}
+	case "invalid":
+		if done || !errors.Is(err, ErrInvalidResponse) {
+			t.Fatalf("judgeJob = %v, %v; want ErrInvalidResponse (steps %+v)", done, err, job.Steps)
+		}
+	}
+}
