@@ -167,11 +167,11 @@ func TestIntegrationLifecycle(t *testing.T) {
 
 func TestIntegrationUnhappyLogins(t *testing.T) {
 	t.Parallel()
-	cases := []struct{ login, password, code string }{
-		{basiqtest.LoginBighead, basiqtest.PasswordBighead, "invalid-credentials"},
-		{basiqtest.LoginErlich, basiqtest.PasswordErlich, "account-not-accessible-requires-user-action"},
-		{basiqtest.LoginJianYang, basiqtest.PasswordJianYang, "service-unavailable"},
-		{"nobody", "guess", "invalid-credentials"},
+	cases := []struct{ login, password, code, detail string }{
+		{basiqtest.LoginBighead, basiqtest.PasswordBighead, "invalid-credentials", "Account is locked"},
+		{basiqtest.LoginErlich, basiqtest.PasswordErlich, "account-not-accessible-requires-user-action", ""},
+		{basiqtest.LoginJianYang, basiqtest.PasswordJianYang, "service-unavailable", ""},
+		{"nobody", "guess", "invalid-credentials", ""},
 	}
 	srv, client := newServer(t)
 	for _, tc := range cases {
@@ -181,12 +181,17 @@ func TestIntegrationUnhappyLogins(t *testing.T) {
 			userID := srv.AddUser(tc.login + "@hooli.example")
 			job, err := client.Connections.Create(ctx, userID, hooli(tc.login, tc.password))
 			require.NoError(t, err)
+			jobID := job.ID
 			job, err = client.WaitForJob(ctx, job, fast)
 			var jobErr *basiq.JobError
 			require.ErrorAs(t, err, &jobErr)
 			assert.ErrorIs(t, err, basiq.ErrJobFailed)
 			assert.Equal(t, basiq.StepVerifyCredentials, jobErr.Step)
 			assert.Equal(t, tc.code, jobErr.Code)
+			assert.Equal(t, jobID, jobErr.JobID)
+			if tc.detail != "" {
+				assert.Equal(t, tc.detail, jobErr.Detail)
+			}
 			assert.NotContains(t, err.Error(), tc.password)
 			assert.Equal(t, basiq.StepPending, job.Step(basiq.StepRetrieveAccounts).Status, "returned without waiting for the rest")
 		})
