@@ -853,7 +853,7 @@ func TestEndpointsRefuseBadIDsBeforeIO(t *testing.T) {
 				for _, bad := range badIDs {
 					ids := e.sampleIDs()
 					ids[i] = bad
-					err := e.call(t.Context(), c, ids...)
+					_, err := e.call(t.Context(), c, ids...)
 					assert.Contains(t, validationFields(t, err), field, "%q", bad)
 				}
 				if i == len(e.fields)-1 {
@@ -863,7 +863,8 @@ func TestEndpointsRefuseBadIDsBeforeIO(t *testing.T) {
 					if e.firstBadOnly {
 						want = e.fields[:1]
 					}
-					assert.Equal(t, want, validationFields(t, e.call(t.Context(), c, all...)))
+					_, err := e.call(t.Context(), c, all...)
+					assert.Equal(t, want, validationFields(t, err))
 				}
 				assert.Zero(t, mt.GetTotalCallCount(), "refused ids make no request")
 			})
@@ -884,7 +885,8 @@ func TestEndpointsEscapeIDsAsOneSegment(t *testing.T) {
 					ids := e.sampleIDs()
 					ids[i] = odd
 					c, count := endpointSetup(t, e, ids)
-					require.NoError(t, e.call(t.Context(), c, ids...), "%q", odd)
+					_, err := e.call(t.Context(), c, ids...)
+					require.NoError(t, err, "%q", odd)
 					assert.Equal(t, 1, count(), "%q reaches %s", odd, e.wantPath(ids...))
 				}
 			})
@@ -901,7 +903,7 @@ func TestEndpointsNotFound(t *testing.T) {
 			t.Parallel()
 			ids := e.sampleIDs()
 			c, count := endpointSetup(t, e, ids, jsonResp(http.StatusNotFound, user404JSON))
-			err := e.call(t.Context(), c, ids...)
+			_, err := e.call(t.Context(), c, ids...)
 			require.ErrorIs(t, err, ErrNotFound)
 			var apiErr *APIError
 			require.ErrorAs(t, err, &apiErr)
@@ -931,7 +933,7 @@ func TestEndpointsRetry5xxOnlyWhereSafe(t *testing.T) {
 			ok := jsonResp(e.status, e.body)
 
 			c, count := endpointSetup(t, e, ids, e503, e503, ok)
-			err := e.call(t.Context(), c, ids...)
+			_, err := e.call(t.Context(), c, ids...)
 			switch e.retry {
 			case retryNever:
 				var apiErr *APIError
@@ -945,7 +947,7 @@ func TestEndpointsRetry5xxOnlyWhereSafe(t *testing.T) {
 			}
 
 			c, count = endpointSetup(t, e, ids, e502)
-			err = e.call(t.Context(), c, ids...)
+			_, err = e.call(t.Context(), c, ids...)
 			var apiErr *APIError
 			require.ErrorAs(t, err, &apiErr)
 			assert.Equal(t, http.StatusBadGateway, apiErr.StatusCode)
@@ -974,7 +976,8 @@ func TestEndpointsHonourTheContext(t *testing.T) {
 			c, count := endpointSetup(t, e, ids)
 			ctx, cancel := context.WithCancel(t.Context())
 			cancel()
-			require.ErrorIs(t, e.call(ctx, c, ids...), context.Canceled)
+			_, err := e.call(ctx, c, ids...)
+			require.ErrorIs(t, err, context.Canceled)
 			assert.Zero(t, count(), "no request once the context has ended")
 
 			ctx, cancel = context.WithCancel(t.Context())
@@ -983,12 +986,53 @@ func TestEndpointsHonourTheContext(t *testing.T) {
 				cancel()
 				return jsonResp(http.StatusServiceUnavailable, `{}`)(r)
 			})
-			err := e.call(ctx, c, ids...)
+			_, err = e.call(ctx, c, ids...)
 			if e.retry != retryNever {
 				require.ErrorIs(t, err, context.Canceled)
 			}
 			require.Error(t, err)
 			assert.Equal(t, 1, count(), "no repeat after the context ended")
 		})
+	}
+}
+
+// TestEndpointsTellNewJobsFromRunningOnes checks every method that starts a
+// job: 202 is a new job (Reused false), 200 the job already running (Reused
+// true), whether the answer is one job or a list.
+func TestEndpointsTellNewJobsFromRunningOnes(t *testing.T) {
+	t.Parallel()
+	for _, e := range endpoints {
+		if !e.startsJob {
+			continue
+		}
+		for _, tc := range []struct {
+			status int
+			reused bool
+		}{{http.StatusAccepted, false}, {http.StatusOK, true}} {
+			t.Run(e.name+"/"+http.StatusText(tc.status), func(t *testing.T) {
+				t.Parallel()
+				ids := e.sampleIDs()
+				c, count := endpointSetup(t, e, ids, jsonResp(tc.status, e.body))
+				res, err := e.call(t.Context(), c, ids...)
+				require.NoError(t, err)
+				var jobs []Job
+				switch v := res.(type) {
+				case *Job:
+					require.NotNil(t, v)
+					jobs = []Job{*v}
+				case []Job:
+					jobs = v
+				default:
+					t.Fatalf("%s returned %T, not a job", e.name, res)
+				}
+				require.NotEmpty(t, jobs)
+				for _, j := range jobs {
+					assert.Equal(t, "j1", j.ID)
+					assert.Equal(t, "https://api.test/jobs/j1", j.Links.Self)
+					assert.Equal(t, tc.reused, j.Reused)
+				}
+				assert.Equal(t, 1, count())
+			})
+		}
 	}
 }

@@ -310,34 +310,6 @@ func TestCreateConcurrentLookupsShareOneGet(t *testing.T) {
 	assert.Equal(t, n, calls(mt, postConnKey))
 }
 
-func TestCreateReusedJob(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		status     int
-		wantReused bool
-	}{
-		{http.StatusAccepted, false},
-		{http.StatusOK, true},
-	}
-	for _, tc := range tests {
-		t.Run(http.StatusText(tc.status), func(t *testing.T) {
-			t.Parallel()
-			c, mt := newMockClient(t)
-			mt.RegisterResponder(http.MethodGet, connInstURL, jsonResp(http.StatusOK, hooliJSON))
-			mt.RegisterResponder(http.MethodPost, connPostURL, jsonResp(tc.status, connJobJSON))
-
-			job, err := c.Connections.Create(t.Context(), "u1", ConnectionParams{
-				LoginID: "gavinBelson", Password: secretPassword, Institution: InstitutionRef{ID: "AU00000"},
-			})
-			require.NoError(t, err)
-			require.NotNil(t, job)
-			assert.Equal(t, tc.wantReused, job.Reused)
-			assert.Equal(t, "61723", job.ID)
-			assert.Equal(t, "https://api.test/jobs/61723", job.Links.Self)
-		})
-	}
-}
-
 func TestCreatePostsWireForm(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -849,16 +821,6 @@ func TestConnectionsUpdate(t *testing.T) {
 		assert.Equal(t, map[string]any{"password": secretPassword}, jsonFields(t, reqs[1].Body), "empty fields are not sent")
 	})
 
-	t.Run("200 is the job already running", func(t *testing.T) {
-		t.Parallel()
-		c, mt := newMockClient(t)
-		mt.RegisterResponder(http.MethodPost, connC1URL, jsonResp(http.StatusOK, connJobJSON))
-		job, err := c.Connections.Update(t.Context(), "u1", "c1", ConnectionUpdateParams{Password: secretPassword})
-		require.NoError(t, err)
-		assert.Equal(t, "61723", job.ID)
-		assert.True(t, job.Reused)
-	})
-
 	t.Run("password required, without I/O", func(t *testing.T) {
 		t.Parallel()
 		c, mt := newMockClient(t)
@@ -893,28 +855,19 @@ func TestConnectionsUpdate(t *testing.T) {
 
 func TestConnectionsRefresh(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		status int
-		reused bool
-	}{{http.StatusAccepted, false}, {http.StatusOK, true}} {
-		t.Run(http.StatusText(tc.status), func(t *testing.T) {
-			t.Parallel()
-			c, mt := newMockClient(t)
-			failOnUnexpected(t, mt)
-			var rec reqRecorder
-			mt.RegisterResponder(http.MethodPost, connRefreshURL, rec.wrap(jsonResp(tc.status, connJobJSON)))
+	c, mt := newMockClient(t)
+	failOnUnexpected(t, mt)
+	var rec reqRecorder
+	mt.RegisterResponder(http.MethodPost, connRefreshURL, rec.wrap(jsonResp(http.StatusAccepted, connJobJSON)))
 
-			job, err := c.Connections.Refresh(t.Context(), "u1", "c1")
-			require.NoError(t, err)
-			assert.Equal(t, "61723", job.ID)
-			assert.Equal(t, tc.reused, job.Reused)
-			reqs := rec.all()
-			require.Len(t, reqs, 1)
-			assert.Equal(t, "/users/u1/connections/c1/refresh", reqs[0].Path)
-			assert.Empty(t, reqs[0].Body)
-			assert.Equal(t, "Bearer tok-1", reqs[0].Auth)
-		})
-	}
+	job, err := c.Connections.Refresh(t.Context(), "u1", "c1")
+	require.NoError(t, err)
+	assert.Equal(t, "61723", job.ID)
+	reqs := rec.all()
+	require.Len(t, reqs, 1)
+	assert.Equal(t, "/users/u1/connections/c1/refresh", reqs[0].Path)
+	assert.Empty(t, reqs[0].Body)
+	assert.Equal(t, "Bearer tok-1", reqs[0].Auth)
 }
 
 func TestConnectionsRefreshAll(t *testing.T) {

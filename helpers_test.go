@@ -95,9 +95,12 @@ type endpoint struct {
 	// firstBadOnly: with every id bad, only the first is named (today's
 	// Connections.Delete; the others name them all).
 	firstBadOnly bool
+	// startsJob: the method answers with a job (or a list of jobs), 202 for
+	// a new one and 200 for one already running.
+	startsJob bool
 	// call invokes the method with these ids (len(fields) of them) and
-	// returns its error.
-	call func(ctx context.Context, c *Client, ids ...string) error
+	// returns its result and error.
+	call func(ctx context.Context, c *Client, ids ...string) (any, error)
 }
 
 // wantPath is e's path with ids escaped as one segment each.
@@ -118,8 +121,8 @@ func (e endpoint) sampleIDs() []string {
 	return ids
 }
 
-// errOnly drops a method's result.
-func errOnly[T any](_ T, err error) error { return err }
+// result returns a method's result as an any.
+func result[T any](v T, err error) (any, error) { return v, err }
 
 // endpointJob is a job answer (202) of the job-creating endpoints.
 const endpointJob = `{"type":"job","id":"j1","links":{"self":"https://api.test/jobs/j1"}}`
@@ -128,80 +131,80 @@ const endpointJob = `{"type":"job","id":"j1","links":{"self":"https://api.test/j
 // Users.Create for the retry rule.
 var endpoints = []endpoint{
 	{name: "Users.Create", method: http.MethodPost, path: "/users", status: http.StatusCreated, body: userU1JSON, retry: retryNever,
-		call: func(ctx context.Context, c *Client, _ ...string) error {
-			return errOnly(c.Users.Create(ctx, UserParams{Email: "gavin@hooli.com"}))
+		call: func(ctx context.Context, c *Client, _ ...string) (any, error) {
+			return result(c.Users.Create(ctx, UserParams{Email: "gavin@hooli.com"}))
 		}},
 	{name: "Users.Get", method: http.MethodGet, path: "/users/%s", fields: []string{"userId"}, status: http.StatusOK, body: userU1JSON,
-		call: func(ctx context.Context, c *Client, ids ...string) error {
-			return errOnly(c.Users.Get(ctx, ids[0]))
+		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
+			return result(c.Users.Get(ctx, ids[0]))
 		}},
 	{name: "Users.Update", method: http.MethodPost, path: "/users/%s", fields: []string{"userId"}, status: http.StatusOK, body: userU1JSON,
-		call: func(ctx context.Context, c *Client, ids ...string) error {
-			return errOnly(c.Users.Update(ctx, ids[0], UserParams{FirstName: "Gavin"}))
+		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
+			return result(c.Users.Update(ctx, ids[0], UserParams{FirstName: "Gavin"}))
 		}},
 	{name: "Users.Delete", method: http.MethodDelete, path: "/users/%s", fields: []string{"userId"}, status: http.StatusNoContent,
-		call: func(ctx context.Context, c *Client, ids ...string) error {
-			return c.Users.Delete(ctx, ids[0])
+		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
+			return nil, c.Users.Delete(ctx, ids[0])
 		}},
-	{name: "Connections.Create", method: http.MethodPost, path: "/users/%s/connections", fields: []string{"userId"}, status: http.StatusAccepted, body: endpointJob, retry: retryCredential,
-		call: func(ctx context.Context, c *Client, ids ...string) error {
-			return errOnly(c.Connections.Create(ctx, ids[0], ConnectionParams{LoginID: "gavin", Password: "hooli2016", Institution: InstitutionRef{ID: "AU00000"}}))
+	{name: "Connections.Create", method: http.MethodPost, path: "/users/%s/connections", fields: []string{"userId"}, status: http.StatusAccepted, body: endpointJob, retry: retryCredential, startsJob: true,
+		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
+			return result(c.Connections.Create(ctx, ids[0], ConnectionParams{LoginID: "gavin", Password: "hooli2016", Institution: InstitutionRef{ID: "AU00000"}}))
 		}},
 	{name: "Connections.Get", method: http.MethodGet, path: "/users/%s/connections/%s", fields: []string{"userId", "connectionId"}, status: http.StatusOK, body: connC1JSON,
-		call: func(ctx context.Context, c *Client, ids ...string) error {
-			return errOnly(c.Connections.Get(ctx, ids[0], ids[1]))
+		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
+			return result(c.Connections.Get(ctx, ids[0], ids[1]))
 		}},
 	{name: "Connections.List", method: http.MethodGet, path: "/users/%s/connections", fields: []string{"userId"}, status: http.StatusOK, body: `{"type":"list","data":[` + connC1JSON + `]}`,
-		call: func(ctx context.Context, c *Client, ids ...string) error {
-			return errOnly(c.Connections.List(ctx, ids[0]))
+		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
+			return result(c.Connections.List(ctx, ids[0]))
 		}},
-	{name: "Connections.Update", method: http.MethodPost, path: "/users/%s/connections/%s", fields: []string{"userId", "connectionId"}, status: http.StatusAccepted, body: endpointJob, retry: retryCredential,
-		call: func(ctx context.Context, c *Client, ids ...string) error {
-			return errOnly(c.Connections.Update(ctx, ids[0], ids[1], ConnectionUpdateParams{Password: "hooli2017"}))
+	{name: "Connections.Update", method: http.MethodPost, path: "/users/%s/connections/%s", fields: []string{"userId", "connectionId"}, status: http.StatusAccepted, body: endpointJob, retry: retryCredential, startsJob: true,
+		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
+			return result(c.Connections.Update(ctx, ids[0], ids[1], ConnectionUpdateParams{Password: "hooli2017"}))
 		}},
-	{name: "Connections.Refresh", method: http.MethodPost, path: "/users/%s/connections/%s/refresh", fields: []string{"userId", "connectionId"}, status: http.StatusAccepted, body: endpointJob,
-		call: func(ctx context.Context, c *Client, ids ...string) error {
-			return errOnly(c.Connections.Refresh(ctx, ids[0], ids[1]))
+	{name: "Connections.Refresh", method: http.MethodPost, path: "/users/%s/connections/%s/refresh", fields: []string{"userId", "connectionId"}, status: http.StatusAccepted, body: endpointJob, startsJob: true,
+		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
+			return result(c.Connections.Refresh(ctx, ids[0], ids[1]))
 		}},
-	{name: "Connections.RefreshAll", method: http.MethodPost, path: "/users/%s/connections/refresh", fields: []string{"userId"}, status: http.StatusAccepted, body: `{"type":"list","data":[` + endpointJob + `]}`,
-		call: func(ctx context.Context, c *Client, ids ...string) error {
-			return errOnly(c.Connections.RefreshAll(ctx, ids[0]))
+	{name: "Connections.RefreshAll", method: http.MethodPost, path: "/users/%s/connections/refresh", fields: []string{"userId"}, status: http.StatusAccepted, body: `{"type":"list","data":[` + endpointJob + `]}`, startsJob: true,
+		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
+			return result(c.Connections.RefreshAll(ctx, ids[0]))
 		}},
 	{name: "Connections.Delete", method: http.MethodDelete, path: "/users/%s/connections/%s", fields: []string{"userId", "connectionId"}, status: http.StatusNoContent, firstBadOnly: true,
-		call: func(ctx context.Context, c *Client, ids ...string) error {
-			return c.Connections.Delete(ctx, ids[0], ids[1])
+		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
+			return nil, c.Connections.Delete(ctx, ids[0], ids[1])
 		}},
 	{name: "Jobs.Get", method: http.MethodGet, path: "/jobs/%s", fields: []string{"jobId"}, status: http.StatusOK, body: endpointJob,
-		call: func(ctx context.Context, c *Client, ids ...string) error {
-			return errOnly(c.Jobs.Get(ctx, ids[0]))
+		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
+			return result(c.Jobs.Get(ctx, ids[0]))
 		}},
 	{name: "Jobs.List", method: http.MethodGet, path: "/users/%s/jobs", fields: []string{"userId"}, status: http.StatusOK, body: `{"type":"list","data":[` + endpointJob + `]}`,
-		call: func(ctx context.Context, c *Client, ids ...string) error {
-			return errOnly(c.Jobs.List(ctx, ids[0], nil))
+		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
+			return result(c.Jobs.List(ctx, ids[0], nil))
 		}},
 	{name: "Jobs.RespondMFA", method: http.MethodPost, path: "/jobs/%s/mfa", fields: []string{"jobId"}, status: http.StatusAccepted, body: endpointJob, retry: retryNever,
-		call: func(ctx context.Context, c *Client, ids ...string) error {
-			return errOnly(c.Jobs.RespondMFA(ctx, ids[0], "123456"))
+		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
+			return result(c.Jobs.RespondMFA(ctx, ids[0], "123456"))
 		}},
 	{name: "Accounts.Get", method: http.MethodGet, path: "/users/%s/accounts/%s", fields: []string{"userId", "accountId"}, status: http.StatusOK, body: accountA1JSON,
-		call: func(ctx context.Context, c *Client, ids ...string) error {
-			return errOnly(c.Accounts.Get(ctx, ids[0], ids[1]))
+		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
+			return result(c.Accounts.Get(ctx, ids[0], ids[1]))
 		}},
 	{name: "Accounts.List", method: http.MethodGet, path: "/users/%s/accounts", fields: []string{"userId"}, status: http.StatusOK, body: `{"type":"list","data":[` + accountA1JSON + `]}`,
-		call: func(ctx context.Context, c *Client, ids ...string) error {
-			return errOnly(c.Accounts.List(ctx, ids[0], nil))
+		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
+			return result(c.Accounts.List(ctx, ids[0], nil))
 		}},
 	{name: "Transactions.Get", method: http.MethodGet, path: "/users/%s/transactions/%s", fields: []string{"userId", "transactionId"}, status: http.StatusOK, body: txJSON("t1"),
-		call: func(ctx context.Context, c *Client, ids ...string) error {
-			return errOnly(c.Transactions.Get(ctx, ids[0], ids[1]))
+		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
+			return result(c.Transactions.Get(ctx, ids[0], ids[1]))
 		}},
 	{name: "Transactions.List", method: http.MethodGet, path: "/users/%s/transactions", fields: []string{"userId"}, status: http.StatusOK, body: txPage("", "t1"),
-		call: func(ctx context.Context, c *Client, ids ...string) error {
-			return errOnly(collect(c.Transactions.List(ctx, ids[0], nil)))
+		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
+			return result(collect(c.Transactions.List(ctx, ids[0], nil)))
 		}},
 	{name: "Institutions.Get", method: http.MethodGet, path: "/institutions/%s", fields: []string{"institution.id"}, status: http.StatusOK, body: hooliJSON,
-		call: func(ctx context.Context, c *Client, ids ...string) error {
-			return errOnly(c.Institutions.Get(ctx, ids[0]))
+		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
+			return result(c.Institutions.Get(ctx, ids[0]))
 		}},
 }
 
