@@ -32,11 +32,17 @@ import (
 
 var fast = basiq.WithPollInterval(5*time.Millisecond, 20*time.Millisecond)
 
+// fastRetry makes a client's retries quick, so that faults resolve fast.
+var fastRetry = basiq.WithRetryWait(time.Millisecond, 10*time.Millisecond)
+
+// newServer starts a basiqtest server with short steps (opts may override
+// them), closed when t ends, and a client of it with fastRetry and the
+// default retry budget.
 func newServer(t *testing.T, opts ...basiqtest.Option) (*basiqtest.Server, *basiq.Client) {
 	t.Helper()
 	srv := basiqtest.NewServer(append([]basiqtest.Option{basiqtest.WithStepDuration(20 * time.Millisecond)}, opts...)...)
 	t.Cleanup(srv.Close)
-	return srv, srv.Client(basiq.WithRetryWait(time.Millisecond, 10*time.Millisecond))
+	return srv, srv.Client(fastRetry)
 }
 
 func testCtx(t *testing.T) context.Context {
@@ -444,7 +450,7 @@ func TestIntegrationPasswordReachesBasiqAtMostTwice(t *testing.T) {
 				proxy.ServeHTTP(w, r)
 			}))
 			t.Cleanup(gw.Close)
-			client := srv.Client(basiq.WithBaseURL(gw.URL), basiq.WithRetryWait(time.Millisecond, 10*time.Millisecond), basiq.WithMaxRetries(5))
+			client := srv.Client(basiq.WithBaseURL(gw.URL), fastRetry, basiq.WithMaxRetries(5))
 
 			_, err = client.Connections.Create(testCtx(t), userID, hooli(basiqtest.LoginBighead, basiqtest.PasswordBighead))
 			var apiErr *basiq.APIError
@@ -460,12 +466,6 @@ func TestIntegrationPasswordReachesBasiqAtMostTwice(t *testing.T) {
 			assert.Equal(t, 2, copies, "the password reached Basiq once, and once more after the unknown outcome")
 		})
 	}
-}
-
-// reliableClient is a client with the default retry budget (3 retries) and
-// short waits, so faults resolve fast.
-func reliableClient(srv *basiqtest.Server, opts ...basiq.Option) *basiq.Client {
-	return srv.Client(append([]basiq.Option{basiq.WithRetryWait(time.Millisecond, 20*time.Millisecond)}, opts...)...)
 }
 
 func TestFaultBurstsOnReadsAndConnectionCreation(t *testing.T) {
@@ -485,9 +485,7 @@ func TestFaultBurstsOnReadsAndConnectionCreation(t *testing.T) {
 		for _, within := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s within budget %t", fl.name, within), func(t *testing.T) {
 				t.Parallel()
-				srv := basiqtest.NewServer(basiqtest.WithStepDuration(5 * time.Millisecond))
-				defer srv.Close()
-				client := reliableClient(srv)
+				srv, client := newServer(t, basiqtest.WithStepDuration(5 * time.Millisecond))
 				ctx := testCtx(t)
 				userID := srv.AddUser("burst@hooli.example")
 				times := 3 // the first try and two retries fail; the last retry succeeds
@@ -587,9 +585,7 @@ func TestFaultRateLimited(t *testing.T) {
 
 	t.Run("still limited after the budget", func(t *testing.T) {
 		t.Parallel()
-		srv := basiqtest.NewServer()
-		defer srv.Close()
-		client := reliableClient(srv)
+		srv, client := newServer(t)
 		userID := srv.AddUser("limited@hooli.example")
 		srv.InjectFault(basiqtest.Fault{Method: http.MethodGet, Path: "/users/" + userID, Status: 429, Times: 10})
 		_, err := client.Users.Get(testCtx(t), userID)
@@ -598,9 +594,7 @@ func TestFaultRateLimited(t *testing.T) {
 
 	t.Run("huge value returns at once with RetryAfter", func(t *testing.T) {
 		t.Parallel()
-		srv := basiqtest.NewServer()
-		defer srv.Close()
-		client := reliableClient(srv)
+		srv, client := newServer(t)
 		userID := srv.AddUser("limited@hooli.example")
 		srv.InjectFault(basiqtest.Fault{Method: http.MethodGet, Path: "/users/" + userID, Status: 429, RetryAfter: "86400", Times: 1})
 		_, err := client.Users.Get(testCtx(t), userID)
@@ -613,9 +607,7 @@ func TestFaultRateLimited(t *testing.T) {
 
 func TestFaultTokenEndpoint(t *testing.T) {
 	t.Parallel()
-	srv := basiqtest.NewServer()
-	defer srv.Close()
-	client := reliableClient(srv)
+	srv, client := newServer(t)
 	ctx := testCtx(t)
 	userID := srv.AddUser("token@hooli.example")
 
@@ -624,7 +616,7 @@ func TestFaultTokenEndpoint(t *testing.T) {
 	require.NoError(t, err, "a token endpoint that fails transiently is retried")
 	assert.Equal(t, 1, srv.TokenRequests())
 
-	other := reliableClient(srv)
+	other := srv.Client(fastRetry)
 	srv.InjectFault(basiqtest.Fault{Method: http.MethodPost, Path: "/token", Status: 503, Times: 10})
 	_, err = other.Users.Get(ctx, userID)
 	var apiErr *basiq.APIError
@@ -643,7 +635,7 @@ func TestFaultSlowAnswersBeyondTimeout(t *testing.T) {
 		srv := basiqtest.NewUnstartedServer()
 		// A 250 ms limit per attempt against answers held for 5 s.
 		hc := &http.Client{Timeout: 250 * time.Millisecond, Transport: srv.Transport()}
-		client := reliableClient(srv, basiq.WithHTTPClient(hc))
+		client := srv.Client(fastRetry, basiq.WithHTTPClient(hc))
 		ctx := context.Background()
 		userID := srv.AddUser("slow@hooli.example")
 
@@ -676,7 +668,7 @@ func TestBadAnswersGiveTypedErrors(t *testing.T) {
 	t.Parallel()
 	srv := basiqtest.NewServer()
 	defer srv.Close()
-	client := reliableClient(srv, basiq.WithMaxRetries(0))
+	client := srv.Client(fastRetry, basiq.WithMaxRetries(0))
 	ctx := testCtx(t)
 	userID := srv.AddUser("bad@hooli.example")
 	path := "/users/" + userID
@@ -713,9 +705,7 @@ func TestBadAnswersGiveTypedErrors(t *testing.T) {
 
 func TestBadJobsEndTheWait(t *testing.T) {
 	t.Parallel()
-	srv := basiqtest.NewServer()
-	defer srv.Close()
-	client := reliableClient(srv)
+	srv, client := newServer(t)
 	cases := map[string]string{
 		"no steps":       `{"type":"job","id":"j1","steps":[]}`,
 		"steps missing":  `{"type":"job","id":"j1"}`,
@@ -738,9 +728,7 @@ func TestBadJobsEndTheWait(t *testing.T) {
 
 func TestRepeatedNextLinkEndsTheLoop(t *testing.T) {
 	t.Parallel()
-	srv := basiqtest.NewServer()
-	defer srv.Close()
-	client := reliableClient(srv)
+	srv, client := newServer(t)
 	userID := srv.AddUser("loop@hooli.example")
 	self := srv.URL + "/users/" + userID + "/transactions?cursor=same"
 	body := `{"type":"list","data":[{"type":"transaction","id":"t1","amount":"-1.00"}],"links":{"next":"` + self + `"}}`
@@ -761,9 +749,7 @@ func TestRepeatedNextLinkEndsTheLoop(t *testing.T) {
 
 func TestHostileIDsAreEscapedOrRefused(t *testing.T) {
 	t.Parallel()
-	srv := basiqtest.NewServer()
-	defer srv.Close()
-	client := reliableClient(srv)
+	srv, client := newServer(t)
 	ctx := testCtx(t)
 	for _, id := range []string{"..", ".", "", " ", "a\x00b"} {
 		_, err := client.Users.Get(ctx, id)
@@ -926,9 +912,7 @@ func (s *safeBuffer) String() string {
 
 func TestThousandGoroutinesMixingMethods(t *testing.T) {
 	t.Parallel()
-	srv := basiqtest.NewServer(basiqtest.WithStepDuration(5*time.Millisecond), basiqtest.WithTransactionsPerAccount(20))
-	defer srv.Close()
-	client := reliableClient(srv)
+	srv, client := newServer(t, basiqtest.WithStepDuration(5*time.Millisecond), basiqtest.WithTransactionsPerAccount(20))
 	ctx := testCtx(t)
 	users := make([]string, 20)
 	for i := range users {
