@@ -11,82 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jarcoal/httpmock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-)
-
-// fastPoll keeps WaitForJob tests fast.
-var fastPoll = WithPollInterval(time.Millisecond, 5*time.Millisecond)
-
-const (
-	jobURL    = testBase + "/jobs/j1"
-	getJobKey = "GET " + jobURL
-)
-
-// stepSpec is one step in a job body: title, status and an optional raw JSON result.
-type stepSpec struct{ title, status, result string }
-
-// jobBody renders a job answer with the given steps.
-func jobBody(t *testing.T, id string, steps ...stepSpec) string {
-	t.Helper()
-	type step struct {
-		Title  string          `json:"title"`
-		Status string          `json:"status"`
-		Result json.RawMessage `json:"result"`
-	}
-	out := struct {
-		Type  string            `json:"type"`
-		ID    string            `json:"id"`
-		Steps []step            `json:"steps"`
-		Links map[string]string `json:"links"`
-	}{Type: "job", ID: id, Steps: []step{}, Links: map[string]string{
-		"self": "https://api.test/jobs/" + id, "source": "https://api.test/users/u1/connections/c1",
-	}}
-	for _, s := range steps {
-		r := json.RawMessage("null")
-		if s.result != "" {
-			r = json.RawMessage(s.result)
-		}
-		out.Steps = append(out.Steps, step{Title: s.title, Status: s.status, Result: r})
-	}
-	b, err := json.Marshal(out)
-	require.NoError(t, err)
-	return string(b)
-}
-
-// jobSequence answers 200 with each body in turn, then repeats the last one.
-func jobSequence(bodies ...string) httpmock.Responder {
-	r := jsonResp(http.StatusOK, bodies[0])
-	for _, b := range bodies[1:] {
-		r = r.Then(jsonResp(http.StatusOK, b))
-	}
-	return r
-}
-
-// waitCtx bounds a WaitForJob call, so that a waiter that never returns fails
-// the test instead of hanging it.
-func waitCtx(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// statuses summarises a job's steps as "title=status" in order.
-func statuses(j *Job) []string {
-	out := make([]string, len(j.Steps))
-	for i, s := range j.Steps {
-		out[i] = s.Title + "=" + string(s.Status)
-	}
-	return out
-}
-
-const (
-	stVerify       = StepVerifyCredentials
-	stMFA          = StepMFAChallenge
-	stAccounts     = StepRetrieveAccounts
-	stTransactions = StepRetrieveTransactions
 )
 
 func TestStepResultDecoding(t *testing.T) {
