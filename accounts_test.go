@@ -80,16 +80,13 @@ func TestAccountsList(t *testing.T) {
 
 	t.Run("all pages, no filter", func(t *testing.T) {
 		t.Parallel()
-		c, mt := newMockClient(t)
-		failOnUnexpected(t, mt)
-		var rec reqRecorder
-		mt.RegisterResponder(http.MethodGet, accountsURL, rec.wrap(func(r *http.Request) (*http.Response, error) {
+		c, _, rec := setup(t, http.MethodGet, accountsURL, func(r *http.Request) (*http.Response, error) {
 			if r.URL.Query().Get("page") == "2" {
 				return jsonResp(http.StatusOK, `{"type":"list","count":1,"data":[`+accountA2JSON+`],"links":{}}`)(r)
 			}
 			return jsonResp(http.StatusOK, `{"type":"list","count":1,"data":[`+accountA1JSON+`],
 				"links":{"next":"https://api.test/users/u1/accounts?page=2"}}`)(r)
-		}))
+		})
 
 		accs, err := c.Accounts.List(t.Context(), "u1", nil)
 		require.NoError(t, err)
@@ -105,9 +102,7 @@ func TestAccountsList(t *testing.T) {
 
 	t.Run("filters", func(t *testing.T) {
 		t.Parallel()
-		c, mt := newMockClient(t)
-		var rec reqRecorder
-		mt.RegisterResponder(http.MethodGet, accountsURL, rec.wrap(jsonResp(http.StatusOK, `{"type":"list","data":[]}`)))
+		c, _, rec := setup(t, http.MethodGet, accountsURL, jsonResp(http.StatusOK, `{"type":"list","data":[]}`))
 
 		for _, f := range []*AccountFilter{
 			{ConnectionID: "c1", InstitutionID: "AU00000", AccountID: "a1", Raw: "account.status.eq('available')"},
@@ -138,9 +133,7 @@ func TestAccountsList(t *testing.T) {
 
 func TestAccountsGet(t *testing.T) {
 	t.Parallel()
-	c, mt := newMockClient(t)
-	var rec reqRecorder
-	mt.RegisterNoResponder(rec.wrap(jsonResp(http.StatusOK, accountA1JSON)))
+	c, _, rec := setup(t, "", "", jsonResp(http.StatusOK, accountA1JSON))
 
 	a, err := c.Accounts.Get(t.Context(), "u1", "a1")
 	require.NoError(t, err)

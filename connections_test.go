@@ -754,9 +754,7 @@ func TestConnectionDecoding(t *testing.T) {
 
 func TestConnectionsGet(t *testing.T) {
 	t.Parallel()
-	c, mt := newMockClient(t)
-	var rec reqRecorder
-	mt.RegisterNoResponder(rec.wrap(jsonResp(http.StatusOK, connC1JSON)))
+	c, _, rec := setup(t, "", "", jsonResp(http.StatusOK, connC1JSON))
 
 	conn, err := c.Connections.Get(t.Context(), "u1", "c1")
 	require.NoError(t, err)
@@ -795,10 +793,7 @@ func TestConnectionsUpdate(t *testing.T) {
 
 	t.Run("posts the wire form; 202 is a new job", func(t *testing.T) {
 		t.Parallel()
-		c, mt := newMockClient(t)
-		failOnUnexpected(t, mt)
-		var rec reqRecorder
-		mt.RegisterResponder(http.MethodPost, connC1URL, rec.wrap(jsonResp(http.StatusAccepted, connJobJSON)))
+		c, _, rec := setup(t, http.MethodPost, connC1URL, jsonResp(http.StatusAccepted, connJobJSON))
 
 		job, err := c.Connections.Update(t.Context(), "u1", "c1", ConnectionUpdateParams{
 			Password: secretPassword, SecurityCode: secretSecurityCode, SecondaryLoginID: "cust-1",
@@ -855,10 +850,7 @@ func TestConnectionsUpdate(t *testing.T) {
 
 func TestConnectionsRefresh(t *testing.T) {
 	t.Parallel()
-	c, mt := newMockClient(t)
-	failOnUnexpected(t, mt)
-	var rec reqRecorder
-	mt.RegisterResponder(http.MethodPost, connRefreshURL, rec.wrap(jsonResp(http.StatusAccepted, connJobJSON)))
+	c, _, rec := setup(t, http.MethodPost, connRefreshURL, jsonResp(http.StatusAccepted, connJobJSON))
 
 	job, err := c.Connections.Refresh(t.Context(), "u1", "c1")
 	require.NoError(t, err)
@@ -881,10 +873,7 @@ func TestConnectionsRefreshAll(t *testing.T) {
 	}{{http.StatusAccepted, false}, {http.StatusOK, true}} {
 		t.Run(http.StatusText(tc.status), func(t *testing.T) {
 			t.Parallel()
-			c, mt := newMockClient(t)
-			failOnUnexpected(t, mt)
-			var rec reqRecorder
-			mt.RegisterResponder(http.MethodPost, connRefAllURL, rec.wrap(jsonResp(tc.status, twoJobs)))
+			c, _, rec := setup(t, http.MethodPost, connRefAllURL, jsonResp(tc.status, twoJobs))
 
 			jobs, err := c.Connections.RefreshAll(t.Context(), "u1")
 			require.NoError(t, err)

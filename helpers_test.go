@@ -403,3 +403,21 @@ const (
 	stAccounts     = StepRetrieveAccounts
 	stTransactions = StepRetrieveTransactions
 )
+
+// setup returns a mock client (see newMockClient) whose requests of method
+// to url are answered by resp and recorded; any other request fails the test.
+// With method "", every request is answered by resp and recorded. It is
+// this package's go-github setup: tests register further responders on the
+// returned transport.
+func setup(t *testing.T, method, url string, resp httpmock.Responder, opts ...Option) (*Client, *httpmock.MockTransport, *reqRecorder) {
+	t.Helper()
+	c, mt := newMockClient(t, opts...)
+	rec := new(reqRecorder)
+	if method == "" {
+		mt.RegisterNoResponder(rec.wrap(resp))
+		return c, mt, rec
+	}
+	failOnUnexpected(t, mt)
+	mt.RegisterResponder(method, url, rec.wrap(resp))
+	return c, mt, rec
+}

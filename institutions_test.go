@@ -65,10 +65,7 @@ func TestInstitutionsList(t *testing.T) {
 
 	t.Run("authorization filter", func(t *testing.T) {
 		t.Parallel()
-		c, mt := newMockClient(t)
-		failOnUnexpected(t, mt)
-		var rec reqRecorder
-		mt.RegisterResponder(http.MethodGet, institutionsURL, rec.wrap(jsonResp(http.StatusOK, listJSON)))
+		c, _, rec := setup(t, http.MethodGet, institutionsURL, jsonResp(http.StatusOK, listJSON))
 
 		insts, err := c.Institutions.List(t.Context(), &InstitutionFilter{Authorization: []AuthorizationType{AuthUser, AuthUserMFA}})
 		require.NoError(t, err)
@@ -90,9 +87,7 @@ func TestInstitutionsList(t *testing.T) {
 
 	t.Run("other filters", func(t *testing.T) {
 		t.Parallel()
-		c, mt := newMockClient(t)
-		var rec reqRecorder
-		mt.RegisterResponder(http.MethodGet, institutionsURL, rec.wrap(jsonResp(http.StatusOK, `{"type":"list","data":[]}`)))
+		c, _, rec := setup(t, http.MethodGet, institutionsURL, jsonResp(http.StatusOK, `{"type":"list","data":[]}`))
 		for _, f := range []*InstitutionFilter{
 			nil,
 			{},

@@ -270,10 +270,7 @@ func TestJobsList(t *testing.T) {
 		 "links":{"self":"https://api.test/jobs/j1","source":"https://api.test/users/u1/connections/c1"}},
 		{"type":"job","id":"j2","steps":[],"links":{"self":"https://api.test/jobs/j2"}}]}`
 
-	c, mt := newMockClient(t)
-	failOnUnexpected(t, mt)
-	var rec reqRecorder
-	mt.RegisterResponder(http.MethodGet, userJobsURL, rec.wrap(jsonResp(http.StatusOK, jobsJSON)))
+	c, _, rec := setup(t, http.MethodGet, userJobsURL, jsonResp(http.StatusOK, jobsJSON))
 
 	jobs, err := c.Jobs.List(t.Context(), "u1", &JobFilter{ConnectionID: "c1"})
 	require.NoError(t, err)

@@ -94,10 +94,7 @@ func TestTransactionsListLazyPaging(t *testing.T) {
 
 	t.Run("pages fetched when reached", func(t *testing.T) {
 		t.Parallel()
-		c, mt := newMockClient(t)
-		failOnUnexpected(t, mt)
-		var rec reqRecorder
-		mt.RegisterResponder(http.MethodGet, txURL, rec.wrap(threeTxPages()))
+		c, mt, rec := setup(t, http.MethodGet, txURL, threeTxPages())
 
 		seq := c.Transactions.List(t.Context(), "u1", nil)
 		assert.Equal(t, 0, mt.GetTotalCallCount(), "building the sequence sends nothing")
@@ -326,9 +323,7 @@ func TestTransactionsListFilterQuery(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c, mt := newMockClient(t)
-			var rec reqRecorder
-			mt.RegisterResponder(http.MethodGet, txURL, rec.wrap(jsonResp(http.StatusOK, txPage("", "t1"))))
+			c, _, rec := setup(t, http.MethodGet, txURL, jsonResp(http.StatusOK, txPage("", "t1")))
 			ids, errs := drainTx(t, c.Transactions.List(t.Context(), "u1", tc.f))
 			require.Empty(t, errs)
 			assert.Equal(t, []string{"t1"}, ids)
@@ -379,14 +374,12 @@ func TestTransactionsListCancelled(t *testing.T) {
 
 func TestTransactionsGet(t *testing.T) {
 	t.Parallel()
-	c, mt := newMockClient(t)
-	var rec reqRecorder
-	mt.RegisterNoResponder(rec.wrap(jsonResp(http.StatusOK, `{"type":"transaction","id":"t1","status":"posted",
+	c, _, rec := setup(t, "", "", jsonResp(http.StatusOK, `{"type":"transaction","id":"t1","status":"posted",
 		"description":"HOOLI COFFEE","amount":"-42.50","balance":"1234.56",
 		"account":{"type":"account","id":"a1"},"connection":"c1","institution":{"id":"AU00000"},
 		"direction":"debit","class":"payment","subClass":{"code":"451","title":"Cafes"},
 		"transactionDate":"2024-03-01","postDate":"2024-03-02T00:00:00Z",
-		"links":{"self":"https://api.test/users/u1/transactions/t1"}}`)))
+		"links":{"self":"https://api.test/users/u1/transactions/t1"}}`))
 
 	tx, err := c.Transactions.Get(t.Context(), "u1", "t1")
 	require.NoError(t, err)

@@ -39,10 +39,7 @@ func TestUsersCreate(t *testing.T) {
 
 	t.Run("posts the set fields and decodes 201", func(t *testing.T) {
 		t.Parallel()
-		c, mt := newMockClient(t)
-		failOnUnexpected(t, mt)
-		var rec reqRecorder
-		mt.RegisterResponder(http.MethodPost, usersURL, rec.wrap(jsonResp(http.StatusCreated, userU1JSON)))
+		c, _, rec := setup(t, http.MethodPost, usersURL, jsonResp(http.StatusCreated, userU1JSON))
 
 		u, err := c.Users.Create(t.Context(), UserParams{Email: "gavin@hooli.com", FirstName: "Gavin"})
 		require.NoError(t, err)
@@ -69,9 +66,7 @@ func TestUsersCreate(t *testing.T) {
 
 	t.Run("mobile alone is enough", func(t *testing.T) {
 		t.Parallel()
-		c, mt := newMockClient(t)
-		var rec reqRecorder
-		mt.RegisterResponder(http.MethodPost, usersURL, rec.wrap(jsonResp(http.StatusCreated, userU1JSON)))
+		c, _, rec := setup(t, http.MethodPost, usersURL, jsonResp(http.StatusCreated, userU1JSON))
 		_, err := c.Users.Create(t.Context(), UserParams{Mobile: "+61410888999"})
 		require.NoError(t, err)
 		reqs := rec.all()
@@ -110,10 +105,7 @@ func TestUsersCreate(t *testing.T) {
 
 func TestUsersGet(t *testing.T) {
 	t.Parallel()
-	c, mt := newMockClient(t)
-	failOnUnexpected(t, mt)
-	var rec reqRecorder
-	mt.RegisterResponder(http.MethodGet, userU1URL, rec.wrap(jsonResp(http.StatusOK, userU1JSON)))
+	c, _, rec := setup(t, http.MethodGet, userU1URL, jsonResp(http.StatusOK, userU1JSON))
 
 	u, err := c.Users.Get(t.Context(), "u1")
 	require.NoError(t, err)
@@ -132,10 +124,7 @@ func TestUsersUpdate(t *testing.T) {
 
 	t.Run("posts the set fields", func(t *testing.T) {
 		t.Parallel()
-		c, mt := newMockClient(t)
-		failOnUnexpected(t, mt)
-		var rec reqRecorder
-		mt.RegisterResponder(http.MethodPost, userU1URL, rec.wrap(jsonResp(http.StatusOK, userU1JSON)))
+		c, _, rec := setup(t, http.MethodPost, userU1URL, jsonResp(http.StatusOK, userU1JSON))
 
 		u, err := c.Users.Update(t.Context(), "u1", UserParams{LastName: "Belson", BusinessName: "Hooli"})
 		require.NoError(t, err)
@@ -166,10 +155,7 @@ func TestUsersDelete(t *testing.T) {
 
 	t.Run("204", func(t *testing.T) {
 		t.Parallel()
-		c, mt := newMockClient(t)
-		failOnUnexpected(t, mt)
-		var rec reqRecorder
-		mt.RegisterResponder(http.MethodDelete, userU1URL, rec.wrap(httpmock.NewStringResponder(http.StatusNoContent, "")))
+		c, _, rec := setup(t, http.MethodDelete, userU1URL, httpmock.NewStringResponder(http.StatusNoContent, ""))
 		require.NoError(t, c.Users.Delete(t.Context(), "u1"))
 		reqs := rec.all()
 		require.Len(t, reqs, 1)
