@@ -485,7 +485,7 @@ func TestFaultBurstsOnReadsAndConnectionCreation(t *testing.T) {
 		for _, within := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s within budget %t", fl.name, within), func(t *testing.T) {
 				t.Parallel()
-				srv, client := newServer(t, basiqtest.WithStepDuration(5 * time.Millisecond))
+				srv, client := newServer(t, basiqtest.WithStepDuration(5*time.Millisecond))
 				ctx := testCtx(t)
 				userID := srv.AddUser("burst@hooli.example")
 				times := 3 // the first try and two retries fail; the last retry succeeds
