@@ -169,9 +169,10 @@ func (b *stallingBody) Read(p []byte) (int, error) {
 
 func (b *stallingBody) Close() error { return nil }
 
-// TestSuccessWithoutTheResourceIsInvalid checks that a 2xx answer that does
-// not carry the resource asked for (204, null, {}, an empty id) is an error,
-// never a zero value with a nil error.
+// TestSuccessWithoutTheResourceIsInvalid checks, for every method of the
+// endpoint table that returns one resource, that a 2xx answer that does not
+// carry it (204, null, {}, an empty or unusable id) is an error, never a zero
+// value with a nil error.
 func TestSuccessWithoutTheResourceIsInvalid(t *testing.T) {
 	t.Parallel()
 	answers := []struct {
@@ -188,53 +189,19 @@ func TestSuccessWithoutTheResourceIsInvalid(t *testing.T) {
 		{"escape-code id", http.StatusOK, `{"id":"\u001b[2J"}`},
 		{"dot-segment id", http.StatusOK, `{"id":".."}`},
 	}
-	calls := []struct {
-		name, method, url string
-		call              func(*Client) (any, error)
-	}{
-		{"Users.Create", http.MethodPost, "/users", func(c *Client) (any, error) {
-			return c.Users.Create(context.Background(), UserParams{Email: "a@b.example"})
-		}},
-		{"Users.Get", http.MethodGet, "/users/u1", func(c *Client) (any, error) {
-			return c.Users.Get(context.Background(), "u1")
-		}},
-		{"Users.Update", http.MethodPost, "/users/u1", func(c *Client) (any, error) {
-			return c.Users.Update(context.Background(), "u1", UserParams{FirstName: "A"})
-		}},
-		{"Jobs.Get", http.MethodGet, "/jobs/j1", func(c *Client) (any, error) {
-			return c.Jobs.Get(context.Background(), "j1")
-		}},
-		{"Connections.Get", http.MethodGet, "/users/u1/connections/c1", func(c *Client) (any, error) {
-			return c.Connections.Get(context.Background(), "u1", "c1")
-		}},
-		{"Connections.Refresh", http.MethodPost, "/users/u1/connections/c1/refresh", func(c *Client) (any, error) {
-			return c.Connections.Refresh(context.Background(), "u1", "c1")
-		}},
-		{"Connections.Update", http.MethodPost, "/users/u1/connections/c1", func(c *Client) (any, error) {
-			return c.Connections.Update(context.Background(), "u1", "c1", ConnectionUpdateParams{Password: "pw"})
-		}},
-		{"Accounts.Get", http.MethodGet, "/users/u1/accounts/a1", func(c *Client) (any, error) {
-			return c.Accounts.Get(context.Background(), "u1", "a1")
-		}},
-		{"Transactions.Get", http.MethodGet, "/users/u1/transactions/t1", func(c *Client) (any, error) {
-			return c.Transactions.Get(context.Background(), "u1", "t1")
-		}},
-		{"Institutions.Get", http.MethodGet, "/institutions/AU00000", func(c *Client) (any, error) {
-			return c.Institutions.Get(context.Background(), "AU00000")
-		}},
-		{"Jobs.RespondMFA", http.MethodPost, "/jobs/j1/mfa", func(c *Client) (any, error) {
-			return c.Jobs.RespondMFA(context.Background(), "j1", "1234")
-		}},
-	}
-	for _, call := range calls {
+	for _, e := range endpoints {
+		if !e.resource {
+			continue
+		}
 		for _, a := range answers {
-			t.Run(call.name+"/"+a.name, func(t *testing.T) {
+			t.Run(e.name+"/"+a.name, func(t *testing.T) {
 				t.Parallel()
-				c, mt := newMockClient(t)
-				mt.RegisterResponder(call.method, testBase+call.url, jsonResp(a.status, a.body))
-				v, err := call.call(c)
+				ids := e.sampleIDs()
+				c, count := endpointSetup(t, e, ids, jsonResp(a.status, a.body))
+				v, err := e.call(t.Context(), c, ids...)
 				require.ErrorIs(t, err, ErrInvalidResponse)
 				assert.Nil(t, v)
+				assert.Equal(t, 1, count())
 			})
 		}
 	}

@@ -96,6 +96,9 @@ type endpoint struct {
 	// firstBadOnly: with every id bad, only the first is named (today's
 	// Connections.Delete; the others name them all).
 	firstBadOnly bool
+	// resource: the method returns one resource, which a 2xx answer must
+	// carry.
+	resource bool
 	// startsJob: the method answers with a job (or a list of jobs), 202 for
 	// a new one and 200 for one already running.
 	startsJob bool
@@ -131,15 +134,15 @@ const endpointJob = `{"type":"job","id":"j1","links":{"self":"https://api.test/j
 // endpoints lists every public method that calls the API with ids, and
 // Users.Create for the retry rule.
 var endpoints = []endpoint{
-	{name: "Users.Create", method: http.MethodPost, path: "/users", status: http.StatusCreated, body: userU1JSON, retry: retryNever,
+	{name: "Users.Create", method: http.MethodPost, path: "/users", status: http.StatusCreated, body: userU1JSON, retry: retryNever, resource: true,
 		call: func(ctx context.Context, c *Client, _ ...string) (any, error) {
 			return result(c.Users.Create(ctx, UserParams{Email: "gavin@hooli.com"}))
 		}},
-	{name: "Users.Get", method: http.MethodGet, path: "/users/%s", fields: []string{"userId"}, status: http.StatusOK, body: userU1JSON,
+	{name: "Users.Get", method: http.MethodGet, path: "/users/%s", fields: []string{"userId"}, status: http.StatusOK, body: userU1JSON, resource: true,
 		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
 			return result(c.Users.Get(ctx, ids[0]))
 		}},
-	{name: "Users.Update", method: http.MethodPost, path: "/users/%s", fields: []string{"userId"}, status: http.StatusOK, body: userU1JSON,
+	{name: "Users.Update", method: http.MethodPost, path: "/users/%s", fields: []string{"userId"}, status: http.StatusOK, body: userU1JSON, resource: true,
 		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
 			return result(c.Users.Update(ctx, ids[0], UserParams{FirstName: "Gavin"}))
 		}},
@@ -147,11 +150,11 @@ var endpoints = []endpoint{
 		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
 			return nil, c.Users.Delete(ctx, ids[0])
 		}},
-	{name: "Connections.Create", method: http.MethodPost, path: "/users/%s/connections", fields: []string{"userId"}, status: http.StatusAccepted, body: endpointJob, retry: retryCredential, startsJob: true,
+	{name: "Connections.Create", method: http.MethodPost, path: "/users/%s/connections", fields: []string{"userId"}, status: http.StatusAccepted, body: endpointJob, retry: retryCredential, startsJob: true, resource: true,
 		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
 			return result(c.Connections.Create(ctx, ids[0], ConnectionParams{LoginID: "gavin", Password: "hooli2016", Institution: InstitutionRef{ID: "AU00000"}}))
 		}},
-	{name: "Connections.Get", method: http.MethodGet, path: "/users/%s/connections/%s", fields: []string{"userId", "connectionId"}, status: http.StatusOK, body: connC1JSON,
+	{name: "Connections.Get", method: http.MethodGet, path: "/users/%s/connections/%s", fields: []string{"userId", "connectionId"}, status: http.StatusOK, body: connC1JSON, resource: true,
 		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
 			return result(c.Connections.Get(ctx, ids[0], ids[1]))
 		}},
@@ -159,11 +162,11 @@ var endpoints = []endpoint{
 		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
 			return result(c.Connections.List(ctx, ids[0]))
 		}},
-	{name: "Connections.Update", method: http.MethodPost, path: "/users/%s/connections/%s", fields: []string{"userId", "connectionId"}, status: http.StatusAccepted, body: endpointJob, retry: retryCredential, startsJob: true,
+	{name: "Connections.Update", method: http.MethodPost, path: "/users/%s/connections/%s", fields: []string{"userId", "connectionId"}, status: http.StatusAccepted, body: endpointJob, retry: retryCredential, startsJob: true, resource: true,
 		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
 			return result(c.Connections.Update(ctx, ids[0], ids[1], ConnectionUpdateParams{Password: "hooli2017"}))
 		}},
-	{name: "Connections.Refresh", method: http.MethodPost, path: "/users/%s/connections/%s/refresh", fields: []string{"userId", "connectionId"}, status: http.StatusAccepted, body: endpointJob, startsJob: true,
+	{name: "Connections.Refresh", method: http.MethodPost, path: "/users/%s/connections/%s/refresh", fields: []string{"userId", "connectionId"}, status: http.StatusAccepted, body: endpointJob, startsJob: true, resource: true,
 		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
 			return result(c.Connections.Refresh(ctx, ids[0], ids[1]))
 		}},
@@ -175,7 +178,7 @@ var endpoints = []endpoint{
 		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
 			return nil, c.Connections.Delete(ctx, ids[0], ids[1])
 		}},
-	{name: "Jobs.Get", method: http.MethodGet, path: "/jobs/%s", fields: []string{"jobId"}, status: http.StatusOK, body: endpointJob,
+	{name: "Jobs.Get", method: http.MethodGet, path: "/jobs/%s", fields: []string{"jobId"}, status: http.StatusOK, body: endpointJob, resource: true,
 		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
 			return result(c.Jobs.Get(ctx, ids[0]))
 		}},
@@ -183,11 +186,11 @@ var endpoints = []endpoint{
 		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
 			return result(c.Jobs.List(ctx, ids[0], nil))
 		}},
-	{name: "Jobs.RespondMFA", method: http.MethodPost, path: "/jobs/%s/mfa", fields: []string{"jobId"}, status: http.StatusAccepted, body: endpointJob, retry: retryNever,
+	{name: "Jobs.RespondMFA", method: http.MethodPost, path: "/jobs/%s/mfa", fields: []string{"jobId"}, status: http.StatusAccepted, body: endpointJob, retry: retryNever, resource: true,
 		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
 			return result(c.Jobs.RespondMFA(ctx, ids[0], "123456"))
 		}},
-	{name: "Accounts.Get", method: http.MethodGet, path: "/users/%s/accounts/%s", fields: []string{"userId", "accountId"}, status: http.StatusOK, body: accountA1JSON,
+	{name: "Accounts.Get", method: http.MethodGet, path: "/users/%s/accounts/%s", fields: []string{"userId", "accountId"}, status: http.StatusOK, body: accountA1JSON, resource: true,
 		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
 			return result(c.Accounts.Get(ctx, ids[0], ids[1]))
 		}},
@@ -195,7 +198,7 @@ var endpoints = []endpoint{
 		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
 			return result(c.Accounts.List(ctx, ids[0], nil))
 		}},
-	{name: "Transactions.Get", method: http.MethodGet, path: "/users/%s/transactions/%s", fields: []string{"userId", "transactionId"}, status: http.StatusOK, body: txJSON("t1"),
+	{name: "Transactions.Get", method: http.MethodGet, path: "/users/%s/transactions/%s", fields: []string{"userId", "transactionId"}, status: http.StatusOK, body: txJSON("t1"), resource: true,
 		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
 			return result(c.Transactions.Get(ctx, ids[0], ids[1]))
 		}},
@@ -203,7 +206,7 @@ var endpoints = []endpoint{
 		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
 			return result(collect(c.Transactions.List(ctx, ids[0], nil)))
 		}},
-	{name: "Institutions.Get", method: http.MethodGet, path: "/institutions/%s", fields: []string{"institution.id"}, status: http.StatusOK, body: hooliJSON,
+	{name: "Institutions.Get", method: http.MethodGet, path: "/institutions/%s", fields: []string{"institution.id"}, status: http.StatusOK, body: hooliJSON, resource: true,
 		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
 			return result(c.Institutions.Get(ctx, ids[0]))
 		}},
