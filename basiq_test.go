@@ -210,11 +210,7 @@ func TestSuccessWithoutTheResourceIsInvalid(t *testing.T) {
 func TestCrossOriginRedirectNotFollowed(t *testing.T) {
 	t.Parallel()
 	c, mt := newMockClient(t, WithMaxRetries(0))
-	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", func(r *http.Request) (*http.Response, error) {
-		resp := httpmock.NewStringResponse(http.StatusFound, "")
-		resp.Header.Set("Location", "https://evil.test/steal")
-		return resp, nil
-	})
+	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", redirect(http.StatusFound, "https://evil.test/steal"))
 	mt.RegisterResponder(http.MethodGet, "https://evil.test/steal", jsonResp(200, `{"id":"j1","steps":[]}`))
 	_, err := c.Jobs.Get(context.Background(), "j1")
 	var apiErr *APIError
@@ -226,11 +222,7 @@ func TestCrossOriginRedirectNotFollowed(t *testing.T) {
 func TestSameOriginRedirectFollowed(t *testing.T) {
 	t.Parallel()
 	c, mt := newMockClient(t)
-	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/old", func(r *http.Request) (*http.Response, error) {
-		resp := httpmock.NewStringResponse(http.StatusMovedPermanently, "")
-		resp.Header.Set("Location", testBase+"/jobs/j1")
-		return resp, nil
-	})
+	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/old", redirect(http.StatusMovedPermanently, testBase+"/jobs/j1"))
 	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", jsonResp(200, `{"id":"j1","steps":[]}`))
 	job, err := c.Jobs.Get(context.Background(), "old")
 	require.NoError(t, err)
@@ -393,11 +385,7 @@ func TestRedirectOfTokenRequestNotFollowed(t *testing.T) {
 		t.Run(http.StatusText(status), func(t *testing.T) {
 			t.Parallel()
 			c, mt := newMockClient(t, WithMaxRetries(0))
-			mt.RegisterResponder(http.MethodPost, testBase+"/token", func(r *http.Request) (*http.Response, error) {
-				resp := httpmock.NewStringResponse(status, "")
-				resp.Header.Set("Location", testBase+"/token2")
-				return resp, nil
-			})
+			mt.RegisterResponder(http.MethodPost, testBase+"/token", redirect(status, testBase+"/token2"))
 			unexpected := recordAll(mt)
 			_, err := c.Jobs.Get(t.Context(), "j1")
 			var apiErr *APIError
@@ -415,11 +403,7 @@ func TestRedirectOfCredentialPostNotFollowed(t *testing.T) {
 		t.Run(http.StatusText(status), func(t *testing.T) {
 			t.Parallel()
 			c, mt := newMockClient(t, WithMaxRetries(0))
-			mt.RegisterResponder(http.MethodPost, testBase+"/users/u1/connections/c1", func(r *http.Request) (*http.Response, error) {
-				resp := httpmock.NewStringResponse(status, "")
-				resp.Header.Set("Location", testBase+"/users/u1/elsewhere")
-				return resp, nil
-			})
+			mt.RegisterResponder(http.MethodPost, testBase+"/users/u1/connections/c1", redirect(status, testBase+"/users/u1/elsewhere"))
 			unexpected := recordAll(mt)
 			_, err := c.Connections.Update(t.Context(), "u1", "c1", ConnectionUpdateParams{Password: "pw-redirected-secret"})
 			var apiErr *APIError
@@ -437,11 +421,7 @@ func TestRedirectOutsideBasePathNotFollowed(t *testing.T) {
 			t.Parallel()
 			c, mt := newMockClient(t, WithBaseURL(prefixBase), WithMaxRetries(0))
 			mt.RegisterResponder(http.MethodPost, prefixBase+"/token", tokenResponder("tok", 3600))
-			mt.RegisterResponder(http.MethodGet, prefixBase+"/jobs/j1", func(r *http.Request) (*http.Response, error) {
-				resp := httpmock.NewStringResponse(http.StatusFound, "")
-				resp.Header.Set("Location", location)
-				return resp, nil
-			})
+			mt.RegisterResponder(http.MethodGet, prefixBase+"/jobs/j1", redirect(http.StatusFound, location))
 			unexpected := recordAll(mt)
 			_, err := c.Jobs.Get(t.Context(), "j1")
 			var apiErr *APIError

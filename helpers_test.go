@@ -424,3 +424,12 @@ func setup(t *testing.T, method, url string, resp httpmock.Responder, opts ...Op
 	mt.RegisterResponder(method, url, rec.wrap(resp))
 	return c, mt, rec
 }
+
+// redirect answers with status and a Location header.
+func redirect(status int, location string) httpmock.Responder {
+	return func(*http.Request) (*http.Response, error) {
+		resp := httpmock.NewStringResponse(status, "")
+		resp.Header.Set("Location", location)
+		return resp, nil
+	}
+}
