@@ -55,6 +55,17 @@ func hooli(login, password string) basiq.ConnectionParams {
 	return basiq.ConnectionParams{LoginID: login, Password: password, Institution: basiq.InstitutionRef{ID: basiqtest.InstHooli}}
 }
 
+// connectAt adds a user with this email to srv and starts a connection of
+// it at institution inst with these credentials.
+func connectAt(t *testing.T, srv *basiqtest.Server, client *basiq.Client, email, inst, login, password string) *basiq.Job {
+	t.Helper()
+	job, err := client.Connections.Create(testCtx(t), srv.AddUser(email), basiq.ConnectionParams{
+		LoginID: login, Password: password, Institution: basiq.InstitutionRef{ID: inst},
+	})
+	require.NoError(t, err)
+	return job
+}
+
 // countRequests counts the requests the server saw with this method whose
 // path starts with prefix.
 func countRequests(srv *basiqtest.Server, method, prefix string) int {
@@ -298,12 +309,8 @@ func TestIntegrationMFA(t *testing.T) {
 	t.Run("right code", func(t *testing.T) {
 		t.Parallel()
 		ctx := testCtx(t)
-		userID := srv.AddUser("mfa@hooli.example")
-		job, err := client.Connections.Create(ctx, userID, basiq.ConnectionParams{
-			LoginID: basiqtest.LoginWhistler, Password: basiqtest.PasswordWhistler, Institution: basiq.InstitutionRef{ID: basiqtest.InstMFA},
-		})
-		require.NoError(t, err)
-		job, err = client.WaitForJob(ctx, job, fast)
+		job := connectAt(t, srv, client, "mfa@hooli.example", basiqtest.InstMFA, basiqtest.LoginWhistler, basiqtest.PasswordWhistler)
+		job, err := client.WaitForJob(ctx, job, fast)
 		var ch *basiq.MFAChallenge
 		require.ErrorAs(t, err, &ch)
 		assert.ErrorIs(t, err, basiq.ErrMFARequired)
@@ -322,12 +329,8 @@ func TestIntegrationMFA(t *testing.T) {
 	t.Run("wrong code", func(t *testing.T) {
 		t.Parallel()
 		ctx := testCtx(t)
-		userID := srv.AddUser("mfa-wrong@hooli.example")
-		job, err := client.Connections.Create(ctx, userID, basiq.ConnectionParams{
-			LoginID: basiqtest.LoginJared, Password: basiqtest.PasswordJared, Institution: basiq.InstitutionRef{ID: basiqtest.InstMFA},
-		})
-		require.NoError(t, err)
-		job, err = client.WaitForJob(ctx, job, fast)
+		job := connectAt(t, srv, client, "mfa-wrong@hooli.example", basiqtest.InstMFA, basiqtest.LoginJared, basiqtest.PasswordJared)
+		job, err := client.WaitForJob(ctx, job, fast)
 		require.ErrorIs(t, err, basiq.ErrMFARequired)
 		job, err = client.Jobs.RespondMFA(ctx, job.ID, "0000")
 		require.NoError(t, err)
@@ -341,12 +344,8 @@ func TestIntegrationMFA(t *testing.T) {
 	t.Run("intermittent bank skips the challenge", func(t *testing.T) {
 		t.Parallel()
 		ctx := testCtx(t)
-		userID := srv.AddUser("mfa-sometimes@hooli.example")
-		job, err := client.Connections.Create(ctx, userID, basiq.ConnectionParams{
-			LoginID: basiqtest.LoginRichard, Password: basiqtest.PasswordRichard, Institution: basiq.InstitutionRef{ID: basiqtest.InstMFAIntermittent},
-		})
-		require.NoError(t, err)
-		job, err = client.WaitForJob(ctx, job, fast)
+		job := connectAt(t, srv, client, "mfa-sometimes@hooli.example", basiqtest.InstMFAIntermittent, basiqtest.LoginRichard, basiqtest.PasswordRichard)
+		job, err := client.WaitForJob(ctx, job, fast)
 		require.NoError(t, err)
 		assert.Equal(t, basiq.StepSkipped, job.Step(basiq.StepMFAChallenge).Status)
 	})
