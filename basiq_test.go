@@ -419,10 +419,8 @@ func TestRedirectOutsideBasePathNotFollowed(t *testing.T) {
 	for _, location := range []string{testBase + "/admin", testBase + "/basiq/../admin", "/admin", "../../admin", testBase + "/basiqx/jobs/j1"} {
 		t.Run(location, func(t *testing.T) {
 			t.Parallel()
-			c, mt := newMockClient(t, WithBaseURL(prefixBase), WithMaxRetries(0))
-			mt.RegisterResponder(http.MethodPost, prefixBase+"/token", tokenResponder("tok", 3600))
+			c, mt, unexpected := newPrefixClient(t, WithMaxRetries(0))
 			mt.RegisterResponder(http.MethodGet, prefixBase+"/jobs/j1", redirect(http.StatusFound, location))
-			unexpected := recordAll(mt)
 			_, err := c.Jobs.Get(t.Context(), "j1")
 			var apiErr *APIError
 			require.ErrorAs(t, err, &apiErr)
@@ -792,31 +790,26 @@ var badIDs = []string{"", " ", "\t", ".", "..", "a\nb", "a\rb", "a\x00b", "a\x1b
 // included).
 func TestEndpointsRefuseBadIDsBeforeIO(t *testing.T) {
 	t.Parallel()
-	for _, e := range endpoints {
-		for i, field := range e.fields {
-			t.Run(e.name+"/"+field, func(t *testing.T) {
-				t.Parallel()
-				c, mt := newMockClient(t)
-				for _, bad := range badIDs {
-					ids := e.sampleIDs()
-					ids[i] = bad
-					_, err := e.call(t.Context(), c, ids...)
-					assert.Contains(t, validationFields(t, err), field, "%q", bad)
-				}
-				if i == len(e.fields)-1 {
-					// Every bad id is named, in the order of the arguments.
-					all := slices.Repeat([]string{".."}, len(e.fields))
-					want := e.fields
-					if e.firstBadOnly {
-						want = e.fields[:1]
-					}
-					_, err := e.call(t.Context(), c, all...)
-					assert.Equal(t, want, validationFields(t, err))
-				}
-				assert.Zero(t, mt.GetTotalCallCount(), "refused ids make no request")
-			})
+	eachID(t, func(t *testing.T, e endpoint, i int, field string) {
+		c, mt := newMockClient(t)
+		for _, bad := range badIDs {
+			ids := e.sampleIDs()
+			ids[i] = bad
+			_, err := e.call(t.Context(), c, ids...)
+			assert.Contains(t, validationFields(t, err), field, "%q", bad)
 		}
-	}
+		if i == len(e.fields)-1 {
+			// Every bad id is named, in the order of the arguments.
+			all := slices.Repeat([]string{".."}, len(e.fields))
+			want := e.fields
+			if e.firstBadOnly {
+				want = e.fields[:1]
+			}
+			_, err := e.call(t.Context(), c, all...)
+			assert.Equal(t, want, validationFields(t, err))
+		}
+		assert.Zero(t, mt.GetTotalCallCount(), "refused ids make no request")
+	})
 }
 
 // TestEndpointsEscapeIDsAsOneSegment checks, for every method and each of its
@@ -824,21 +817,16 @@ func TestEndpointsRefuseBadIDsBeforeIO(t *testing.T) {
 // one escaped path segment and the call succeeds.
 func TestEndpointsEscapeIDsAsOneSegment(t *testing.T) {
 	t.Parallel()
-	for _, e := range endpoints {
-		for i, field := range e.fields {
-			t.Run(e.name+"/"+field, func(t *testing.T) {
-				t.Parallel()
-				for _, odd := range []string{"a/b", "../token", "a?b=c#d", "a#b", "a%2Fb", "%2e%2e", "a b", "é/ü"} {
-					ids := e.sampleIDs()
-					ids[i] = odd
-					c, count := endpointSetup(t, e, ids)
-					_, err := e.call(t.Context(), c, ids...)
-					require.NoError(t, err, "%q", odd)
-					assert.Equal(t, 1, count(), "%q reaches %s", odd, e.wantPath(ids...))
-				}
-			})
+	eachID(t, func(t *testing.T, e endpoint, i int, field string) {
+		for _, odd := range []string{"a/b", "../token", "a?b=c#d", "a#b", "a%2Fb", "%2e%2e", "a b", "é/ü"} {
+			ids := e.sampleIDs()
+			ids[i] = odd
+			c, count := endpointSetup(t, e, ids)
+			_, err := e.call(t.Context(), c, ids...)
+			require.NoError(t, err, "%q", odd)
+			assert.Equal(t, 1, count(), "%q reaches %s", odd, e.wantPath(ids...))
 		}
-	}
+	})
 }
 
 // TestEndpointsNotFound checks that every method turns a 404 into

@@ -433,3 +433,27 @@ func redirect(status int, location string) httpmock.Responder {
 		return resp, nil
 	}
 }
+
+// eachID runs f as a parallel subtest for each id argument (index i, named
+// field) of each endpoint.
+func eachID(t *testing.T, f func(t *testing.T, e endpoint, i int, field string)) {
+	t.Helper()
+	for _, e := range endpoints {
+		for i, field := range e.fields {
+			t.Run(e.name+"/"+field, func(t *testing.T) {
+				t.Parallel()
+				f(t, e, i, field)
+			})
+		}
+	}
+}
+
+// newPrefixClient is a mock client whose base URL has a path prefix
+// (prefixBase), with its token endpoint, and a function returning the
+// requests that reached no responder.
+func newPrefixClient(t *testing.T, opts ...Option) (*Client, *httpmock.MockTransport, func() []string) {
+	t.Helper()
+	c, mt := newMockClient(t, append([]Option{WithBaseURL(prefixBase)}, opts...)...)
+	mt.RegisterResponder(http.MethodPost, prefixBase+"/token", tokenResponder("tok", 3600))
+	return c, mt, recordAll(mt)
+}

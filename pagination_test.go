@@ -81,9 +81,7 @@ func TestNextLinkOutsideBasePathEndsPaging(t *testing.T) {
 	for _, link := range linksOutsidePrefix {
 		t.Run(link, func(t *testing.T) {
 			t.Parallel()
-			c, mt := newMockClient(t, WithBaseURL(prefixBase))
-			mt.RegisterResponder(http.MethodPost, prefixBase+"/token", tokenResponder("tok", 3600))
-			unexpected := recordAll(mt)
+			c, mt, unexpected := newPrefixClient(t)
 			page, err := json.Marshal(map[string]any{
 				"type": "list", "data": []map[string]string{{"type": "account", "id": "a1"}},
 				"links": map[string]string{"next": link},

@@ -705,9 +705,7 @@ func TestJobLinkOutsideBasePathFallsBackToJobsID(t *testing.T) {
 	for _, link := range linksOutsidePrefix {
 		t.Run(link, func(t *testing.T) {
 			t.Parallel()
-			c, mt := newMockClient(t, WithBaseURL(prefixBase))
-			mt.RegisterResponder(http.MethodPost, prefixBase+"/token", tokenResponder("tok", 3600))
-			unexpected := recordAll(mt)
+			c, mt, unexpected := newPrefixClient(t)
 			mt.RegisterResponder(http.MethodGet, prefixBase+"/jobs/1", jsonResp(http.StatusOK,
 				`{"type":"job","id":"1","steps":[{"title":"verify-credentials","status":"success"}]}`))
 
