@@ -68,6 +68,32 @@ func assertNoSecrets(t *testing.T, s string) {
 	}
 }
 
+// checkCreateRule creates a connection with p at an institution answering
+// instJSON: with wantFields nil it must be posted exactly once; otherwise it
+// must be refused, naming exactly those fields, with nothing posted and no
+// secret in the error.
+func checkCreateRule(t *testing.T, instJSON string, p ConnectionParams, wantFields []string) {
+	t.Helper()
+	c, mt := newMockClient(t)
+	mt.RegisterResponder(http.MethodGet, connInstURL, jsonResp(http.StatusOK, instJSON))
+	mt.RegisterResponder(http.MethodPost, connPostURL, jsonResp(http.StatusAccepted, connJobJSON))
+
+	p.Institution = InstitutionRef{ID: "AU00000"}
+	job, err := c.Connections.Create(t.Context(), "u1", p)
+	if wantFields == nil {
+		require.NoError(t, err)
+		require.NotNil(t, job)
+		assert.Equal(t, "61723", job.ID)
+		assert.Equal(t, 1, calls(mt, postConnKey), "Create must post exactly once")
+		return
+	}
+	assert.Nil(t, job)
+	assert.ElementsMatch(t, wantFields, validationFields(t, err))
+	assert.Equal(t, 0, calls(mt, postConnKey), "a refused Create must post nothing")
+	assertNoSecrets(t, err.Error())
+	assertNoSecrets(t, fmt.Sprintf("%+v", err))
+}
+
 func TestCreateAuthorizationRules(t *testing.T) {
 	t.Parallel()
 	const future AuthorizationType = "open-banking-consent-v9" // a value the library does not know
@@ -119,26 +145,7 @@ func TestCreateAuthorizationRules(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c, mt := newMockClient(t)
-			mt.RegisterResponder(http.MethodGet, connInstURL, jsonResp(http.StatusOK, institutionJSON(t, tc.auth, "", "")))
-			mt.RegisterResponder(http.MethodPost, connPostURL, jsonResp(http.StatusAccepted, connJobJSON))
-
-			p := tc.params
-			p.Institution = InstitutionRef{ID: "AU00000"}
-			job, err := c.Connections.Create(t.Context(), "u1", p)
-
-			if tc.wantFields == nil {
-				require.NoError(t, err)
-				require.NotNil(t, job)
-				assert.Equal(t, "61723", job.ID)
-				assert.Equal(t, 1, calls(mt, postConnKey), "Create must post exactly once")
-				return
-			}
-			assert.Nil(t, job)
-			assert.ElementsMatch(t, tc.wantFields, validationFields(t, err))
-			assert.Equal(t, 0, calls(mt, postConnKey), "a refused Create must post nothing")
-			assertNoSecrets(t, err.Error())
-			assertNoSecrets(t, fmt.Sprintf("%+v", err))
+			checkCreateRule(t, institutionJSON(t, tc.auth, "", ""), tc.params, tc.wantFields)
 		})
 	}
 }
@@ -176,24 +183,7 @@ func TestCreateCaptionsMakeFieldsRequired(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c, mt := newMockClient(t)
-			mt.RegisterResponder(http.MethodGet, connInstURL,
-				jsonResp(http.StatusOK, institutionJSON(t, tc.auth, tc.securityCodeCaption, tc.secondaryLoginCaption)))
-			mt.RegisterResponder(http.MethodPost, connPostURL, jsonResp(http.StatusAccepted, connJobJSON))
-
-			p := tc.params
-			p.Institution = InstitutionRef{ID: "AU00000"}
-			job, err := c.Connections.Create(t.Context(), "u1", p)
-			if tc.wantFields == nil {
-				require.NoError(t, err)
-				require.NotNil(t, job)
-				assert.Equal(t, 1, calls(mt, postConnKey))
-				return
-			}
-			assert.Nil(t, job)
-			assert.ElementsMatch(t, tc.wantFields, validationFields(t, err))
-			assert.Equal(t, 0, calls(mt, postConnKey))
-			assertNoSecrets(t, err.Error())
+			checkCreateRule(t, institutionJSON(t, tc.auth, tc.securityCodeCaption, tc.secondaryLoginCaption), tc.params, tc.wantFields)
 		})
 	}
 }
