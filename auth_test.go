@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/jarcoal/httpmock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -230,4 +232,186 @@ func TestRenewalNeverHoldsACall(t *testing.T) {
 		assert.Equal(t, []string{"Bearer tok-1", "Bearer tok-1"}, seen, "the expired token was never sent")
 		synctest.Wait()
 	})
+}
+
+func TestForbiddenThatIsNotAboutTheTokenKeepsTheToken(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	mt.RegisterResponder(http.MethodGet, testBase+"/users/u1",
+		jsonResp(403, `{"type":"list","data":[{"code":"forbidden-access","title":"Forbidden","detail":"Your trial expired"}]}`))
+	_, err := c.Users.Get(context.Background(), "u1")
+	require.ErrorIs(t, err, ErrForbidden)
+	assert.Equal(t, 1, calls(mt, "POST "+testBase+"/token"))
+	assert.Equal(t, 1, calls(mt, "GET "+testBase+"/users/u1"))
+}
+
+func TestBasicKeySentAsIssued(t *testing.T) {
+	assert.Equal(t, testKey, basicKey(" "+testKey+"\n"))
+	assert.Equal(t, "id:secret", basicKey("id:secret"), "never encoded again")
+}
+
+func TestTokenSharedByConcurrentCalls(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	mt.RegisterResponder(http.MethodPost, testBase+"/token", func(r *http.Request) (*http.Response, error) {
+		time.Sleep(20 * time.Millisecond) // keep the fetch in flight while others arrive
+		return tokenResponder("tok-1", 3600)(r)
+	})
+	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", jsonResp(200, `{"id":"j1","steps":[]}`))
+
+	const n = 50
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := c.Jobs.Get(context.Background(), "j1")
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	assert.Equal(t, 1, calls(mt, "POST "+testBase+"/token"))
+	assert.Equal(t, n, calls(mt, "GET "+testBase+"/jobs/j1"))
+}
+
+func TestTokenWaiterSurvivesCancelledFetcher(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	release := make(chan struct{})
+	var n atomic.Int32
+	mt.RegisterResponder(http.MethodPost, testBase+"/token", func(r *http.Request) (*http.Response, error) {
+		if n.Add(1) == 1 {
+			select { // the first fetch hangs until its caller gives up
+			case <-r.Context().Done():
+				return nil, r.Context().Err()
+			case <-release:
+			}
+		}
+		return tokenResponder("tok-2", 3600)(r)
+	})
+	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", jsonResp(200, `{"id":"j1","steps":[]}`))
+
+	ctx1, cancel1 := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() { _, err := c.Jobs.Get(ctx1, "j1"); first <- err }()
+	require.Eventually(t, func() bool { return n.Load() == 1 }, time.Second, time.Millisecond)
+
+	second := make(chan error, 1)
+	go func() { _, err := c.Jobs.Get(context.Background(), "j1"); second <- err }()
+	time.Sleep(10 * time.Millisecond) // let the second caller start waiting on the first fetch
+	cancel1()
+	require.ErrorIs(t, <-first, context.Canceled)
+	require.NoError(t, <-second, "a waiter must not inherit another caller's cancellation")
+	close(release)
+}
+
+func TestTokenRenewedBeforeExpiry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, mt := newMockClient(t)
+		var n atomic.Int32
+		mt.RegisterResponder(http.MethodPost, testBase+"/token", func(r *http.Request) (*http.Response, error) {
+			return tokenResponder(fmt.Sprintf("tok-%d", n.Add(1)), 3600)(r)
+		})
+		var seen []string
+		mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", func(r *http.Request) (*http.Response, error) {
+			seen = append(seen, r.Header.Get("Authorization"))
+			return jsonResp(200, `{"id":"j1","steps":[]}`)(r)
+		})
+		ctx := context.Background()
+		_, err := c.Jobs.Get(ctx, "j1")
+		require.NoError(t, err)
+		time.Sleep(50 * time.Minute) // still well before the renewal window
+		_, err = c.Jobs.Get(ctx, "j1")
+		require.NoError(t, err)
+		time.Sleep(6 * time.Minute) // 56 min: inside the last 5 minutes of the hour
+		_, err = c.Jobs.Get(ctx, "j1")
+		require.NoError(t, err)
+		synctest.Wait() // the renewal, started in the background, ends
+		_, err = c.Jobs.Get(ctx, "j1")
+		require.NoError(t, err)
+		assert.Equal(t, []string{"Bearer tok-1", "Bearer tok-1", "Bearer tok-1", "Bearer tok-2"}, seen,
+			"the call that starts the renewal goes on with the valid token; the next uses the new one")
+		assert.Equal(t, 2, calls(mt, "POST "+testBase+"/token"))
+	})
+}
+
+func TestTokenRejectedGetsOneFreshTokenAndOneRetry(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name   string
+		status int
+		body   string
+		retry  bool
+	}{
+		{"401 invalid token", 401, `{"type":"list","data":[{"type":"error","code":"invalid-authorization-token","title":"Invalid authorization token"}]}`, true},
+		{"403 expired", 403, `{"type":"list","data":[{"type":"error","code":"access-denied","title":"Access denied","detail":"Token has expired"}]}`, true},
+		{"403 forbidden is not a token problem", 403, `{"type":"list","data":[{"type":"error","code":"forbidden-access","title":"Forbidden"}]}`, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, mt := newMockClient(t)
+			var n atomic.Int32
+			mt.RegisterResponder(http.MethodPost, testBase+"/token", func(r *http.Request) (*http.Response, error) {
+				return tokenResponder(fmt.Sprintf("tok-%d", n.Add(1)), 3600)(r)
+			})
+			mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", func(r *http.Request) (*http.Response, error) {
+				if r.Header.Get("Authorization") == "Bearer tok-1" {
+					return jsonResp(tc.status, tc.body)(r)
+				}
+				return jsonResp(200, `{"id":"j1","steps":[]}`)(r)
+			})
+			_, err := c.Jobs.Get(context.Background(), "j1")
+			if tc.retry {
+				require.NoError(t, err)
+				assert.Equal(t, 2, calls(mt, "POST "+testBase+"/token"))
+				assert.Equal(t, 2, calls(mt, "GET "+testBase+"/jobs/j1"))
+				return
+			}
+			var apiErr *APIError
+			require.ErrorAs(t, err, &apiErr)
+			assert.ErrorIs(t, err, ErrForbidden)
+			assert.Equal(t, 1, calls(mt, "POST "+testBase+"/token"))
+		})
+	}
+}
+
+func TestTokenRejectedTwiceGivesUp(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1",
+		jsonResp(401, `{"type":"list","data":[{"code":"invalid-authorization-token"}]}`))
+	_, err := c.Jobs.Get(context.Background(), "j1")
+	require.ErrorIs(t, err, ErrUnauthorized)
+	assert.Equal(t, 2, calls(mt, "GET "+testBase+"/jobs/j1"), "exactly one retry with a fresh token")
+	assert.Equal(t, 2, calls(mt, "POST "+testBase+"/token"))
+}
+
+func TestTokenErrors(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name     string
+		resp     httpmock.Responder
+		sentinel error
+	}{
+		{"bad key", jsonResp(404, `{"type":"list","data":[{"code":"resource-not-found","title":"Unable to authenticate"}]}`), ErrUnauthorized},
+		{"no token in answer", jsonResp(200, `{"token_type":"Bearer"}`), ErrInvalidResponse},
+		{"flooded", jsonResp(403, `{"type":"list","data":[{"code":"forbidden-access","title":"Invalid request"}]}`), ErrForbidden},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, mt := newMockClient(t)
+			mt.RegisterResponder(http.MethodPost, testBase+"/token", tc.resp)
+			_, err := c.Jobs.Get(context.Background(), "j1")
+			require.ErrorIs(t, err, tc.sentinel)
+			assert.NotContains(t, err.Error(), testKey)
+			assert.Equal(t, 0, calls(mt, "GET "+testBase+"/jobs/j1"))
+		})
+	}
 }

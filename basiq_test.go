@@ -14,62 +14,18 @@ import (
 	"net/url"
 	"reflect"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/jarcoal/httpmock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-func TestNewClientOptions(t *testing.T) {
-	t.Setenv(EnvAPIKey, "")
-	cases := []struct {
-		name  string
-		opts  []Option
-		field string // "" means success
-	}{
-		{"defaults need a key", nil, "apiKey"},
-		{"empty key", []Option{WithAPIKey(" ")}, "apiKey"},
-		{"key", []Option{WithAPIKey("k")}, ""},
-		{"https base", []Option{WithAPIKey("k"), WithBaseURL("https://proxy.example/basiq")}, ""},
-		{"http loopback", []Option{WithAPIKey("k"), WithBaseURL("http://127.0.0.1:8080")}, ""},
-		{"http localhost", []Option{WithAPIKey("k"), WithBaseURL("http://localhost:8080")}, ""},
-		{"http ipv6 loopback", []Option{WithAPIKey("k"), WithBaseURL("http://[::1]:8080")}, ""},
-		{"http remote refused", []Option{WithAPIKey("k"), WithBaseURL("http://au-api.basiq.io")}, "baseURL"},
-		{"ftp refused", []Option{WithAPIKey("k"), WithBaseURL("ftp://127.0.0.1")}, "baseURL"},
-		{"relative refused", []Option{WithAPIKey("k"), WithBaseURL("/api")}, "baseURL"},
-		{"userinfo refused", []Option{WithAPIKey("k"), WithBaseURL("https://u:p@api.test")}, "baseURL"},
-		{"query refused", []Option{WithAPIKey("k"), WithBaseURL("https://api.test/?a=b")}, "baseURL"},
-		{"nil http client", []Option{WithAPIKey("k"), WithHTTPClient(nil)}, "httpClient"},
-		{"empty version", []Option{WithAPIKey("k"), WithVersion("")}, "version"},
-		{"negative retries", []Option{WithAPIKey("k"), WithMaxRetries(-1)}, "maxRetries"},
-		{"zero retries", []Option{WithAPIKey("k"), WithMaxRetries(0)}, ""},
-		{"bad retry wait", []Option{WithAPIKey("k"), WithRetryWait(time.Second, time.Millisecond)}, "retryWait"},
-		{"empty user agent", []Option{WithAPIKey("k"), WithUserAgent("")}, "userAgent"},
-		{"nil logger is fine", []Option{WithAPIKey("k"), WithLogger(nil)}, ""},
-		{"nil option skipped", []Option{nil, WithAPIKey("k")}, ""},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			c, err := NewClient(tc.opts...)
-			if tc.field == "" {
-				require.NoError(t, err)
-				require.NotNil(t, c)
-				return
-			}
-			require.ErrorIs(t, err, ErrValidation)
-			var ve *ValidationError
-			require.ErrorAs(t, err, &ve)
-			assert.Equal(t, tc.field, ve.Field)
-		})
-	}
-}
 
 func TestNewClientKeyFromEnvironment(t *testing.T) {
 	t.Setenv(EnvAPIKey, "env-key")
@@ -107,337 +63,6 @@ func TestRequestHeadersAndTokenExchange(t *testing.T) {
 	assert.Equal(t, "2.1", jobReq.Header.Get("basiq-version"))
 	assert.Equal(t, "app/1", jobReq.Header.Get("User-Agent"))
 	assert.Equal(t, "application/json", jobReq.Header.Get("Accept"))
-}
-
-func TestBasicKeySentAsIssued(t *testing.T) {
-	assert.Equal(t, testKey, basicKey(" "+testKey+"\n"))
-	assert.Equal(t, "id:secret", basicKey("id:secret"), "never encoded again")
-}
-
-func TestTokenSharedByConcurrentCalls(t *testing.T) {
-	t.Parallel()
-	c, mt := newMockClient(t)
-	mt.RegisterResponder(http.MethodPost, testBase+"/token", func(r *http.Request) (*http.Response, error) {
-		time.Sleep(20 * time.Millisecond) // keep the fetch in flight while others arrive
-		return tokenResponder("tok-1", 3600)(r)
-	})
-	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", jsonResp(200, `{"id":"j1","steps":[]}`))
-
-	const n = 50
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := c.Jobs.Get(context.Background(), "j1")
-			errs <- err
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err)
-	}
-	assert.Equal(t, 1, calls(mt, "POST "+testBase+"/token"))
-	assert.Equal(t, n, calls(mt, "GET "+testBase+"/jobs/j1"))
-}
-
-func TestTokenWaiterSurvivesCancelledFetcher(t *testing.T) {
-	t.Parallel()
-	c, mt := newMockClient(t)
-	release := make(chan struct{})
-	var n atomic.Int32
-	mt.RegisterResponder(http.MethodPost, testBase+"/token", func(r *http.Request) (*http.Response, error) {
-		if n.Add(1) == 1 {
-			select { // the first fetch hangs until its caller gives up
-			case <-r.Context().Done():
-				return nil, r.Context().Err()
-			case <-release:
-			}
-		}
-		return tokenResponder("tok-2", 3600)(r)
-	})
-	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", jsonResp(200, `{"id":"j1","steps":[]}`))
-
-	ctx1, cancel1 := context.WithCancel(context.Background())
-	first := make(chan error, 1)
-	go func() { _, err := c.Jobs.Get(ctx1, "j1"); first <- err }()
-	require.Eventually(t, func() bool { return n.Load() == 1 }, time.Second, time.Millisecond)
-
-	second := make(chan error, 1)
-	go func() { _, err := c.Jobs.Get(context.Background(), "j1"); second <- err }()
-	time.Sleep(10 * time.Millisecond) // let the second caller start waiting on the first fetch
-	cancel1()
-	require.ErrorIs(t, <-first, context.Canceled)
-	require.NoError(t, <-second, "a waiter must not inherit another caller's cancellation")
-	close(release)
-}
-
-func TestTokenRenewedBeforeExpiry(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		c, mt := newMockClient(t)
-		var n atomic.Int32
-		mt.RegisterResponder(http.MethodPost, testBase+"/token", func(r *http.Request) (*http.Response, error) {
-			return tokenResponder(fmt.Sprintf("tok-%d", n.Add(1)), 3600)(r)
-		})
-		var seen []string
-		mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", func(r *http.Request) (*http.Response, error) {
-			seen = append(seen, r.Header.Get("Authorization"))
-			return jsonResp(200, `{"id":"j1","steps":[]}`)(r)
-		})
-		ctx := context.Background()
-		_, err := c.Jobs.Get(ctx, "j1")
-		require.NoError(t, err)
-		time.Sleep(50 * time.Minute) // still well before the renewal window
-		_, err = c.Jobs.Get(ctx, "j1")
-		require.NoError(t, err)
-		time.Sleep(6 * time.Minute) // 56 min: inside the last 5 minutes of the hour
-		_, err = c.Jobs.Get(ctx, "j1")
-		require.NoError(t, err)
-		synctest.Wait() // the renewal, started in the background, ends
-		_, err = c.Jobs.Get(ctx, "j1")
-		require.NoError(t, err)
-		assert.Equal(t, []string{"Bearer tok-1", "Bearer tok-1", "Bearer tok-1", "Bearer tok-2"}, seen,
-			"the call that starts the renewal goes on with the valid token; the next uses the new one")
-		assert.Equal(t, 2, calls(mt, "POST "+testBase+"/token"))
-	})
-}
-
-func TestTokenRejectedGetsOneFreshTokenAndOneRetry(t *testing.T) {
-	t.Parallel()
-	cases := []struct {
-		name   string
-		status int
-		body   string
-		retry  bool
-	}{
-		{"401 invalid token", 401, `{"type":"list","data":[{"type":"error","code":"invalid-authorization-token","title":"Invalid authorization token"}]}`, true},
-		{"403 expired", 403, `{"type":"list","data":[{"type":"error","code":"access-denied","title":"Access denied","detail":"Token has expired"}]}`, true},
-		{"403 forbidden is not a token problem", 403, `{"type":"list","data":[{"type":"error","code":"forbidden-access","title":"Forbidden"}]}`, false},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			c, mt := newMockClient(t)
-			var n atomic.Int32
-			mt.RegisterResponder(http.MethodPost, testBase+"/token", func(r *http.Request) (*http.Response, error) {
-				return tokenResponder(fmt.Sprintf("tok-%d", n.Add(1)), 3600)(r)
-			})
-			mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", func(r *http.Request) (*http.Response, error) {
-				if r.Header.Get("Authorization") == "Bearer tok-1" {
-					return jsonResp(tc.status, tc.body)(r)
-				}
-				return jsonResp(200, `{"id":"j1","steps":[]}`)(r)
-			})
-			_, err := c.Jobs.Get(context.Background(), "j1")
-			if tc.retry {
-				require.NoError(t, err)
-				assert.Equal(t, 2, calls(mt, "POST "+testBase+"/token"))
-				assert.Equal(t, 2, calls(mt, "GET "+testBase+"/jobs/j1"))
-				return
-			}
-			var apiErr *APIError
-			require.ErrorAs(t, err, &apiErr)
-			assert.ErrorIs(t, err, ErrForbidden)
-			assert.Equal(t, 1, calls(mt, "POST "+testBase+"/token"))
-		})
-	}
-}
-
-func TestTokenRejectedTwiceGivesUp(t *testing.T) {
-	t.Parallel()
-	c, mt := newMockClient(t)
-	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1",
-		jsonResp(401, `{"type":"list","data":[{"code":"invalid-authorization-token"}]}`))
-	_, err := c.Jobs.Get(context.Background(), "j1")
-	require.ErrorIs(t, err, ErrUnauthorized)
-	assert.Equal(t, 2, calls(mt, "GET "+testBase+"/jobs/j1"), "exactly one retry with a fresh token")
-	assert.Equal(t, 2, calls(mt, "POST "+testBase+"/token"))
-}
-
-func TestTokenErrors(t *testing.T) {
-	t.Parallel()
-	cases := []struct {
-		name     string
-		resp     httpmock.Responder
-		sentinel error
-	}{
-		{"bad key", jsonResp(404, `{"type":"list","data":[{"code":"resource-not-found","title":"Unable to authenticate"}]}`), ErrUnauthorized},
-		{"no token in answer", jsonResp(200, `{"token_type":"Bearer"}`), ErrInvalidResponse},
-		{"flooded", jsonResp(403, `{"type":"list","data":[{"code":"forbidden-access","title":"Invalid request"}]}`), ErrForbidden},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			c, mt := newMockClient(t)
-			mt.RegisterResponder(http.MethodPost, testBase+"/token", tc.resp)
-			_, err := c.Jobs.Get(context.Background(), "j1")
-			require.ErrorIs(t, err, tc.sentinel)
-			assert.NotContains(t, err.Error(), testKey)
-			assert.Equal(t, 0, calls(mt, "GET "+testBase+"/jobs/j1"))
-		})
-	}
-}
-
-func TestRetries(t *testing.T) {
-	t.Parallel()
-	cases := []struct {
-		name      string
-		method    string
-		safe      bool
-		responses []int
-		wantCalls int
-		wantErr   int // status of the final *APIError, 0 for success
-	}{
-		{"GET 503 then ok", http.MethodGet, true, []int{503, 200}, 2, 0},
-		{"GET 500 502 504 then ok", http.MethodGet, true, []int{500, 502, 504, 200}, 4, 0},
-		{"GET 429 then ok", http.MethodGet, true, []int{429, 200}, 2, 0},
-		{"GET budget exhausted", http.MethodGet, true, []int{503, 503, 503, 503, 503}, 4, 503},
-		{"GET 400 not retried", http.MethodGet, true, []int{400, 200}, 1, 400},
-		{"GET 404 not retried", http.MethodGet, true, []int{404, 200}, 1, 404},
-		{"unmarked POST not retried", http.MethodPost, false, []int{503, 200}, 1, 503},
-		{"marked POST retried", http.MethodPost, true, []int{503, 200}, 2, 0},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			c, mt := newMockClient(t)
-			var i atomic.Int32
-			mt.RegisterResponder(tc.method, testBase+"/things", func(r *http.Request) (*http.Response, error) {
-				status := tc.responses[min(int(i.Add(1))-1, len(tc.responses)-1)]
-				if status == 200 {
-					return jsonResp(200, `{"ok":true}`)(r)
-				}
-				return jsonResp(status, `{"type":"list","correlationId":"c1","data":[{"code":"x"}]}`)(r)
-			})
-			var body any
-			if tc.method == http.MethodPost {
-				body = map[string]string{"a": "b"}
-			}
-			var opts []requestOption
-			if tc.safe && tc.method == http.MethodPost {
-				opts = append(opts, withRetry())
-			}
-			var out struct{ OK bool }
-			_, err := c.call(context.Background(), tc.method, "things", body, &out, opts...)
-			assert.Equal(t, tc.wantCalls, calls(mt, tc.method+" "+testBase+"/things"))
-			if tc.wantErr == 0 {
-				require.NoError(t, err)
-				assert.True(t, out.OK)
-				return
-			}
-			var apiErr *APIError
-			require.ErrorAs(t, err, &apiErr)
-			assert.Equal(t, tc.wantErr, apiErr.StatusCode)
-			assert.Equal(t, "c1", apiErr.CorrelationID)
-		})
-	}
-}
-
-func TestRetryOnNetworkError(t *testing.T) {
-	t.Parallel()
-	c, mt := newMockClient(t)
-	var i atomic.Int32
-	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", func(r *http.Request) (*http.Response, error) {
-		if i.Add(1) < 3 {
-			return nil, errors.New("connection reset by peer")
-		}
-		return jsonResp(200, `{"id":"j1","steps":[]}`)(r)
-	})
-	job, err := c.Jobs.Get(context.Background(), "j1")
-	require.NoError(t, err)
-	assert.Equal(t, "j1", job.ID)
-	assert.Equal(t, 3, calls(mt, "GET "+testBase+"/jobs/j1"))
-}
-
-func TestRetryAfterDelaysTheRetry(t *testing.T) {
-	t.Parallel()
-	c, mt := newMockClient(t, WithRetryWait(time.Millisecond, 2*time.Second))
-	var first time.Time
-	var gap time.Duration
-	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", func(r *http.Request) (*http.Response, error) {
-		if first.IsZero() {
-			first = time.Now()
-			resp := httpmock.NewStringResponse(429, `{"type":"list","data":[{"code":"too-many-requests"}]}`)
-			resp.Header.Set("Retry-After", "1")
-			return resp, nil
-		}
-		gap = time.Since(first)
-		return jsonResp(200, `{"id":"j1","steps":[]}`)(r)
-	})
-	_, err := c.Jobs.Get(context.Background(), "j1")
-	require.NoError(t, err)
-	assert.GreaterOrEqual(t, gap, 900*time.Millisecond, "the retry waited for Retry-After")
-}
-
-func TestRetryStopsOnCancel(t *testing.T) {
-	t.Parallel()
-	c, mt := newMockClient(t, WithRetryWait(10*time.Second, 10*time.Second))
-	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", jsonResp(503, `{}`))
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	_, err := c.Jobs.Get(ctx, "j1")
-	require.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Less(t, time.Since(start), 2*time.Second)
-}
-
-func TestAPIErrorDecoding(t *testing.T) {
-	t.Parallel()
-	cases := []struct {
-		name     string
-		status   int
-		body     string
-		sentinel error
-		code     string
-		corr     string
-		snippet  string
-		detail   string
-	}{
-		{"basiq list", 404, `{"type":"list","correlationId":"ab-12","data":[{"type":"error","code":"resource-not-found","title":"Resource not found","detail":"Job j1 not found","source":{"parameter":"id"}}]}`, ErrNotFound, "resource-not-found", "ab-12", "", "Job j1 not found"},
-		{"details spelling and null source", 400, `{"type":"list","data":[{"code":"parameter-not-valid","title":"Parameter invalid","details":"bad id","source":null}]}`, ErrValidation, "parameter-not-valid", "", "", "bad id"},
-		{"html page", 502, "<html><body><h1>502 Bad Gateway</h1></body></html>", nil, "", "", "<html><body><h1>502 Bad Gateway</h1></body></html>", ""},
-		{"empty body", 500, "", nil, "", "", "", ""},
-		{"rate limited", 429, `{"type":"list","data":[{"code":"too-many-requests"}]}`, ErrRateLimited, "too-many-requests", "", "", ""},
-		{"forbidden", 403, `{"type":"list","data":[{"code":"no-production-access"}]}`, ErrForbidden, "no-production-access", "", "", ""},
-		{"unauthorized", 401, `{"type":"list","data":[{"code":"unauthorized-access"}]}`, ErrUnauthorized, "unauthorized-access", "", "", ""},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			c, mt := newMockClient(t, WithMaxRetries(0))
-			mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", jsonResp(tc.status, tc.body))
-			_, err := c.Jobs.Get(context.Background(), "j1")
-			var apiErr *APIError
-			require.ErrorAs(t, err, &apiErr)
-			assert.Equal(t, tc.status, apiErr.StatusCode)
-			assert.Equal(t, tc.code, apiErr.Code())
-			assert.Equal(t, tc.corr, apiErr.CorrelationID)
-			assert.Equal(t, tc.snippet, apiErr.Body)
-			if tc.detail != "" {
-				require.NotEmpty(t, apiErr.Errors)
-				assert.Equal(t, tc.detail, apiErr.Errors[0].Detail)
-			}
-			if tc.sentinel != nil && tc.sentinel != ErrValidation {
-				assert.ErrorIs(t, err, tc.sentinel)
-			}
-			assert.NotErrorIs(t, err, ErrValidation, "an API 400 is not a client-side validation error")
-			assert.Contains(t, err.Error(), fmt.Sprint(tc.status))
-		})
-	}
-}
-
-func TestAPIErrorBodyIsBounded(t *testing.T) {
-	t.Parallel()
-	c, mt := newMockClient(t, WithMaxRetries(0))
-	huge := strings.Repeat("x", 5<<20)
-	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", httpmock.NewStringResponder(500, huge))
-	_, err := c.Jobs.Get(context.Background(), "j1")
-	var apiErr *APIError
-	require.ErrorAs(t, err, &apiErr)
-	assert.LessOrEqual(t, len(apiErr.Body), 210)
-	assert.Less(t, len(err.Error()), 400)
 }
 
 func TestSuccessBodyProblems(t *testing.T) {
@@ -544,9 +169,10 @@ func (b *stallingBody) Read(p []byte) (int, error) {
 
 func (b *stallingBody) Close() error { return nil }
 
-// TestSuccessWithoutTheResourceIsInvalid checks that a 2xx answer that does
-// not carry the resource asked for (204, null, {}, an empty id) is an error,
-// never a zero value with a nil error.
+// TestSuccessWithoutTheResourceIsInvalid checks, for every method of the
+// endpoint table that returns one resource, that a 2xx answer that does not
+// carry it (204, null, {}, an empty or unusable id) is an error, never a zero
+// value with a nil error.
 func TestSuccessWithoutTheResourceIsInvalid(t *testing.T) {
 	t.Parallel()
 	answers := []struct {
@@ -563,53 +189,19 @@ func TestSuccessWithoutTheResourceIsInvalid(t *testing.T) {
 		{"escape-code id", http.StatusOK, `{"id":"\u001b[2J"}`},
 		{"dot-segment id", http.StatusOK, `{"id":".."}`},
 	}
-	calls := []struct {
-		name, method, url string
-		call              func(*Client) (any, error)
-	}{
-		{"Users.Create", http.MethodPost, "/users", func(c *Client) (any, error) {
-			return c.Users.Create(context.Background(), UserParams{Email: "a@b.example"})
-		}},
-		{"Users.Get", http.MethodGet, "/users/u1", func(c *Client) (any, error) {
-			return c.Users.Get(context.Background(), "u1")
-		}},
-		{"Users.Update", http.MethodPost, "/users/u1", func(c *Client) (any, error) {
-			return c.Users.Update(context.Background(), "u1", UserParams{FirstName: "A"})
-		}},
-		{"Jobs.Get", http.MethodGet, "/jobs/j1", func(c *Client) (any, error) {
-			return c.Jobs.Get(context.Background(), "j1")
-		}},
-		{"Connections.Get", http.MethodGet, "/users/u1/connections/c1", func(c *Client) (any, error) {
-			return c.Connections.Get(context.Background(), "u1", "c1")
-		}},
-		{"Connections.Refresh", http.MethodPost, "/users/u1/connections/c1/refresh", func(c *Client) (any, error) {
-			return c.Connections.Refresh(context.Background(), "u1", "c1")
-		}},
-		{"Connections.Update", http.MethodPost, "/users/u1/connections/c1", func(c *Client) (any, error) {
-			return c.Connections.Update(context.Background(), "u1", "c1", ConnectionUpdateParams{Password: "pw"})
-		}},
-		{"Accounts.Get", http.MethodGet, "/users/u1/accounts/a1", func(c *Client) (any, error) {
-			return c.Accounts.Get(context.Background(), "u1", "a1")
-		}},
-		{"Transactions.Get", http.MethodGet, "/users/u1/transactions/t1", func(c *Client) (any, error) {
-			return c.Transactions.Get(context.Background(), "u1", "t1")
-		}},
-		{"Institutions.Get", http.MethodGet, "/institutions/AU00000", func(c *Client) (any, error) {
-			return c.Institutions.Get(context.Background(), "AU00000")
-		}},
-		{"Jobs.RespondMFA", http.MethodPost, "/jobs/j1/mfa", func(c *Client) (any, error) {
-			return c.Jobs.RespondMFA(context.Background(), "j1", "1234")
-		}},
-	}
-	for _, call := range calls {
+	for _, e := range endpoints {
+		if !e.resource {
+			continue
+		}
 		for _, a := range answers {
-			t.Run(call.name+"/"+a.name, func(t *testing.T) {
+			t.Run(e.name+"/"+a.name, func(t *testing.T) {
 				t.Parallel()
-				c, mt := newMockClient(t)
-				mt.RegisterResponder(call.method, testBase+call.url, jsonResp(a.status, a.body))
-				v, err := call.call(c)
+				ids := e.sampleIDs()
+				c, count := endpointSetup(t, e, ids, jsonResp(a.status, a.body))
+				v, err := e.call(t.Context(), c, ids...)
 				require.ErrorIs(t, err, ErrInvalidResponse)
 				assert.Nil(t, v)
+				assert.Equal(t, 1, count())
 			})
 		}
 	}
@@ -618,11 +210,7 @@ func TestSuccessWithoutTheResourceIsInvalid(t *testing.T) {
 func TestCrossOriginRedirectNotFollowed(t *testing.T) {
 	t.Parallel()
 	c, mt := newMockClient(t, WithMaxRetries(0))
-	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", func(r *http.Request) (*http.Response, error) {
-		resp := httpmock.NewStringResponse(http.StatusFound, "")
-		resp.Header.Set("Location", "https://evil.test/steal")
-		return resp, nil
-	})
+	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", redirect(http.StatusFound, "https://evil.test/steal"))
 	mt.RegisterResponder(http.MethodGet, "https://evil.test/steal", jsonResp(200, `{"id":"j1","steps":[]}`))
 	_, err := c.Jobs.Get(context.Background(), "j1")
 	var apiErr *APIError
@@ -634,11 +222,7 @@ func TestCrossOriginRedirectNotFollowed(t *testing.T) {
 func TestSameOriginRedirectFollowed(t *testing.T) {
 	t.Parallel()
 	c, mt := newMockClient(t)
-	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/old", func(r *http.Request) (*http.Response, error) {
-		resp := httpmock.NewStringResponse(http.StatusMovedPermanently, "")
-		resp.Header.Set("Location", testBase+"/jobs/j1")
-		return resp, nil
-	})
+	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/old", redirect(http.StatusMovedPermanently, testBase+"/jobs/j1"))
 	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", jsonResp(200, `{"id":"j1","steps":[]}`))
 	job, err := c.Jobs.Get(context.Background(), "old")
 	require.NoError(t, err)
@@ -723,50 +307,6 @@ func recordAll(mt *httpmock.MockTransport) func() []string {
 	}
 }
 
-func TestJobLinkOutsideBasePathFallsBackToJobsID(t *testing.T) {
-	t.Parallel()
-	for _, link := range linksOutsidePrefix {
-		t.Run(link, func(t *testing.T) {
-			t.Parallel()
-			c, mt := newMockClient(t, WithBaseURL(prefixBase))
-			mt.RegisterResponder(http.MethodPost, prefixBase+"/token", tokenResponder("tok", 3600))
-			unexpected := recordAll(mt)
-			mt.RegisterResponder(http.MethodGet, prefixBase+"/jobs/1", jsonResp(http.StatusOK,
-				`{"type":"job","id":"1","steps":[{"title":"verify-credentials","status":"success"}]}`))
-
-			job, err := c.WaitForJob(t.Context(), &Job{ID: "1", Links: JobLinks{Self: link}},
-				WithPollInterval(time.Millisecond, time.Millisecond))
-			require.NoError(t, err)
-			assert.Equal(t, "1", job.ID)
-			assert.Equal(t, 1, calls(mt, "GET "+prefixBase+"/jobs/1"), "the job is read from /jobs/{id} under the base URL")
-			assert.Empty(t, unexpected(), "no request outside the base URL")
-		})
-	}
-}
-
-func TestNextLinkOutsideBasePathEndsPaging(t *testing.T) {
-	t.Parallel()
-	for _, link := range linksOutsidePrefix {
-		t.Run(link, func(t *testing.T) {
-			t.Parallel()
-			c, mt := newMockClient(t, WithBaseURL(prefixBase))
-			mt.RegisterResponder(http.MethodPost, prefixBase+"/token", tokenResponder("tok", 3600))
-			unexpected := recordAll(mt)
-			page, err := json.Marshal(map[string]any{
-				"type": "list", "data": []map[string]string{{"type": "account", "id": "a1"}},
-				"links": map[string]string{"next": link},
-			})
-			require.NoError(t, err)
-			mt.RegisterResponder(http.MethodGet, prefixBase+"/users/u1/accounts", jsonResp(http.StatusOK, string(page)))
-
-			_, err = c.Accounts.List(t.Context(), "u1", nil)
-			require.ErrorIs(t, err, ErrInvalidResponse)
-			assert.Equal(t, 1, calls(mt, "GET "+prefixBase+"/users/u1/accounts"))
-			assert.Empty(t, unexpected(), "no request outside the base URL")
-		})
-	}
-}
-
 func TestLinksUnderBasePathAreFollowed(t *testing.T) {
 	t.Parallel()
 	c, _ := newMockClient(t, WithBaseURL(prefixBase))
@@ -845,11 +385,7 @@ func TestRedirectOfTokenRequestNotFollowed(t *testing.T) {
 		t.Run(http.StatusText(status), func(t *testing.T) {
 			t.Parallel()
 			c, mt := newMockClient(t, WithMaxRetries(0))
-			mt.RegisterResponder(http.MethodPost, testBase+"/token", func(r *http.Request) (*http.Response, error) {
-				resp := httpmock.NewStringResponse(status, "")
-				resp.Header.Set("Location", testBase+"/token2")
-				return resp, nil
-			})
+			mt.RegisterResponder(http.MethodPost, testBase+"/token", redirect(status, testBase+"/token2"))
 			unexpected := recordAll(mt)
 			_, err := c.Jobs.Get(t.Context(), "j1")
 			var apiErr *APIError
@@ -867,11 +403,7 @@ func TestRedirectOfCredentialPostNotFollowed(t *testing.T) {
 		t.Run(http.StatusText(status), func(t *testing.T) {
 			t.Parallel()
 			c, mt := newMockClient(t, WithMaxRetries(0))
-			mt.RegisterResponder(http.MethodPost, testBase+"/users/u1/connections/c1", func(r *http.Request) (*http.Response, error) {
-				resp := httpmock.NewStringResponse(status, "")
-				resp.Header.Set("Location", testBase+"/users/u1/elsewhere")
-				return resp, nil
-			})
+			mt.RegisterResponder(http.MethodPost, testBase+"/users/u1/connections/c1", redirect(status, testBase+"/users/u1/elsewhere"))
 			unexpected := recordAll(mt)
 			_, err := c.Connections.Update(t.Context(), "u1", "c1", ConnectionUpdateParams{Password: "pw-redirected-secret"})
 			var apiErr *APIError
@@ -887,38 +419,14 @@ func TestRedirectOutsideBasePathNotFollowed(t *testing.T) {
 	for _, location := range []string{testBase + "/admin", testBase + "/basiq/../admin", "/admin", "../../admin", testBase + "/basiqx/jobs/j1"} {
 		t.Run(location, func(t *testing.T) {
 			t.Parallel()
-			c, mt := newMockClient(t, WithBaseURL(prefixBase), WithMaxRetries(0))
-			mt.RegisterResponder(http.MethodPost, prefixBase+"/token", tokenResponder("tok", 3600))
-			mt.RegisterResponder(http.MethodGet, prefixBase+"/jobs/j1", func(r *http.Request) (*http.Response, error) {
-				resp := httpmock.NewStringResponse(http.StatusFound, "")
-				resp.Header.Set("Location", location)
-				return resp, nil
-			})
-			unexpected := recordAll(mt)
+			c, mt, unexpected := newPrefixClient(t, WithMaxRetries(0))
+			mt.RegisterResponder(http.MethodGet, prefixBase+"/jobs/j1", redirect(http.StatusFound, location))
 			_, err := c.Jobs.Get(t.Context(), "j1")
 			var apiErr *APIError
 			require.ErrorAs(t, err, &apiErr)
 			assert.Equal(t, http.StatusFound, apiErr.StatusCode)
 			assert.Empty(t, unexpected(), "the bearer token follows no redirect outside the base path")
 		})
-	}
-}
-
-func TestIDsEscapedOrRefused(t *testing.T) {
-	t.Parallel()
-	c, mt := newMockClient(t)
-	var got string
-	mt.RegisterNoResponder(func(r *http.Request) (*http.Response, error) {
-		got = r.URL.EscapedPath()
-		return jsonResp(200, `{"id":"x","steps":[]}`)(r)
-	})
-	_, err := c.Jobs.Get(context.Background(), "a/b?c d#e")
-	require.NoError(t, err)
-	assert.Equal(t, "/jobs/a%2Fb%3Fc%20d%23e", got)
-
-	for _, id := range []string{"", "  ", ".", "..", "a\nb"} {
-		_, err := c.Jobs.Get(context.Background(), id)
-		require.ErrorIs(t, err, ErrValidation, "%q", id)
 	}
 }
 
@@ -1257,6 +765,205 @@ func (w *reflectWalker) walk(v reflect.Value, path string) {
 		for it.Next() {
 			w.walk(it.Key(), path+"{key}")
 			w.walk(it.Value(), path+"{value}")
+		}
+	}
+}
+
+// TestNewClientWithWrappedDefaultTransport swaps http.DefaultTransport, so it
+// is not parallel.
+func TestNewClientWithWrappedDefaultTransport(t *testing.T) {
+	old := http.DefaultTransport
+	http.DefaultTransport = httpmock.NewMockTransport()
+	defer func() { http.DefaultTransport = old }()
+	c, err := NewClient(WithAPIKey("k"))
+	require.NoError(t, err)
+	require.NotNil(t, c)
+}
+
+// badIDs are ids every method refuses before any I/O: they are empty or
+// would change which path the request goes to.
+var badIDs = []string{"", " ", "\t", ".", "..", "a\nb", "a\rb", "a\x00b", "a\x1bb", "a\x7fb"}
+
+// TestEndpointsRefuseBadIDsBeforeIO checks, for every method and each of its
+// ids, that an empty, blank, dot-segment or control-character id is refused
+// with a ValidationError naming that argument, before any request (the token
+// included).
+func TestEndpointsRefuseBadIDsBeforeIO(t *testing.T) {
+	t.Parallel()
+	eachID(t, func(t *testing.T, e endpoint, i int, field string) {
+		c, mt := newMockClient(t)
+		for _, bad := range badIDs {
+			ids := e.sampleIDs()
+			ids[i] = bad
+			_, err := e.call(t.Context(), c, ids...)
+			assert.Contains(t, validationFields(t, err), field, "%q", bad)
+		}
+		if i == len(e.fields)-1 {
+			// Every bad id is named, in the order of the arguments.
+			all := slices.Repeat([]string{".."}, len(e.fields))
+			_, err := e.call(t.Context(), c, all...)
+			assert.Equal(t, e.fields, validationFields(t, err))
+		}
+		assert.Zero(t, mt.GetTotalCallCount(), "refused ids make no request")
+	})
+}
+
+// TestEndpointsEscapeIDsAsOneSegment checks, for every method and each of its
+// ids, that an id holding "/", "?", "#", "%" or a space reaches the API as
+// one escaped path segment and the call succeeds.
+func TestEndpointsEscapeIDsAsOneSegment(t *testing.T) {
+	t.Parallel()
+	eachID(t, func(t *testing.T, e endpoint, i int, field string) {
+		for _, odd := range []string{"a/b", "../token", "a?b=c#d", "a#b", "a%2Fb", "%2e%2e", "a b", "é/ü"} {
+			ids := e.sampleIDs()
+			ids[i] = odd
+			c, count := endpointSetup(t, e, ids)
+			_, err := e.call(t.Context(), c, ids...)
+			require.NoError(t, err, "%q", odd)
+			assert.Equal(t, 1, count(), "%q reaches %s", odd, e.wantPath(ids...))
+		}
+	})
+}
+
+// TestEndpointsNotFound checks that every method turns a 404 into
+// ErrNotFound, carrying the API's error code, after one request.
+func TestEndpointsNotFound(t *testing.T) {
+	t.Parallel()
+	for _, e := range endpoints {
+		t.Run(e.name, func(t *testing.T) {
+			t.Parallel()
+			ids := e.sampleIDs()
+			c, count := endpointSetup(t, e, ids, jsonResp(http.StatusNotFound, user404JSON))
+			_, err := e.call(t.Context(), c, ids...)
+			require.ErrorIs(t, err, ErrNotFound)
+			var apiErr *APIError
+			require.ErrorAs(t, err, &apiErr)
+			assert.Equal(t, http.StatusNotFound, apiErr.StatusCode)
+			assert.Equal(t, "resource-not-found", apiErr.Code())
+			assert.Equal(t, "corr-u404", apiErr.CorrelationID)
+			assert.NotErrorIs(t, err, ErrUnauthorized)
+			assert.Equal(t, 1, count(), "a 404 is not repeated")
+		})
+	}
+}
+
+// TestEndpointsRetry5xxOnlyWhereSafe checks each method's answer to server
+// errors: a safe request is repeated until it succeeds; Users.Create and
+// RespondMFA are sent once; a request carrying a bank credential is repeated
+// after 503 (refused before processing) but repeated only once after 502
+// (outcome unknown: the password may have reached the bank). A repeat sends
+// the same body (endpointSetup checks).
+func TestEndpointsRetry5xxOnlyWhereSafe(t *testing.T) {
+	t.Parallel()
+	e503 := jsonResp(http.StatusServiceUnavailable, user503JSON)
+	e502 := jsonResp(http.StatusBadGateway, `<html>Bad Gateway</html>`)
+	for _, e := range endpoints {
+		t.Run(e.name, func(t *testing.T) {
+			t.Parallel()
+			ids := e.sampleIDs()
+			ok := jsonResp(e.status, e.body)
+
+			c, count := endpointSetup(t, e, ids, e503, e503, ok)
+			_, err := e.call(t.Context(), c, ids...)
+			switch e.retry {
+			case retryNever:
+				var apiErr *APIError
+				require.ErrorAs(t, err, &apiErr)
+				assert.Equal(t, http.StatusServiceUnavailable, apiErr.StatusCode)
+				assert.Equal(t, "corr-u503", apiErr.CorrelationID)
+				assert.Equal(t, 1, count(), "never repeated: a repeat could create a second user or spend a one-time code")
+			default:
+				require.NoError(t, err, "repeated after 503 until it succeeds")
+				assert.Equal(t, 3, count())
+			}
+
+			c, count = endpointSetup(t, e, ids, e502)
+			_, err = e.call(t.Context(), c, ids...)
+			var apiErr *APIError
+			require.ErrorAs(t, err, &apiErr)
+			assert.Equal(t, http.StatusBadGateway, apiErr.StatusCode)
+			switch e.retry {
+			case retryNever:
+				assert.Equal(t, 1, count(), "never repeated")
+			case retryCredential:
+				assert.Equal(t, 2, count(), "a credential is repeated at most once after an unknown outcome")
+			case retrySafe:
+				assert.Equal(t, 1+defaultMaxRetries, count(), "repeated until the retries run out")
+			}
+		})
+	}
+}
+
+// TestEndpointsHonourTheContext checks that every method returns the
+// context's error: at once when it is already cancelled, with no request to
+// the endpoint, and without a repeat when it ends while a request is out.
+func TestEndpointsHonourTheContext(t *testing.T) {
+	t.Parallel()
+	for _, e := range endpoints {
+		t.Run(e.name, func(t *testing.T) {
+			t.Parallel()
+			ids := e.sampleIDs()
+
+			c, count := endpointSetup(t, e, ids)
+			ctx, cancel := context.WithCancel(t.Context())
+			cancel()
+			_, err := e.call(ctx, c, ids...)
+			require.ErrorIs(t, err, context.Canceled)
+			assert.Zero(t, count(), "no request once the context has ended")
+
+			ctx, cancel = context.WithCancel(t.Context())
+			defer cancel()
+			c, count = endpointSetup(t, e, ids, func(r *http.Request) (*http.Response, error) {
+				cancel()
+				return jsonResp(http.StatusServiceUnavailable, `{}`)(r)
+			})
+			_, err = e.call(ctx, c, ids...)
+			if e.retry != retryNever {
+				require.ErrorIs(t, err, context.Canceled)
+			}
+			require.Error(t, err)
+			assert.Equal(t, 1, count(), "no repeat after the context ended")
+		})
+	}
+}
+
+// TestEndpointsTellNewJobsFromRunningOnes checks every method that starts a
+// job: 202 is a new job (Reused false), 200 the job already running (Reused
+// true), whether the answer is one job or a list.
+func TestEndpointsTellNewJobsFromRunningOnes(t *testing.T) {
+	t.Parallel()
+	for _, e := range endpoints {
+		if !e.startsJob {
+			continue
+		}
+		for _, tc := range []struct {
+			status int
+			reused bool
+		}{{http.StatusAccepted, false}, {http.StatusOK, true}} {
+			t.Run(e.name+"/"+http.StatusText(tc.status), func(t *testing.T) {
+				t.Parallel()
+				ids := e.sampleIDs()
+				c, count := endpointSetup(t, e, ids, jsonResp(tc.status, e.body))
+				res, err := e.call(t.Context(), c, ids...)
+				require.NoError(t, err)
+				var jobs []Job
+				switch v := res.(type) {
+				case *Job:
+					require.NotNil(t, v)
+					jobs = []Job{*v}
+				case []Job:
+					jobs = v
+				default:
+					t.Fatalf("%s returned %T, not a job", e.name, res)
+				}
+				require.NotEmpty(t, jobs)
+				for _, j := range jobs {
+					assert.Equal(t, "j1", j.ID)
+					assert.Equal(t, "https://api.test/jobs/j1", j.Links.Self)
+					assert.Equal(t, tc.reused, j.Reused)
+				}
+				assert.Equal(t, 1, count())
+			})
 		}
 	}
 }

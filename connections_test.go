@@ -60,35 +60,38 @@ func institutionJSON(t *testing.T, auth AuthorizationType, securityCodeCaption, 
 	return string(b)
 }
 
-// validationFields returns the Field of every *ValidationError in err, which
-// is either one *ValidationError or several joined. It fails the test if any
-// joined error is not a *ValidationError.
-func validationFields(t *testing.T, err error) []string {
-	t.Helper()
-	require.Error(t, err)
-	require.ErrorIs(t, err, ErrValidation)
-	var errs []error
-	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = joined.Unwrap()
-	} else {
-		errs = []error{err}
-	}
-	fields := make([]string, 0, len(errs))
-	for _, e := range errs {
-		var ve *ValidationError
-		require.True(t, errors.As(e, &ve), "joined error %v (%T) is not a *ValidationError", e, e)
-		assert.ErrorIs(t, e, ErrValidation)
-		fields = append(fields, ve.Field)
-	}
-	return fields
-}
-
 // assertNoSecrets fails if s contains any of the secret values.
 func assertNoSecrets(t *testing.T, s string) {
 	t.Helper()
 	for _, secret := range []string{secretPassword, secretUserToken, secretSecurityCode} {
 		assert.NotContains(t, s, secret)
 	}
+}
+
+// checkCreateRule creates a connection with p at an institution answering
+// instJSON: with wantFields nil it must be posted exactly once; otherwise it
+// must be refused, naming exactly those fields, with nothing posted and no
+// secret in the error.
+func checkCreateRule(t *testing.T, instJSON string, p ConnectionParams, wantFields []string) {
+	t.Helper()
+	c, mt := newMockClient(t)
+	mt.RegisterResponder(http.MethodGet, connInstURL, jsonResp(http.StatusOK, instJSON))
+	mt.RegisterResponder(http.MethodPost, connPostURL, jsonResp(http.StatusAccepted, connJobJSON))
+
+	p.Institution = InstitutionRef{ID: "AU00000"}
+	job, err := c.Connections.Create(t.Context(), "u1", p)
+	if wantFields == nil {
+		require.NoError(t, err)
+		require.NotNil(t, job)
+		assert.Equal(t, "61723", job.ID)
+		assert.Equal(t, 1, calls(mt, postConnKey), "Create must post exactly once")
+		return
+	}
+	assert.Nil(t, job)
+	assert.ElementsMatch(t, wantFields, validationFields(t, err))
+	assert.Equal(t, 0, calls(mt, postConnKey), "a refused Create must post nothing")
+	assertNoSecrets(t, err.Error())
+	assertNoSecrets(t, fmt.Sprintf("%+v", err))
 }
 
 func TestCreateAuthorizationRules(t *testing.T) {
@@ -142,26 +145,7 @@ func TestCreateAuthorizationRules(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c, mt := newMockClient(t)
-			mt.RegisterResponder(http.MethodGet, connInstURL, jsonResp(http.StatusOK, institutionJSON(t, tc.auth, "", "")))
-			mt.RegisterResponder(http.MethodPost, connPostURL, jsonResp(http.StatusAccepted, connJobJSON))
-
-			p := tc.params
-			p.Institution = InstitutionRef{ID: "AU00000"}
-			job, err := c.Connections.Create(t.Context(), "u1", p)
-
-			if tc.wantFields == nil {
-				require.NoError(t, err)
-				require.NotNil(t, job)
-				assert.Equal(t, "61723", job.ID)
-				assert.Equal(t, 1, calls(mt, postConnKey), "Create must post exactly once")
-				return
-			}
-			assert.Nil(t, job)
-			assert.ElementsMatch(t, tc.wantFields, validationFields(t, err))
-			assert.Equal(t, 0, calls(mt, postConnKey), "a refused Create must post nothing")
-			assertNoSecrets(t, err.Error())
-			assertNoSecrets(t, fmt.Sprintf("%+v", err))
+			checkCreateRule(t, institutionJSON(t, tc.auth, "", ""), tc.params, tc.wantFields)
 		})
 	}
 }
@@ -199,24 +183,7 @@ func TestCreateCaptionsMakeFieldsRequired(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c, mt := newMockClient(t)
-			mt.RegisterResponder(http.MethodGet, connInstURL,
-				jsonResp(http.StatusOK, institutionJSON(t, tc.auth, tc.securityCodeCaption, tc.secondaryLoginCaption)))
-			mt.RegisterResponder(http.MethodPost, connPostURL, jsonResp(http.StatusAccepted, connJobJSON))
-
-			p := tc.params
-			p.Institution = InstitutionRef{ID: "AU00000"}
-			job, err := c.Connections.Create(t.Context(), "u1", p)
-			if tc.wantFields == nil {
-				require.NoError(t, err)
-				require.NotNil(t, job)
-				assert.Equal(t, 1, calls(mt, postConnKey))
-				return
-			}
-			assert.Nil(t, job)
-			assert.ElementsMatch(t, tc.wantFields, validationFields(t, err))
-			assert.Equal(t, 0, calls(mt, postConnKey))
-			assertNoSecrets(t, err.Error())
+			checkCreateRule(t, institutionJSON(t, tc.auth, tc.securityCodeCaption, tc.secondaryLoginCaption), tc.params, tc.wantFields)
 		})
 	}
 }
@@ -246,11 +213,6 @@ func TestCreateRefusesBadIDsBeforeAnyIO(t *testing.T) {
 		params     ConnectionParams
 		wantFields []string
 	}{
-		{"empty user id", "", good, []string{"userId"}},
-		{"blank user id", "  \t", good, []string{"userId"}},
-		{"dot user id", ".", good, []string{"userId"}},
-		{"dot-dot user id", "..", good, []string{"userId"}},
-		{"user id with newline", "u1\nX-Evil: 1", good, []string{"userId"}},
 		{"empty institution id", "u1", withInst(""), []string{"institution.id"}},
 		{"blank institution id", "u1", withInst("   "), []string{"institution.id"}},
 		{"dot institution id", "u1", withInst("."), []string{"institution.id"}},
@@ -338,34 +300,6 @@ func TestCreateConcurrentLookupsShareOneGet(t *testing.T) {
 	assert.Equal(t, n, calls(mt, postConnKey))
 }
 
-func TestCreateReusedJob(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		status     int
-		wantReused bool
-	}{
-		{http.StatusAccepted, false},
-		{http.StatusOK, true},
-	}
-	for _, tc := range tests {
-		t.Run(http.StatusText(tc.status), func(t *testing.T) {
-			t.Parallel()
-			c, mt := newMockClient(t)
-			mt.RegisterResponder(http.MethodGet, connInstURL, jsonResp(http.StatusOK, hooliJSON))
-			mt.RegisterResponder(http.MethodPost, connPostURL, jsonResp(tc.status, connJobJSON))
-
-			job, err := c.Connections.Create(t.Context(), "u1", ConnectionParams{
-				LoginID: "gavinBelson", Password: secretPassword, Institution: InstitutionRef{ID: "AU00000"},
-			})
-			require.NoError(t, err)
-			require.NotNil(t, job)
-			assert.Equal(t, tc.wantReused, job.Reused)
-			assert.Equal(t, "61723", job.ID)
-			assert.Equal(t, "https://api.test/jobs/61723", job.Links.Self)
-		})
-	}
-}
-
 func TestCreatePostsWireForm(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -433,134 +367,6 @@ func TestCreatePostsWireForm(t *testing.T) {
 			assert.Equal(t, "Bearer tok-1", authz)
 		})
 	}
-}
-
-func TestCreateEscapesUserID(t *testing.T) {
-	t.Parallel()
-	c, mt := newMockClient(t)
-	mt.RegisterResponder(http.MethodGet, connInstURL, jsonResp(http.StatusOK, hooliJSON))
-	var (
-		mu    sync.Mutex
-		paths []string
-	)
-	mt.RegisterNoResponder(func(req *http.Request) (*http.Response, error) {
-		mu.Lock()
-		paths = append(paths, req.Method+" "+req.URL.EscapedPath()+"?"+req.URL.RawQuery)
-		mu.Unlock()
-		return jsonResp(http.StatusAccepted, connJobJSON)(req)
-	})
-
-	_, err := c.Connections.Create(t.Context(), "a/b c", ConnectionParams{
-		LoginID: "gavinBelson", Password: secretPassword, Institution: InstitutionRef{ID: "AU00000"},
-	})
-	require.NoError(t, err)
-	_, err = c.Connections.Create(t.Context(), "x?y=1#z", ConnectionParams{
-		LoginID: "gavinBelson", Password: secretPassword, Institution: InstitutionRef{ID: "AU00000"},
-	})
-	require.NoError(t, err)
-
-	mu.Lock()
-	defer mu.Unlock()
-	assert.Equal(t, []string{
-		"POST /users/a%2Fb%20c/connections?",
-		"POST /users/x%3Fy=1%23z/connections?",
-	}, paths)
-}
-
-func TestConnectionParamsRedaction(t *testing.T) {
-	t.Parallel()
-	p := ConnectionParams{
-		LoginID:          "gavinBelson",
-		Password:         secretPassword,
-		UserToken:        secretUserToken,
-		SecurityCode:     secretSecurityCode,
-		SecondaryLoginID: "cust-1",
-		Institution:      InstitutionRef{ID: "AU00000"},
-	}
-	type wrapper struct {
-		Name   string
-		Params ConnectionParams
-	}
-	type ptrWrapper struct {
-		Params *ConnectionParams
-	}
-	values := map[string]any{
-		"value":           p,
-		"pointer":         &p,
-		"struct":          wrapper{Name: "w", Params: p},
-		"pointer struct":  &wrapper{Name: "w", Params: p},
-		"struct pointer":  ptrWrapper{Params: &p},
-		"slice":           []ConnectionParams{p},
-		"map":             map[string]ConnectionParams{"k": p},
-		"interface slice": []any{p, &p},
-	}
-
-	t.Run("fmt", func(t *testing.T) {
-		t.Parallel()
-		for name, v := range values {
-			for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
-				out := fmt.Sprintf(verb, v)
-				assertNoSecrets(t, out)
-				assert.Contains(t, out, redacted, "%s with %s: %s", name, verb, out)
-				assert.Contains(t, out, "gavinBelson", "%s with %s: the login id is shown", name, verb)
-			}
-		}
-		assert.Equal(t, p.String(), fmt.Sprint(p))
-		assert.NotContains(t, ConnectionParams{LoginID: "x"}.String(), redacted, "unset secrets are not marked as set")
-	})
-
-	t.Run("slog", func(t *testing.T) {
-		t.Parallel()
-		for _, newHandler := range []func(io.Writer) slog.Handler{
-			func(w io.Writer) slog.Handler { return slog.NewJSONHandler(w, nil) },
-			func(w io.Writer) slog.Handler { return slog.NewTextHandler(w, nil) },
-		} {
-			var buf bytes.Buffer
-			l := slog.New(newHandler(&buf))
-			l.Info("connect", slog.Any("params", p))
-			l.Info("connect", slog.Any("params", &p))
-			l.Info("connect", "params", p)
-			l.Info("connect", slog.Group("req", slog.Any("params", p)))
-			l.With(slog.Any("params", p)).Info("connect")
-			out := buf.String()
-			assertNoSecrets(t, out)
-			assert.Equal(t, 5, strings.Count(out, "gavinBelson"), out)
-			assert.Contains(t, out, redacted)
-		}
-	})
-
-	t.Run("json handler shape", func(t *testing.T) {
-		t.Parallel()
-		var buf bytes.Buffer
-		slog.New(slog.NewJSONHandler(&buf, nil)).Info("connect", slog.Any("params", p))
-		var rec struct {
-			Params map[string]string `json:"params"`
-		}
-		require.NoError(t, json.Unmarshal(buf.Bytes(), &rec))
-		assert.Equal(t, map[string]string{
-			"loginId": "gavinBelson", "password": redacted, "userToken": redacted,
-			"securityCode": redacted, "secondaryLoginId": "cust-1", "institution": "AU00000",
-		}, rec.Params)
-	})
-}
-
-// TestConnectionParamsRedactionNested covers values that slog's JSON handler
-// hands to encoding/json instead of resolving LogValue.
-func TestConnectionParamsRedactionNested(t *testing.T) {
-	t.Parallel()
-	p := ConnectionParams{LoginID: "gavinBelson", Password: secretPassword, UserToken: secretUserToken,
-		SecurityCode: secretSecurityCode, Institution: InstitutionRef{ID: "AU00000"}}
-
-	b, err := json.Marshal(p)
-	require.NoError(t, err)
-	assertNoSecrets(t, string(b))
-
-	var buf bytes.Buffer
-	l := slog.New(slog.NewJSONHandler(&buf, nil))
-	l.Info("connect", slog.Any("req", struct{ Params ConnectionParams }{p}))
-	l.Info("connect", slog.Any("all", []ConnectionParams{p}))
-	assert.Equal(t, 2, strings.Count(buf.String(), "gavinBelson"))
-	assertNoSecrets(t, buf.String())
 }
 
 func TestCreateDebugLogsCarryNoSecrets(t *testing.T) {
@@ -880,4 +686,351 @@ func TestRefreshAllWithoutJobsIsInvalid(t *testing.T) {
 	jobs, err := c.Connections.RefreshAll(context.Background(), "u1")
 	require.NoError(t, err, "an empty list is a list")
 	assert.Empty(t, jobs)
+}
+
+const (
+	connC1URL      = testBase + "/users/u1/connections/c1"
+	connListURL    = testBase + "/users/u1/connections"
+	connRefreshURL = connC1URL + "/refresh"
+	connRefAllURL  = testBase + "/users/u1/connections/refresh"
+
+	connC1JSON = `{"type":"connection","id":"c1","status":"active",
+		"createdDate":"2024-03-01T10:20:30Z","lastUsed":"2024-03-02 08:00:00","mfaEnabled":true,
+		"institution":{"type":"institution","id":"AU00000","links":{"self":"https://api.test/institutions/AU00000"}},
+		"accounts":{"type":"list","data":[
+			{"type":"account","id":"a1","balance":"1234.56","availableFunds":12.5,"institution":"AU00000","connection":"c1",
+			 "class":{"type":"transaction","product":"Everyday"},"lastUpdated":"2024-03-01T10:20:30Z"}]},
+		"profile":{"fullName":"Gavin Belson"},
+		"links":{"self":"https://api.test/users/u1/connections/c1","accounts":"https://api.test/users/u1/accounts?filter=connection.id.eq('c1')","transactions":"https://api.test/users/u1/transactions?filter=connection.id.eq('c1')"}}`
+)
+
+func TestConnectionDecoding(t *testing.T) {
+	t.Parallel()
+	var conn Connection
+	require.NoError(t, json.Unmarshal([]byte(connC1JSON), &conn))
+	assert.Equal(t, "c1", conn.ID)
+	assert.Equal(t, ConnectionActive, conn.Status)
+	assert.Equal(t, time.Date(2024, 3, 1, 10, 20, 30, 0, time.UTC), conn.CreatedDate)
+	assert.Equal(t, time.Date(2024, 3, 2, 8, 0, 0, 0, time.UTC), conn.LastUsed)
+	assert.True(t, conn.MFAEnabled)
+	assert.Equal(t, InstitutionRef{ID: "AU00000"}, conn.Institution)
+	require.Len(t, conn.Accounts.Data, 1)
+	a := conn.Accounts.Data[0]
+	assert.Equal(t, "a1", a.ID)
+	assert.Equal(t, Decimal("1234.56"), a.Balance)
+	assert.Equal(t, Decimal("12.5"), a.AvailableFunds)
+	assert.Equal(t, "AU00000", a.Institution)
+	assert.Equal(t, "c1", a.Connection)
+	assert.Equal(t, AccountClass{Type: "transaction", Product: "Everyday"}, a.Class)
+	assert.JSONEq(t, `{"fullName":"Gavin Belson"}`, string(conn.Profile))
+	assert.Equal(t, ConnectionLinks{
+		Self:         "https://api.test/users/u1/connections/c1",
+		Accounts:     "https://api.test/users/u1/accounts?filter=connection.id.eq('c1')",
+		Transactions: "https://api.test/users/u1/transactions?filter=connection.id.eq('c1')",
+	}, conn.Links)
+
+	// Timestamps are lenient: anything unreadable is zero, not an error.
+	for _, raw := range []string{`""`, `null`, `"last tuesday"`, `12345`, `{}`} {
+		var c Connection
+		require.NoError(t, json.Unmarshal([]byte(`{"id":"c1","createdDate":`+raw+`,"lastUsed":`+raw+`}`), &c), raw)
+		assert.True(t, c.CreatedDate.IsZero(), raw)
+		assert.True(t, c.LastUsed.IsZero(), raw)
+	}
+	var c Connection
+	require.NoError(t, json.Unmarshal([]byte(`{"id":"c1","status":"pending"}`), &c))
+	assert.Equal(t, ConnectionPending, c.Status)
+	assert.Empty(t, c.Accounts.Data)
+}
+
+func TestConnectionsGet(t *testing.T) {
+	t.Parallel()
+	c, _, rec := setup(t, "", "", jsonResp(http.StatusOK, connC1JSON))
+
+	conn, err := c.Connections.Get(t.Context(), "u1", "c1")
+	require.NoError(t, err)
+	require.NotNil(t, conn)
+	assert.Equal(t, "c1", conn.ID)
+	assert.Equal(t, time.Date(2024, 3, 1, 10, 20, 30, 0, time.UTC), conn.CreatedDate)
+	require.Len(t, conn.Accounts.Data, 1)
+	assert.Equal(t, Decimal("1234.56"), conn.Accounts.Data[0].Balance)
+	reqs := rec.all()
+	require.Len(t, reqs, 1)
+	assert.Equal(t, "GET /users/u1/connections/c1", reqs[0].Method+" "+reqs[0].Path)
+}
+
+func TestConnectionsList(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	failOnUnexpected(t, mt)
+	mt.RegisterResponder(http.MethodGet, connListURL, jsonResp(http.StatusOK,
+		`{"type":"list","count":2,"data":[`+connC1JSON+`,{"type":"connection","id":"c2","status":"invalid","createdDate":"","institution":{"id":"AU00001"}}]}`))
+
+	conns, err := c.Connections.List(t.Context(), "u1")
+	require.NoError(t, err)
+	require.Len(t, conns, 2)
+	assert.Equal(t, "c1", conns[0].ID)
+	require.Len(t, conns[0].Accounts.Data, 1)
+	assert.Equal(t, "a1", conns[0].Accounts.Data[0].ID)
+	assert.Equal(t, "c2", conns[1].ID)
+	assert.Equal(t, ConnectionInvalid, conns[1].Status)
+	assert.True(t, conns[1].CreatedDate.IsZero())
+	assert.Equal(t, "AU00001", conns[1].Institution.ID)
+	assert.Equal(t, 1, calls(mt, "GET "+connListURL))
+}
+
+func TestConnectionsUpdate(t *testing.T) {
+	t.Parallel()
+
+	t.Run("posts the wire form; 202 is a new job", func(t *testing.T) {
+		t.Parallel()
+		c, _, rec := setup(t, http.MethodPost, connC1URL, jsonResp(http.StatusAccepted, connJobJSON))
+
+		job, err := c.Connections.Update(t.Context(), "u1", "c1", ConnectionUpdateParams{
+			Password: secretPassword, SecurityCode: secretSecurityCode, SecondaryLoginID: "cust-1",
+		})
+		require.NoError(t, err)
+		require.NotNil(t, job)
+		assert.Equal(t, "61723", job.ID)
+		assert.False(t, job.Reused)
+
+		_, err = c.Connections.Update(t.Context(), "u1", "c1", ConnectionUpdateParams{Password: secretPassword})
+		require.NoError(t, err)
+
+		reqs := rec.all()
+		require.Len(t, reqs, 2)
+		assert.Equal(t, "/users/u1/connections/c1", reqs[0].Path)
+		assert.Equal(t, "application/json", reqs[0].ContentType)
+		assert.Equal(t, map[string]any{
+			"password": secretPassword, "securityCode": secretSecurityCode, "secondaryLoginId": "cust-1",
+		}, jsonFields(t, reqs[0].Body), "the request carries the real secrets")
+		assert.Equal(t, map[string]any{"password": secretPassword}, jsonFields(t, reqs[1].Body), "empty fields are not sent")
+	})
+
+	t.Run("password required, without I/O", func(t *testing.T) {
+		t.Parallel()
+		c, mt := newMockClient(t)
+		for _, p := range []ConnectionUpdateParams{
+			{},
+			{Password: "  \t"},
+			{SecurityCode: secretSecurityCode, SecondaryLoginID: "cust-1"},
+		} {
+			job, err := c.Connections.Update(t.Context(), "u1", "c1", p)
+			assert.Nil(t, job)
+			assert.Equal(t, []string{"password"}, validationFields(t, err))
+			assertNoSecrets(t, err.Error())
+		}
+		_, err := c.Connections.Update(t.Context(), "", "c1\n", ConnectionUpdateParams{})
+		assert.Equal(t, []string{"userId", "connectionId", "password"}, validationFields(t, err))
+		assert.Equal(t, 0, mt.GetTotalCallCount(), "%v", mt.GetCallCountInfo())
+	})
+
+	t.Run("API error carries no secret", func(t *testing.T) {
+		t.Parallel()
+		c, mt := newMockClient(t)
+		mt.RegisterResponder(http.MethodPost, connC1URL, jsonResp(http.StatusBadRequest,
+			`{"type":"list","correlationId":"c400","data":[{"code":"parameter-not-valid","title":"Parameter value is not valid","source":{"pointer":"/password"}}]}`))
+		_, err := c.Connections.Update(t.Context(), "u1", "c1", ConnectionUpdateParams{Password: secretPassword, SecurityCode: secretSecurityCode})
+		var apiErr *APIError
+		require.ErrorAs(t, err, &apiErr)
+		assert.Equal(t, "/password", apiErr.Errors[0].Source.Pointer)
+		assertNoSecrets(t, err.Error())
+		assert.Equal(t, 1, calls(mt, "POST "+connC1URL))
+	})
+}
+
+func TestConnectionsRefresh(t *testing.T) {
+	t.Parallel()
+	c, _, rec := setup(t, http.MethodPost, connRefreshURL, jsonResp(http.StatusAccepted, connJobJSON))
+
+	job, err := c.Connections.Refresh(t.Context(), "u1", "c1")
+	require.NoError(t, err)
+	assert.Equal(t, "61723", job.ID)
+	reqs := rec.all()
+	require.Len(t, reqs, 1)
+	assert.Equal(t, "/users/u1/connections/c1/refresh", reqs[0].Path)
+	assert.Empty(t, reqs[0].Body)
+	assert.Equal(t, "Bearer tok-1", reqs[0].Auth)
+}
+
+func TestConnectionsRefreshAll(t *testing.T) {
+	t.Parallel()
+	const twoJobs = `{"type":"list","data":[
+		{"type":"job","id":"j1","links":{"self":"https://api.test/jobs/j1","source":"https://api.test/users/u1/connections/c1"}},
+		{"type":"job","id":"j2","links":{"self":"https://api.test/jobs/j2","source":"https://api.test/users/u1/connections/c2"}}]}`
+	for _, tc := range []struct {
+		status int
+		reused bool
+	}{{http.StatusAccepted, false}, {http.StatusOK, true}} {
+		t.Run(http.StatusText(tc.status), func(t *testing.T) {
+			t.Parallel()
+			c, _, rec := setup(t, http.MethodPost, connRefAllURL, jsonResp(tc.status, twoJobs))
+
+			jobs, err := c.Connections.RefreshAll(t.Context(), "u1")
+			require.NoError(t, err)
+			require.Len(t, jobs, 2)
+			assert.Equal(t, []string{"j1", "j2"}, []string{jobs[0].ID, jobs[1].ID})
+			assert.Equal(t, []string{"c1", "c2"}, []string{jobs[0].ConnectionID(), jobs[1].ConnectionID()})
+			for _, j := range jobs {
+				assert.Equal(t, tc.reused, j.Reused, j.ID)
+			}
+			reqs := rec.all()
+			require.Len(t, reqs, 1)
+			assert.Equal(t, "/users/u1/connections/refresh", reqs[0].Path)
+			assert.Empty(t, reqs[0].Body)
+		})
+	}
+
+	t.Run("empty list", func(t *testing.T) {
+		t.Parallel()
+		c, mt := newMockClient(t)
+		mt.RegisterResponder(http.MethodPost, connRefAllURL, jsonResp(http.StatusAccepted, `{"type":"list","data":[]}`))
+		jobs, err := c.Connections.RefreshAll(t.Context(), "u1")
+		require.NoError(t, err)
+		assert.Empty(t, jobs)
+	})
+
+	t.Run("error", func(t *testing.T) {
+		t.Parallel()
+		c, mt := newMockClient(t)
+		mt.RegisterResponder(http.MethodPost, connRefAllURL, jsonResp(http.StatusForbidden,
+			`{"type":"list","data":[{"code":"forbidden-access","title":"Forbidden"}]}`))
+		jobs, err := c.Connections.RefreshAll(t.Context(), "u1")
+		assert.Nil(t, jobs)
+		require.ErrorIs(t, err, ErrForbidden)
+	})
+}
+
+func TestConnectionsDelete(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	failOnUnexpected(t, mt)
+	mt.RegisterResponder(http.MethodDelete, connC1URL, httpmock.NewStringResponder(http.StatusNoContent, ""))
+
+	require.NoError(t, c.Connections.Delete(t.Context(), "u1", "c1"))
+	assert.Equal(t, 1, calls(mt, "DELETE "+connC1URL))
+}
+
+// TestCredentialParamsRedaction checks that the parameters carrying bank
+// credentials never show them, however they are printed, logged or
+// marshalled (alone, behind pointers, in structs, slices, maps and
+// interfaces), while the fields that are not secret stay readable.
+func TestCredentialParamsRedaction(t *testing.T) {
+	t.Parallel()
+	t.Run("ConnectionParams", func(t *testing.T) {
+		t.Parallel()
+		checkRedaction(t, ConnectionParams{
+			LoginID:          "gavinBelson",
+			Password:         secretPassword,
+			UserToken:        secretUserToken,
+			SecurityCode:     secretSecurityCode,
+			SecondaryLoginID: "cust-1",
+			Institution:      InstitutionRef{ID: "AU00000"},
+		}, ConnectionParams{LoginID: "x"}, "gavinBelson", map[string]string{
+			"loginId": "gavinBelson", "password": redacted, "userToken": redacted,
+			"securityCode": redacted, "secondaryLoginId": "cust-1", "institution": "AU00000",
+		}, "", "")
+	})
+	t.Run("ConnectionUpdateParams", func(t *testing.T) {
+		t.Parallel()
+		checkRedaction(t,
+			ConnectionUpdateParams{Password: secretPassword, SecurityCode: secretSecurityCode, SecondaryLoginID: "cust-1"},
+			ConnectionUpdateParams{SecondaryLoginID: "x"}, "cust-1",
+			map[string]string{"password": redacted, "securityCode": redacted, "secondaryLoginId": "cust-1"},
+			`{"password":"[REDACTED]","securityCode":"[REDACTED]","secondaryLoginId":"cust-1"}`, `{}`)
+	})
+}
+
+// checkRedaction runs TestCredentialParamsRedaction's checks on p, whose
+// non-secret field shown must appear wherever p does; unset has no secret
+// set and must not be marked as if it had; logged is the JSON log form of p,
+// and marshalled and zeroMarshalled, when set, the exact json.Marshal forms
+// of p and of T's zero value.
+func checkRedaction[T fmt.Stringer](t *testing.T, p, unset T, shown string, logged map[string]string, marshalled, zeroMarshalled string) {
+	type wrapper struct {
+		Name   string
+		Params T
+	}
+	type ptrWrapper struct {
+		Params *T
+	}
+	values := map[string]any{
+		"value":          p,
+		"pointer":        &p,
+		"struct":         wrapper{Name: "w", Params: p},
+		"pointer struct": &wrapper{Name: "w", Params: p},
+		"struct pointer": ptrWrapper{Params: &p},
+		"slice":          []T{p},
+		"map":            map[string]T{"k": p},
+		"any slice":      []any{p, &p},
+	}
+
+	t.Run("fmt", func(t *testing.T) {
+		for name, v := range values {
+			for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%d"} {
+				out := fmt.Sprintf(verb, v)
+				assertNoSecrets(t, out)
+				assert.Contains(t, out, redacted, "%s with %s: %s", name, verb, out)
+				assert.Contains(t, out, shown, "%s with %s: the field that is not secret is shown", name, verb)
+			}
+		}
+		assert.Equal(t, p.String(), fmt.Sprint(p))
+		assert.Equal(t, p.String(), fmt.Sprintf("%#v", p))
+		assert.NotContains(t, unset.String(), redacted, "unset secrets are not marked as set")
+	})
+
+	t.Run("slog", func(t *testing.T) {
+		for name, newHandler := range map[string]func(io.Writer) slog.Handler{
+			"json": func(w io.Writer) slog.Handler { return slog.NewJSONHandler(w, nil) },
+			"text": func(w io.Writer) slog.Handler { return slog.NewTextHandler(w, nil) },
+		} {
+			var buf bytes.Buffer
+			l := slog.New(newHandler(&buf))
+			l.Info("connect", slog.Any("params", p))
+			l.Info("connect", slog.Any("params", &p))
+			l.Info("connect", "params", p)
+			l.Info("connect", slog.Group("req", slog.Any("params", p)))
+			l.With(slog.Any("params", p)).Info("connect")
+			l.Info("connect", slog.Any("req", wrapper{Name: "w", Params: p}))
+			l.Info("connect", slog.Any("req", &wrapper{Name: "w", Params: p}))
+			l.Info("connect", slog.Any("req", ptrWrapper{Params: &p}))
+			l.Info("connect", slog.Any("all", []T{p}))
+			out := buf.String()
+			assertNoSecrets(t, out)
+			assert.Equal(t, 9, strings.Count(out, shown), "%s: every record shows the params: %s", name, out)
+			assert.Equal(t, 9, strings.Count(strings.TrimSpace(out), "\n")+1, "%s: one line per record", name)
+			assert.Contains(t, out, redacted, name)
+		}
+	})
+
+	t.Run("json handler shape", func(t *testing.T) {
+		var buf bytes.Buffer
+		slog.New(slog.NewJSONHandler(&buf, nil)).Info("connect", slog.Any("params", p))
+		var rec struct {
+			Params map[string]string `json:"params"`
+		}
+		require.NoError(t, json.Unmarshal(buf.Bytes(), &rec))
+		assert.Equal(t, logged, rec.Params)
+	})
+
+	t.Run("json.Marshal", func(t *testing.T) {
+		b, err := json.Marshal(p)
+		require.NoError(t, err)
+		assertNoSecrets(t, string(b))
+		if marshalled != "" {
+			assert.JSONEq(t, marshalled, string(b))
+		}
+		for name, v := range values {
+			b, err := json.Marshal(v)
+			require.NoError(t, err, name)
+			assertNoSecrets(t, string(b))
+			assert.Contains(t, string(b), redacted, name)
+		}
+		var zero T
+		b, err = json.Marshal(zero)
+		require.NoError(t, err)
+		assert.NotContains(t, string(b), redacted, "unset secrets are not marked as set")
+		if zeroMarshalled != "" {
+			assert.JSONEq(t, zeroMarshalled, string(b))
+		}
+	})
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"html"
 	"io"
 	"log/slog"
@@ -17,6 +19,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/jarcoal/httpmock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -313,6 +316,225 @@ func TestAPIErrorStringIsCleaned(t *testing.T) {
 			assertCleanErrorString(t, e.Error(), name)
 		}
 	}
+}
+
+func TestErrorAnswersEchoingSecretsAreMasked(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t, WithMaxRetries(0))
+	mt.RegisterResponder(http.MethodGet, testBase+"/institutions/AU00000", jsonResp(200, hooliJSON))
+	mt.RegisterResponder(http.MethodPost, testBase+"/users/u1/connections", func(r *http.Request) (*http.Response, error) {
+		var body map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		b, _ := json.Marshal(body)
+		return httpmock.NewStringResponse(400, "<html>Request rejected: "+string(b)+" auth="+r.Header.Get("Authorization")+"</html>"), nil
+	})
+	mt.RegisterResponder(http.MethodPost, testBase+"/jobs/j1/mfa",
+		jsonResp(400, `{"type":"list","data":[{"code":"parameter-not-valid","title":"Bad answer","detail":"mfa-response '839201' is not valid","source":{"pointer":"839201"}}]}`))
+
+	_, err := c.Connections.Create(context.Background(), "u1", ConnectionParams{LoginID: "gavin", Password: "hunter2-SECRET", Institution: InstitutionRef{ID: "AU00000"}})
+	var apiErr *APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.NotContains(t, err.Error(), "hunter2-SECRET")
+	assert.NotContains(t, err.Error(), "tok-1")
+	assert.Contains(t, apiErr.Body, redacted)
+
+	_, err = c.Jobs.RespondMFA(context.Background(), "j1", "839201")
+	require.ErrorAs(t, err, &apiErr)
+	assert.NotContains(t, err.Error(), "839201")
+	assert.NotContains(t, apiErr.Errors[0].Source.Pointer, "839201")
+}
+
+func TestAPIErrorDecoding(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name     string
+		status   int
+		body     string
+		sentinel error
+		code     string
+		corr     string
+		snippet  string
+		detail   string
+	}{
+		{"basiq list", 404, `{"type":"list","correlationId":"ab-12","data":[{"type":"error","code":"resource-not-found","title":"Resource not found","detail":"Job j1 not found","source":{"parameter":"id"}}]}`, ErrNotFound, "resource-not-found", "ab-12", "", "Job j1 not found"},
+		{"details spelling and null source", 400, `{"type":"list","data":[{"code":"parameter-not-valid","title":"Parameter invalid","details":"bad id","source":null}]}`, ErrValidation, "parameter-not-valid", "", "", "bad id"},
+		{"html page", 502, "<html><body><h1>502 Bad Gateway</h1></body></html>", nil, "", "", "<html><body><h1>502 Bad Gateway</h1></body></html>", ""},
+		{"empty body", 500, "", nil, "", "", "", ""},
+		{"rate limited", 429, `{"type":"list","data":[{"code":"too-many-requests"}]}`, ErrRateLimited, "too-many-requests", "", "", ""},
+		{"forbidden", 403, `{"type":"list","data":[{"code":"no-production-access"}]}`, ErrForbidden, "no-production-access", "", "", ""},
+		{"unauthorized", 401, `{"type":"list","data":[{"code":"unauthorized-access"}]}`, ErrUnauthorized, "unauthorized-access", "", "", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, mt := newMockClient(t, WithMaxRetries(0))
+			mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", jsonResp(tc.status, tc.body))
+			_, err := c.Jobs.Get(context.Background(), "j1")
+			var apiErr *APIError
+			require.ErrorAs(t, err, &apiErr)
+			assert.Equal(t, tc.status, apiErr.StatusCode)
+			assert.Equal(t, tc.code, apiErr.Code())
+			assert.Equal(t, tc.corr, apiErr.CorrelationID)
+			assert.Equal(t, tc.snippet, apiErr.Body)
+			if tc.detail != "" {
+				require.NotEmpty(t, apiErr.Errors)
+				assert.Equal(t, tc.detail, apiErr.Errors[0].Detail)
+			}
+			if tc.sentinel != nil && tc.sentinel != ErrValidation {
+				assert.ErrorIs(t, err, tc.sentinel)
+			}
+			assert.NotErrorIs(t, err, ErrValidation, "an API 400 is not a client-side validation error")
+			assert.Contains(t, err.Error(), fmt.Sprint(tc.status))
+		})
+	}
+}
+
+func TestAPIErrorBodyIsBounded(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t, WithMaxRetries(0))
+	huge := strings.Repeat("x", 5<<20)
+	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", httpmock.NewStringResponder(500, huge))
+	_, err := c.Jobs.Get(context.Background(), "j1")
+	var apiErr *APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.LessOrEqual(t, len(apiErr.Body), 210)
+	assert.Less(t, len(err.Error()), 400)
+}
+
+// fuzzAPIErrorSeed is a status and a body, as the API or a proxy answers.
+type fuzzAPIErrorSeed struct {
+	code int
+	body string
+}
+
+var fuzzAPIErrorSeeds = []fuzzAPIErrorSeed{
+	{400, `{"type":"list","correlationId":"ac5ah5i","data":[{"type":"error","code":"parameter-not-valid","title":"Parameter value is not valid","detail":"ID value is not valid.","source":{"parameter":"id"}}]}`},
+	{400, `{"type":"list","correlationId":"c1","data":[{"type":"error","code":"parameter-not-supplied","title":"Required parameter not supplied","detail":"loginId is required","source":{"pointer":"/loginId"}},{"type":"error","code":"parameter-not-supplied","title":"Required parameter not supplied","detail":"password is required","source":{"pointer":"/password"}}]}`},
+	{401, `{"type":"list","correlationId":"c2","data":[{"type":"error","code":"invalid-authorization-token","title":"Invalid authorization token","detail":"Invalid token","source":null}]}`},
+	{403, `{"type":"list","correlationId":"c3","data":[{"type":"error","code":"access-denied","title":"Access denied","detail":"Token has expired","source":{}}]}`},
+	{404, `{"type":"list","correlationId":"c4","data":[{"type":"error","code":"resource-not-found","title":"Unable to authenticate","details":"Unable to authenticate with the API key given."}]}`},
+	{429, `{"type":"list","data":[{"code":"too-many-requests","title":"Too many requests"}]}`},
+	{503, `{"type":"list","correlationId":"c5","data":[]}`},
+	{502, "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"},
+	{503, "upstream connect error or disconnect/reset before headers. reset reason: connection termination"},
+	{504, ""},
+	{500, "   \n\t "},
+	{500, `{"type":"list","correlationId":"c6","data":[{"code":"internal-server-error","title":"Internal`},
+	{500, `{"data":"not a list"}`},
+	{418, `null`},
+	{0, `[]`},
+	{-1, `{"correlationId":""}`},
+	{200, `{}`},
+	{999, strings.Repeat("é", 150)},
+}
+
+// FuzzAPIError builds an APIError from any status and body and checks the
+// sentinels it matches, Code(), and that its Body and Error() are bounded
+// single lines of valid UTF-8 without control characters. Seeds: fuzzAPIErrorSeeds and testdata/fuzz/FuzzAPIError.
+func FuzzAPIError(f *testing.F) {
+	for _, s := range fuzzAPIErrorSeeds {
+		f.Add(s.code, []byte(s.body))
+	}
+	f.Fuzz(func(t *testing.T, code int, body []byte) {
+		e := newAPIError(&http.Response{StatusCode: code}, body, nil)
+		if e == nil || e.StatusCode != code {
+			t.Fatalf("newAPIError(%d) = %+v", code, e)
+		}
+		msg := e.Error()
+		if !strings.HasPrefix(msg, "basiq: API error "+strconv.Itoa(code)) {
+			t.Fatalf("Error() = %q does not start with the status", msg)
+		}
+		if !utf8.ValidString(msg) {
+			t.Fatalf("Error() is not valid UTF-8: %q", msg)
+		}
+
+		// The sentinels follow the status, through wrapping too.
+		wrapped := fmt.Errorf("basiq: GET /x: %w", e)
+		for _, c := range []struct {
+			sentinel error
+			want     bool
+		}{
+			{ErrNotFound, code == http.StatusNotFound},
+			{ErrUnauthorized, code == http.StatusUnauthorized},
+			{ErrForbidden, code == http.StatusForbidden},
+			{ErrRateLimited, code == http.StatusTooManyRequests},
+			{ErrValidation, false}, {ErrJobFailed, false}, {ErrMFARequired, false}, {ErrInvalidResponse, false},
+		} {
+			if errors.Is(e, c.sentinel) != c.want || errors.Is(wrapped, c.sentinel) != c.want {
+				t.Fatalf("errors.Is(APIError %d, %v) = %v, want %v", code, c.sentinel, !c.want, c.want)
+			}
+		}
+		var as *APIError
+		if !errors.As(wrapped, &as) || as != e {
+			t.Fatalf("errors.As does not find the *APIError")
+		}
+		_ = isTokenRejected(wrapped)
+
+		if len(e.Errors) > 0 {
+			if e.Code() != e.Errors[0].Code || !e.HasCode(e.Errors[0].Code) {
+				t.Fatalf("Code() = %q, Errors[0].Code = %q", e.Code(), e.Errors[0].Code)
+			}
+		} else if e.Code() != "" {
+			t.Fatalf("Code() = %q without errors", e.Code())
+		}
+
+		decoded := len(e.Errors) > 0 || e.CorrelationID != ""
+		if decoded && e.Body != "" {
+			t.Fatalf("Body %q beside a decoded error list", e.Body)
+		}
+		if len(e.Body) > 203 {
+			t.Fatalf("Body is %d bytes: %q", len(e.Body), e.Body)
+		}
+		if strings.ContainsAny(e.Body, "\r\n\t") {
+			t.Fatalf("Body is not one line: %q", e.Body)
+		}
+		if utf8.Valid(body) && !utf8.ValidString(e.Body) {
+			t.Fatalf("snippet of a valid UTF-8 body is not valid UTF-8: %q", e.Body)
+		}
+		if !utf8.ValidString(e.Body) {
+			// Found by fuzzing: snippet only repairs UTF-8 when it truncates, so
+			// a short body that is not UTF-8 (a Latin-1 page) stays invalid.
+			t.Fatalf("Body is not valid UTF-8: %q", e.Body)
+		}
+		if !decoded && len(strings.TrimSpace(string(body))) > 200 && e.Body == "..." {
+			// Same issue: a long body with a byte that is not UTF-8 early on
+			// is cut back to nothing, and Body is just "...".
+			t.Fatalf("Body %q keeps nothing of a %d-byte body", e.Body, len(body))
+		}
+		if !decoded && utf8.Valid(body) {
+			// What a body that is not an error list keeps: its first bytes,
+			// whitespace collapsed, so at least something of a long page.
+			if len(strings.TrimSpace(string(body))) > 0 && e.Body == "" {
+				t.Fatalf("Body is empty for a body of %d bytes", len(body))
+			}
+		}
+
+		// Error() stays short: the body's part is a bounded snippet. The
+		// decoded fields go in whole, so there the bound grows with them.
+		bound := 2 << 10
+		if decoded {
+			d := e.Errors
+			var fields int
+			if len(d) > 0 {
+				fields = len(d[0].Code) + len(d[0].Title) + len(d[0].Detail)
+			}
+			bound = 128 + fields + len(e.CorrelationID)
+		}
+		if len(msg) >= bound {
+			t.Fatalf("Error() is %d bytes (bound %d): %.300q...", len(msg), bound, msg)
+		}
+		if len(msg) >= 2<<10 {
+			// Found by fuzzing: the title, detail, code and correlation id of an
+			// error list go into Error() whole; a body of up to 64 KiB (the
+			// limit send reads) makes a message of up to 64 KiB.
+			t.Fatalf("Error() is %d bytes", len(msg))
+		}
+		if strings.ContainsFunc(msg, unicode.IsControl) {
+			// Found by fuzzing: the decoded fields go into Error() as they are,
+			// newlines and escape sequences included (log injection).
+			t.Fatalf("Error() has control characters: %q", msg)
+		}
+	})
 }
 
 // TestOverlongIDsAreRefused checks that an id longer than any Basiq id is

@@ -1,9 +1,16 @@
 package basiq
 
 import (
+	"errors"
+	"fmt"
 	"net/url"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -252,5 +259,212 @@ func TestFilterDateRangeComparesCalendarDays(t *testing.T) {
 	if err == nil {
 		assert.NotEqual(t, "transaction.postDate.bt('2024-02-01','2024-01-31')", q.Get("filter"),
 			"an inverted range must not be sent")
+	}
+}
+
+// FuzzFilter builds filters from any values and checks that the query
+// parses back to exactly the conditions asked for, or the value is refused
+// with a ValidationError. Seeds: the f.Add calls and testdata/fuzz/FuzzFilter.
+func FuzzFilter(f *testing.F) {
+	day := func(s string) int64 {
+		d, err := time.Parse("2006-01-02", s)
+		if err != nil {
+			panic(err)
+		}
+		return d.Unix()
+	}
+	f.Add("acc-1", "posted", "payment", "user", "user-mfa", day("2024-01-01"), day("2024-03-31"), 500)
+	f.Add("", "", "", "", "", int64(0), int64(0), 0)
+	f.Add("a1') ,account.id.eq('a2", "", "", "", "", int64(0), int64(0), 0)
+	f.Add("a1\n", "pending\x00", "x\x7f", "", "", int64(0), int64(0), 0)
+	f.Add("a,b).eq(c", `Café "Bar" & Grill`, `back\slash`, "", "token", int64(0), day("2024-03-31"), 1)
+	f.Add("", "", "", "'", "user", day("2024-03-31"), int64(0), 0)
+	f.Add("acc-1", "", "", "", "", day("2024-03-31"), day("2024-01-01"), 501)
+	f.Add("acc-1", "", "", "", "", day("2024-03-31"), day("2024-03-31"), -1)
+	f.Add(" ", "\u00a0", "\u2028", "\u200b", "\\", int64(1), int64(-1), 0)
+
+	f.Fuzz(func(t *testing.T, account, status, class, in1, in2 string, fromSec, toSec int64, limit int) {
+		const maxLimit = 500
+		var from, to time.Time
+		if fromSec != 0 {
+			from = time.Unix(fromSec, 0).UTC()
+		}
+		if toSec != 0 {
+			to = time.Unix(toSec, 0).UTC()
+		}
+		var (
+			b       filterBuilder
+			want    []fuzzCond
+			invalid bool
+			given   []string // every value passed, for the leak check
+		)
+		refused := func(v string) bool {
+			return !utf8.ValidString(v) || strings.ContainsFunc(v, func(r rune) bool { return r == '\'' || unicode.IsControl(r) })
+		}
+		for _, e := range []struct{ field, path, v string }{
+			{"accountId", "account.id", account},
+			{"status", "transaction.status", status},
+			{"class", "transaction.class", class},
+		} {
+			b.eq(e.field, e.path, e.v)
+			if e.v != "" {
+				want = append(want, fuzzCond{e.path, "eq", []string{e.v}})
+				invalid = invalid || refused(e.v)
+				given = append(given, e.v)
+			}
+		}
+		var ins []string
+		for _, v := range []string{in1, in2} {
+			if v != "" {
+				ins = append(ins, v)
+				invalid = invalid || refused(v)
+				given = append(given, v)
+			}
+		}
+		b.op("authorization", "institution.authorization", "in", ins...)
+		if len(ins) > 0 {
+			want = append(want, fuzzCond{"institution.authorization", "in", ins})
+		}
+		b.dateRange("postDate", "transaction.postDate", from, to)
+		const dayLayout = "2006-01-02"
+		sane := func(t time.Time) bool { return t.IsZero() || (t.Year() >= 0 && t.Year() <= 9999) }
+		reversed := false
+		switch {
+		case !from.IsZero() && !to.IsZero():
+			fy, fm, fd := from.Date()
+			ty, tm, td := to.Date()
+			reversed = ty < fy || (ty == fy && (tm < fm || (tm == fm && td < fd)))
+			want = append(want, fuzzCond{"transaction.postDate", "bt", []string{from.Format(dayLayout), to.Format(dayLayout)}})
+		case !from.IsZero():
+			want = append(want, fuzzCond{"transaction.postDate", "gteq", []string{from.Format(dayLayout)}})
+		case !to.IsZero():
+			want = append(want, fuzzCond{"transaction.postDate", "lteq", []string{to.Format(dayLayout)}})
+		}
+		invalid = invalid || reversed || limit < 0 || limit > maxLimit
+
+		q, err := b.query(limit, maxLimit)
+		if err != nil {
+			if !errors.Is(err, ErrValidation) {
+				t.Fatalf("query error %v does not match ErrValidation", err)
+			}
+			leaves := []error{err}
+			if j, ok := err.(interface{ Unwrap() []error }); ok {
+				leaves = j.Unwrap()
+			}
+			for _, l := range leaves {
+				var ve *ValidationError
+				if !errors.As(l, &ve) || ve.Field == "" || ve.Reason == "" {
+					t.Fatalf("query error %#v is not a *ValidationError", l)
+				}
+			}
+			msg := err.Error()
+			for _, v := range given {
+				if len(v) >= 8 && strings.Contains(msg, v) {
+					t.Fatalf("validation error %q quotes the value %q", msg, v)
+				}
+			}
+			if !invalid && sane(from) && sane(to) {
+				t.Fatalf("query refused valid input: %v", err)
+			}
+			return
+		}
+		if invalid && sane(from) && sane(to) {
+			t.Fatalf("query accepted invalid input: filter %q, limit %d", q.Get("filter"), limit)
+		}
+		if limit > 0 && q.Get("limit") != strconv.Itoa(limit) {
+			t.Fatalf("limit = %q, want %d", q.Get("limit"), limit)
+		}
+		if limit == 0 && q.Has("limit") {
+			t.Fatalf("limit %q for 0", q.Get("limit"))
+		}
+		// The query survives encoding and decoding.
+		back, perr := url.ParseQuery(q.Encode())
+		if perr != nil || back.Get("filter") != q.Get("filter") {
+			t.Fatalf("filter does not survive URL encoding: %q, %v", q.Get("filter"), perr)
+		}
+
+		got, perr := fuzzParseFilter(q.Get("filter"))
+		if perr != nil {
+			t.Fatalf("filter %q does not parse back: %v", q.Get("filter"), perr)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("filter %q has %d conditions, want %d", q.Get("filter"), len(got), len(want))
+		}
+		for i := range want {
+			g, w := got[i], want[i]
+			if g.path != w.path || g.op != w.op || !slices.Equal(g.values, w.values) {
+				t.Fatalf("condition %d = %+v, want %+v (filter %q)", i, g, w, q.Get("filter"))
+			}
+			for _, v := range g.values {
+				if !utf8.ValidString(v) || strings.ContainsFunc(v, unicode.IsControl) {
+					// Found by fuzzing: quoteFilterValue refuses only ASCII
+					// control characters; C1 controls (U+0080-U+009F, such
+					// as NEL) and bytes that are not UTF-8 pass.
+					t.Fatalf("filter value %q has a control character or is not UTF-8", v)
+				}
+			}
+		}
+	})
+}
+
+// fuzzCond is one condition of a parsed filter.
+type fuzzCond struct {
+	path, op string
+	values   []string
+}
+
+// fuzzParseFilter parses Basiq's filter grammar as this library writes it:
+// conditions path.op('v',...) joined by commas; a value is everything between
+// a pair of single quotes and may hold neither a quote nor an ASCII control
+// character.
+func fuzzParseFilter(s string) ([]fuzzCond, error) {
+	var out []fuzzCond
+	if s == "" {
+		return nil, nil
+	}
+	for {
+		open := strings.IndexByte(s, '(')
+		if open < 0 {
+			return nil, fmt.Errorf("no '(' in %q", s)
+		}
+		head := s[:open]
+		dot := strings.LastIndexByte(head, '.')
+		if dot <= 0 || dot == len(head)-1 || strings.ContainsAny(head, "',) ") {
+			return nil, fmt.Errorf("bad path.op %q", head)
+		}
+		c := fuzzCond{path: head[:dot], op: head[dot+1:]}
+		s = s[open+1:]
+		for {
+			if !strings.HasPrefix(s, "'") {
+				return nil, fmt.Errorf("value does not start with a quote: %q", s)
+			}
+			end := strings.IndexByte(s[1:], '\'')
+			if end < 0 {
+				return nil, fmt.Errorf("unterminated value: %q", s)
+			}
+			v := s[1 : 1+end]
+			if strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+				return nil, fmt.Errorf("control character in value %q", v)
+			}
+			c.values = append(c.values, v)
+			s = s[2+end:]
+			if strings.HasPrefix(s, ",") {
+				s = s[1:]
+				continue
+			}
+			if !strings.HasPrefix(s, ")") {
+				return nil, fmt.Errorf("value not followed by ',' or ')': %q", s)
+			}
+			s = s[1:]
+			break
+		}
+		out = append(out, c)
+		if s == "" {
+			return out, nil
+		}
+		if !strings.HasPrefix(s, ",") {
+			return nil, fmt.Errorf("condition not followed by ',': %q", s)
+		}
+		s = s[1:]
 	}
 }

@@ -1,6 +1,7 @@
 package basiq
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -73,4 +74,25 @@ func TestListingPagesAreBounded(t *testing.T) {
 	require.ErrorIs(t, last, ErrInvalidResponse)
 	assert.Equal(t, limit, n)
 	assert.Equal(t, limit, calls(mt, "GET "+testBase+"/users/u1/accounts"))
+}
+
+func TestNextLinkOutsideBasePathEndsPaging(t *testing.T) {
+	t.Parallel()
+	for _, link := range linksOutsidePrefix {
+		t.Run(link, func(t *testing.T) {
+			t.Parallel()
+			c, mt, unexpected := newPrefixClient(t)
+			page, err := json.Marshal(map[string]any{
+				"type": "list", "data": []map[string]string{{"type": "account", "id": "a1"}},
+				"links": map[string]string{"next": link},
+			})
+			require.NoError(t, err)
+			mt.RegisterResponder(http.MethodGet, prefixBase+"/users/u1/accounts", jsonResp(http.StatusOK, string(page)))
+
+			_, err = c.Accounts.List(t.Context(), "u1", nil)
+			require.ErrorIs(t, err, ErrInvalidResponse)
+			assert.Equal(t, 1, calls(mt, "GET "+prefixBase+"/users/u1/accounts"))
+			assert.Empty(t, unexpected(), "no request outside the base URL")
+		})
+	}
 }

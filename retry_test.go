@@ -2,8 +2,10 @@ package basiq
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -196,4 +198,118 @@ func TestBackoffHonoursRetryAfter(t *testing.T) {
 		assert.LessOrEqual(t, d, time.Second)
 	}
 	assert.LessOrEqual(t, backoff(100*time.Millisecond, time.Second, 0, nil), 100*time.Millisecond)
+}
+
+func TestBackoffAndPollStayInBounds(t *testing.T) {
+	t.Parallel()
+	for attempt := range 6 {
+		for range 200 {
+			d := backoff(500*time.Millisecond, 10*time.Second, attempt, nil)
+			require.GreaterOrEqual(t, d, 500*time.Millisecond)
+			require.LessOrEqual(t, d, 10*time.Second)
+		}
+	}
+}
+
+func TestRetries(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name      string
+		method    string
+		safe      bool
+		responses []int
+		wantCalls int
+		wantErr   int // status of the final *APIError, 0 for success
+	}{
+		{"GET 503 then ok", http.MethodGet, true, []int{503, 200}, 2, 0},
+		{"GET 500 502 504 then ok", http.MethodGet, true, []int{500, 502, 504, 200}, 4, 0},
+		{"GET 429 then ok", http.MethodGet, true, []int{429, 200}, 2, 0},
+		{"GET budget exhausted", http.MethodGet, true, []int{503, 503, 503, 503, 503}, 4, 503},
+		{"GET 400 not retried", http.MethodGet, true, []int{400, 200}, 1, 400},
+		{"GET 404 not retried", http.MethodGet, true, []int{404, 200}, 1, 404},
+		{"unmarked POST not retried", http.MethodPost, false, []int{503, 200}, 1, 503},
+		{"marked POST retried", http.MethodPost, true, []int{503, 200}, 2, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, mt := newMockClient(t)
+			var i atomic.Int32
+			mt.RegisterResponder(tc.method, testBase+"/things", func(r *http.Request) (*http.Response, error) {
+				status := tc.responses[min(int(i.Add(1))-1, len(tc.responses)-1)]
+				if status == 200 {
+					return jsonResp(200, `{"ok":true}`)(r)
+				}
+				return jsonResp(status, `{"type":"list","correlationId":"c1","data":[{"code":"x"}]}`)(r)
+			})
+			var body any
+			if tc.method == http.MethodPost {
+				body = map[string]string{"a": "b"}
+			}
+			var opts []requestOption
+			if tc.safe && tc.method == http.MethodPost {
+				opts = append(opts, withRetry())
+			}
+			var out struct{ OK bool }
+			_, err := c.call(context.Background(), tc.method, "things", body, &out, opts...)
+			assert.Equal(t, tc.wantCalls, calls(mt, tc.method+" "+testBase+"/things"))
+			if tc.wantErr == 0 {
+				require.NoError(t, err)
+				assert.True(t, out.OK)
+				return
+			}
+			var apiErr *APIError
+			require.ErrorAs(t, err, &apiErr)
+			assert.Equal(t, tc.wantErr, apiErr.StatusCode)
+			assert.Equal(t, "c1", apiErr.CorrelationID)
+		})
+	}
+}
+
+func TestRetryOnNetworkError(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	var i atomic.Int32
+	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", func(r *http.Request) (*http.Response, error) {
+		if i.Add(1) < 3 {
+			return nil, errors.New("connection reset by peer")
+		}
+		return jsonResp(200, `{"id":"j1","steps":[]}`)(r)
+	})
+	job, err := c.Jobs.Get(context.Background(), "j1")
+	require.NoError(t, err)
+	assert.Equal(t, "j1", job.ID)
+	assert.Equal(t, 3, calls(mt, "GET "+testBase+"/jobs/j1"))
+}
+
+func TestRetryAfterDelaysTheRetry(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t, WithRetryWait(time.Millisecond, 2*time.Second))
+	var first time.Time
+	var gap time.Duration
+	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", func(r *http.Request) (*http.Response, error) {
+		if first.IsZero() {
+			first = time.Now()
+			resp := httpmock.NewStringResponse(429, `{"type":"list","data":[{"code":"too-many-requests"}]}`)
+			resp.Header.Set("Retry-After", "1")
+			return resp, nil
+		}
+		gap = time.Since(first)
+		return jsonResp(200, `{"id":"j1","steps":[]}`)(r)
+	})
+	_, err := c.Jobs.Get(context.Background(), "j1")
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, gap, 900*time.Millisecond, "the retry waited for Retry-After")
+}
+
+func TestRetryStopsOnCancel(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t, WithRetryWait(10*time.Second, 10*time.Second))
+	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", jsonResp(503, `{}`))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.Jobs.Get(ctx, "j1")
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), 2*time.Second)
 }

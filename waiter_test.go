@@ -25,7 +25,7 @@ import (
 // only. Each scenario's population is waited on by a fixed 1 s poller
 // (Basiq's own UI) and by Client.WaitForJob, on two fresh servers with the
 // same seed, so both see the same jobs. TestWaitForJobMeetsTargets runs a
-// reduced population in every `go test`; perf_waiter_harness_test.go (build
+// reduced population in every `go test`; harness_waiter_test.go (build
 // tag harness) runs the full one and prints the table of BENCHMARKS.md.
 
 // simBank is a bank of the population, with the mean duration of each step,
@@ -451,7 +451,7 @@ func simRunSeeds(t *testing.T, scenario int, seeds []uint64, n int, p simPoller)
 // <= 1.5 s (the issue's targets); GETs <= 0.9x the fixed poller's and lag
 // p50 within 60 ms of its p50 (the issue asks for 0.8x and no worse: with
 // 240 jobs the fixed poller's own p50 varies by about that much, and the
-// full harness, perf_waiter_harness_test.go, reports where 0.8x is missed).
+// full harness, harness_waiter_test.go, reports where 0.8x is missed).
 func TestWaitForJobMeetsTargets(t *testing.T) {
 	var rows []string
 	seeds := []uint64{1, 2, 3}

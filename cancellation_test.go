@@ -105,10 +105,10 @@ func cancelDuringTokenFetch(t *testing.T) time.Duration {
 	elapsed, err := cancelAndMeasure(t, func(ctx context.Context) error {
 		_, err := client.Jobs.Get(ctx, "j1")
 		return err
-	}, func() bool { return cancelCount(srv, http.MethodPost, "/token") == 1 }, 0)
+	}, func() bool { return countRequests(srv, http.MethodPost, "/token") == 1 }, 0)
 
 	require.ErrorIs(t, err, context.Canceled)
-	assert.Equal(t, 0, cancelCount(srv, http.MethodGet, "/jobs/"), "the call went on past the token fetch")
+	assert.Equal(t, 0, countRequests(srv, http.MethodGet, "/jobs/"), "the call went on past the token fetch")
 	return elapsed
 }
 
@@ -135,7 +135,7 @@ func cancelDuringRetrySleep(t *testing.T) time.Duration {
 	require.ErrorIs(t, err, context.Canceled)
 	var apiErr *basiq.APIError
 	assert.False(t, errors.As(err, &apiErr), "a cancelled retry wait reports the 503: %v", err)
-	assert.Equal(t, 1, cancelCount(srv, http.MethodGet, "/jobs/j1"), "the request was tried again")
+	assert.Equal(t, 1, countRequests(srv, http.MethodGet, "/jobs/j1"), "the request was tried again")
 	return elapsed
 }
 
@@ -163,7 +163,7 @@ func cancelDuringPollSleep(t *testing.T) time.Duration {
 
 	require.ErrorIs(t, err, context.Canceled)
 	assert.Same(t, job, last, "WaitForJob returns the last job seen beside the error")
-	assert.Equal(t, 0, cancelCount(srv, http.MethodGet, "/jobs/"), "the job was polled before the sleep ended")
+	assert.Equal(t, 0, countRequests(srv, http.MethodGet, "/jobs/"), "the job was polled before the sleep ended")
 	return elapsed
 }
 
@@ -332,18 +332,6 @@ func cancelAndMeasure(t *testing.T, call func(context.Context) error, atStage fu
 	}
 }
 
-// cancelCount counts the requests srv saw with method whose path starts
-// with prefix.
-func cancelCount(srv *basiqtest.Server, method, prefix string) int {
-	n := 0
-	for _, r := range srv.Requests() {
-		if r.Method == method && strings.HasPrefix(r.Path, prefix) {
-			n++
-		}
-	}
-	return n
-}
-
 // cancelClosed reports whether ch is closed, as a stage check.
 func cancelClosed(ch <-chan struct{}) func() bool {
 	return func() bool {
@@ -354,4 +342,27 @@ func cancelClosed(ch <-chan struct{}) func() bool {
 			return false
 		}
 	}
+}
+
+// TestNoGoroutineLeftAfterCancelledWait is not parallel, so no other test's
+// goroutines are running when it checks.
+func TestNoGoroutineLeftAfterCancelledWait(t *testing.T) {
+	srv := basiqtest.NewServer(basiqtest.WithStepDuration(time.Hour))
+	client := srv.Client()
+	userID := srv.AddUser("leak@hooli.example")
+	job, err := client.Connections.Create(testCtx(t), userID, hooli(basiqtest.LoginGavinBelson, basiqtest.PasswordGavinBelson))
+	require.NoError(t, err)
+	ignore := goleak.IgnoreCurrent()
+
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		_, err := client.WaitForJob(ctx, job, basiq.WithPollInterval(5*time.Millisecond, 10*time.Millisecond))
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	require.ErrorIs(t, <-done, context.Canceled)
+	srv.Close() // closes the loopback connections the client kept alive
+	goleak.VerifyNone(t, ignore)
 }
