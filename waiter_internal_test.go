@@ -8,6 +8,7 @@ package basiq
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -15,8 +16,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
+	"github.com/jarcoal/httpmock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -721,6 +724,109 @@ func TestJobLinkOutsideBasePathFallsBackToJobsID(t *testing.T) {
 			assert.Equal(t, "1", job.ID)
 			assert.Equal(t, 1, calls(mt, "GET "+prefixBase+"/jobs/1"), "the job is read from /jobs/{id} under the base URL")
 			assert.Empty(t, unexpected(), "no request outside the base URL")
+		})
+	}
+}
+
+// TestWaitReportsANewChallengeBesideTheAnsweredOne checks that a new
+// challenge on a later step is reported while the API still shows the
+// answered one on an earlier step, and that a failure after the answered
+// challenge is reported too.
+func TestWaitReportsANewChallengeBesideTheAnsweredOne(t *testing.T) {
+	t.Parallel()
+	first := `{"type":"mfa","method":"token","description":"Code sent to 04xx?","input":["Code"]}`
+	second := `{"type":"mfa","method":"token","description":"Second code?","input":["Code"]}`
+	failed := `{"code":"invalid-credentials","title":"Wrong code"}`
+	before := jobBody(t, "j1", stepSpec{stVerify, "in-progress", first}, stepSpec{stMFA, "pending", ""}, stepSpec{stAccounts, "pending", ""})
+	for _, tc := range []struct {
+		name  string
+		after string
+		check func(t *testing.T, err error)
+	}{
+		{"a new challenge on the next step", jobBody(t, "j1", stepSpec{stVerify, "in-progress", first}, stepSpec{stMFA, "in-progress", second}, stepSpec{stAccounts, "pending", ""}),
+			func(t *testing.T, err error) {
+				var ch *MFAChallenge
+				require.ErrorAs(t, err, &ch)
+				assert.Equal(t, "Second code?", ch.Description)
+			}},
+		{"a failure on the next step", jobBody(t, "j1", stepSpec{stVerify, "in-progress", first}, stepSpec{stMFA, "failed", failed}, stepSpec{stAccounts, "pending", ""}),
+			func(t *testing.T, err error) {
+				var je *JobError
+				require.ErrorAs(t, err, &je)
+				assert.Equal(t, "invalid-credentials", je.Code)
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, mt := newMockClient(t)
+			mt.RegisterResponder(http.MethodPost, testBase+"/token", scopedTokens(t))
+			mt.RegisterResponder(http.MethodPost, mfaURL, jsonResp(http.StatusAccepted, `{"type":"job","id":"j1"}`))
+			// The first wait's poll and RespondMFA's read show the first
+			// challenge; then the job moves on while still showing it.
+			mt.RegisterResponder(http.MethodGet, jobURL, jobSequence(before, before, tc.after))
+			_, err := c.WaitForJob(waitCtx(t), &Job{ID: "j1"}, fastPoll)
+			require.ErrorIs(t, err, ErrMFARequired)
+			job, err := c.Jobs.RespondMFA(t.Context(), "j1", "1234")
+			require.NoError(t, err)
+			_, err = c.WaitForJob(waitCtx(t), job, fastPoll)
+			tc.check(t, err)
+		})
+	}
+}
+
+// TestWaitNotHeldUpByTheInstitutionLookup checks that the read WaitForJob
+// makes to find a job's institution (its connection, then the institution)
+// never holds up the polls: whether that read hangs, fails or asks to come
+// back in a minute, the job's end is still seen within about a second.
+func TestWaitNotHeldUpByTheInstitutionLookup(t *testing.T) {
+	hang := func(r *http.Request) (*http.Response, error) {
+		<-r.Context().Done()
+		return nil, r.Context().Err()
+	}
+	later := func(r *http.Request) (*http.Response, error) {
+		resp := httpmock.NewStringResponse(http.StatusServiceUnavailable, `{}`)
+		resp.Header.Set("Retry-After", "60")
+		return resp, nil
+	}
+	for _, tc := range []struct {
+		name             string
+		connection, inst httpmock.Responder
+	}{
+		{"connection read hangs", hang, nil},
+		{"connection read asks for a minute", later, nil},
+		{"connection read fails", jsonResp(http.StatusInternalServerError, `{}`), nil},
+		{"institution read hangs", jsonResp(http.StatusOK, `{"id":"c1","institution":{"id":"AU00000"}}`), hang},
+		{"institution read asks for a minute", jsonResp(http.StatusOK, `{"id":"c1","institution":{"id":"AU00000"}}`), later},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				c, mt := newMockClient(t)
+				start := time.Now()
+				end := start.Add(5 * time.Second)
+				mt.RegisterResponder(http.MethodGet, jobURL, func(r *http.Request) (*http.Response, error) {
+					status := "in-progress"
+					if !time.Now().Before(end) {
+						status = "success"
+					}
+					verify := "success"
+					if time.Since(start) < time.Second {
+						verify = "in-progress"
+					}
+					body := fmt.Sprintf(`{"id":"j1","steps":[{"title":"verify-credentials","status":%q},{"title":"retrieve-accounts","status":%q}],
+						"links":{"self":%q,"source":"https://api.test/users/u1/connections/c1"}}`, verify, status, jobURL)
+					return jsonResp(http.StatusOK, body)(r)
+				})
+				mt.RegisterResponder(http.MethodGet, testBase+"/users/u1/connections/c1", tc.connection)
+				if tc.inst != nil {
+					mt.RegisterResponder(http.MethodGet, testBase+"/institutions/AU00000", tc.inst)
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+				defer cancel()
+				job, err := c.WaitForJob(ctx, &Job{ID: "j1"})
+				require.NoError(t, err)
+				assert.Equal(t, StepStatusSuccess, job.Step(StepRetrieveAccounts).Status)
+				assert.Less(t, time.Since(end), 1500*time.Millisecond, "the end was seen promptly")
+			})
 		})
 	}
 }
