@@ -25,6 +25,9 @@ const (
 	DefaultBaseURL = "https://au-api.basiq.io"
 	// DefaultVersion is the basiq-version header value sent when no [WithVersion] option is given.
 	DefaultVersion = "2.0"
+	// DefaultConsentURL is the address of Basiq's hosted Consent UI, used by
+	// [Client.ConsentURL] when no [WithConsentBaseURL] option is given.
+	DefaultConsentURL = "https://consent.basiq.io/home"
 	// EnvAPIKey is the environment variable read for the API key when no [WithAPIKey] option is given.
 	EnvAPIKey = "BASIQ_API_KEY"
 
@@ -76,11 +79,13 @@ type Client struct {
 
 	common service
 
-	baseURL   *url.URL
-	apiKey    hidden[string]
-	version   string
-	userAgent string
-	logger    *slog.Logger
+	baseURL *url.URL
+	// consentURL is the Consent UI's address, for ConsentURL.
+	consentURL *url.URL
+	apiKey     hidden[string]
+	version    string
+	userAgent  string
+	logger     *slog.Logger
 	// retryMin is the shortest wait before a retry: a Retry-After that
 	// would reach the context's deadline is judged against it.
 	retryMin time.Duration
@@ -113,6 +118,9 @@ func NewClient(opts ...Option) (*Client, error) {
 		return nil, err
 	}
 	o.baseURL = base
+	if o.consentURL, err = parseConsentURL(DefaultConsentURL); err != nil {
+		return nil, err
+	}
 	for _, opt := range opts {
 		if opt == nil {
 			continue
@@ -125,12 +133,13 @@ func NewClient(opts ...Option) (*Client, error) {
 		return nil, &ValidationError{Field: "apiKey", Reason: "no API key: use WithAPIKey or set " + EnvAPIKey}
 	}
 	c := &Client{
-		baseURL:   o.baseURL,
-		apiKey:    hide(o.apiKey),
-		version:   o.version,
-		userAgent: o.userAgent,
-		logger:    o.logger,
-		retryMin:  o.retryMin,
+		baseURL:    o.baseURL,
+		consentURL: o.consentURL,
+		apiKey:     hide(o.apiKey),
+		version:    o.version,
+		userAgent:  o.userAgent,
+		logger:     o.logger,
+		retryMin:   o.retryMin,
 	}
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)

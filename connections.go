@@ -180,7 +180,14 @@ func (p ConnectionParams) Validate(inst *Institution) error {
 // refused before the request was written, 429, 503), and at most once, after
 // the minimum wait, when the outcome is unknown (500, 502, 504, or a network
 // error after the request may have been written).
+//
+// API version 3.0 has no connection creation: on a 3.0 client Create is
+// refused before any request with an error matching [errors.ErrUnsupported];
+// use [Client.ConsentURL].
 func (s *ConnectionsService) Create(ctx context.Context, userID string, p ConnectionParams) (*Job, error) {
+	if err := s.client.unsupportedOn3("POST /users/{userId}/connections (Connections.Create)", "Client.ConsentURL to send the customer to the Consent UI"); err != nil {
+		return nil, err
+	}
 	var errs []error
 	if err := checkID("userId", userID); err != nil {
 		errs = append(errs, err)
@@ -333,7 +340,12 @@ func (p ConnectionUpdateParams) wire(hide func(string) string) connectionUpdateB
 // before anything is sent. Like [ConnectionsService.Create] it returns the
 // running job with Reused set when one was already under way, and it is
 // repeated under the same rules, so the password reaches Basiq at most twice.
+// On a 3.0 client it is refused like [ConnectionsService.Create]; use
+// [Client.ConsentURL] with [ConsentUpdate] or [ConsentReauthorise].
 func (s *ConnectionsService) Update(ctx context.Context, userID, connectionID string, p ConnectionUpdateParams) (*Job, error) {
+	if err := s.client.unsupportedOn3("POST /users/{userId}/connections/{id} (Connections.Update)", "Client.ConsentURL with ConsentUpdate or ConsentReauthorise"); err != nil {
+		return nil, err
+	}
 	errs := []error{checkIDs("userId", userID, "connectionId", connectionID)}
 	if strings.TrimSpace(p.Password) == "" {
 		errs = append(errs, &ValidationError{Field: "password", Reason: "required"})

@@ -130,10 +130,16 @@ func (in *Institution) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Get returns one institution: GET /institutions/{id}. Each answer also
+// Get returns one institution: GET /institutions/{id}. API version 3.0 has
+// no /institutions: on a 3.0 client Get is refused before any request with
+// an error matching [errors.ErrUnsupported]; use [ConnectorsService.Get].
+// Each answer also
 // refreshes the client's cache of institutions, which
 // [ConnectionsService.Create] consults to validate its arguments.
 func (s *InstitutionsService) Get(ctx context.Context, id string) (*Institution, error) {
+	if err := s.client.unsupportedOn3("GET /institutions/{id}", "Client.Connectors (GET /connectors/{id}/{method})"); err != nil {
+		return nil, err
+	}
 	if err := checkID("institution.id", id); err != nil {
 		return nil, err
 	}
@@ -269,8 +275,13 @@ func (f *InstitutionFilter) query() (url.Values, error) {
 }
 
 // List returns institutions: GET /institutions, narrowed by f (nil for all).
+// On a 3.0 client it is refused like [InstitutionsService.Get]; use
+// [ConnectorsService.List].
 // The answer also refreshes the client's cache of institutions.
 func (s *InstitutionsService) List(ctx context.Context, f *InstitutionFilter) ([]Institution, error) {
+	if err := s.client.unsupportedOn3("GET /institutions", "Client.Connectors (GET /connectors)"); err != nil {
+		return nil, err
+	}
 	list, err := listAll[Institution](ctx, s.client, "institutions", f)
 	if err != nil {
 		return nil, err

@@ -91,7 +91,7 @@ func (s *JobsService) RespondMFA(ctx context.Context, jobID string, answers ...s
 		answered = pendingChallenge(before)
 	}
 	opts := []requestOption{withScope(scopeClient), withSecrets(answers...)}
-	if v := s.client.version; v == "1.0" || v == "2.0" {
+	if !versionAtLeast(s.client.version, mfaVersion) {
 		opts = append(opts, withHeader("basiq-version", mfaVersion)) // the endpoint exists from 2.1
 	}
 	job := new(Job)
