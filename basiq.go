@@ -76,6 +76,18 @@ type Client struct {
 	Accounts *AccountsService
 	// Transactions reads a user's transactions.
 	Transactions *TransactionsService
+	// Connectors reads the ways to reach each institution (3.0's
+	// replacement for Institutions; both versions have it).
+	Connectors *ConnectorsService
+	// Consents reads and revokes a user's consents (3.0).
+	Consents *ConsentsService
+	// AuthLinks manages a user's auth link (from 2.1).
+	AuthLinks *AuthLinksService
+	// Statements uploads bank statements (PDF or CSV) in place of a
+	// connection.
+	Statements *StatementsService
+	// Events reads what happened to users, connections and consents (3.0).
+	Events *EventsService
 
 	common service
 
@@ -197,6 +209,11 @@ func NewClient(opts ...Option) (*Client, error) {
 	c.Users = (*UsersService)(&c.common)
 	c.Accounts = (*AccountsService)(&c.common)
 	c.Transactions = (*TransactionsService)(&c.common)
+	c.Connectors = (*ConnectorsService)(&c.common)
+	c.Consents = (*ConsentsService)(&c.common)
+	c.AuthLinks = (*AuthLinksService)(&c.common)
+	c.Statements = (*StatementsService)(&c.common)
+	c.Events = (*EventsService)(&c.common)
 	c.auth = hide(&tokenSource{client: c})
 	c.insts = newInstitutionCache()
 	c.waits = newWaitMemory()

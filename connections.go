@@ -226,8 +226,15 @@ const (
 	// ConnectionActive: the connection can be refreshed.
 	ConnectionActive ConnectionStatus = "active"
 	// ConnectionInvalid: the credentials stopped working; the connection
-	// cannot refresh until [ConnectionsService.Update] gives a new password.
+	// cannot refresh until [ConnectionsService.Update] gives a new password
+	// (on 3.0, until the customer reauthorises it in the Consent UI).
 	ConnectionInvalid ConnectionStatus = "invalid"
+	// ConnectionInit: API version 3.0; the connection is being set up in
+	// the Consent UI.
+	ConnectionInit ConnectionStatus = "init"
+	// ConnectionPreInit: API version 3.0; the customer left the Consent UI
+	// before the connection was made.
+	ConnectionPreInit ConnectionStatus = "pre-init"
 )
 
 // Connection is a user's link to one institution, as
@@ -401,3 +408,16 @@ func (s *ConnectionsService) Delete(ctx context.Context, userID, connectionID st
 }
 
 func (x *Connection) resourceID() string { return x.ID }
+
+// Purge removes all the data a connection brought (accounts, transactions)
+// while keeping the connection: POST /users/{userId}/connections/{id}/purge
+// (API version 3.0; active connections only). Purging again changes
+// nothing, so the request is repeated like a read after a network error or
+// a 429/5xx answer.
+func (s *ConnectionsService) Purge(ctx context.Context, userID, connectionID string) error {
+	if err := checkIDs("userId", userID, "connectionId", connectionID); err != nil {
+		return err
+	}
+	_, err := s.client.call(ctx, http.MethodPost, pathf("users/%s/connections/%s/purge", userID, connectionID), nil, nil, withRetry())
+	return err
+}

@@ -118,16 +118,21 @@ func (in *Institution) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*in = Institution(raw.plain)
-	in.Tier = ""
-	if t := bytes.TrimSpace(raw.Tier); len(t) > 0 && !bytes.Equal(t, []byte("null")) {
-		var s string
-		if json.Unmarshal(t, &s) == nil {
-			in.Tier = s
-		} else {
-			in.Tier = strings.Trim(string(t), `"`)
-		}
-	}
+	in.Tier = tierOf(raw.Tier)
 	return nil
+}
+
+// tierOf reads a tier given as a string or a number; "" for none.
+func tierOf(raw json.RawMessage) string {
+	t := bytes.TrimSpace(raw)
+	if len(t) == 0 || bytes.Equal(t, []byte("null")) {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(t, &s) == nil {
+		return s
+	}
+	return strings.Trim(string(t), `"`)
 }
 
 // Get returns one institution: GET /institutions/{id}. API version 3.0 has

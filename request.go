@@ -41,6 +41,11 @@ type callConfig struct {
 	secrets []string
 	// header holds extra headers, set after the common ones.
 	header []string // name, value pairs
+	// stream, when set, is the request body, read while the request is
+	// sent rather than held in memory, with its content type; see
+	// withStream.
+	stream     func() (io.Reader, error)
+	streamType string
 }
 
 // withRetry lets a POST be repeated on a network error or a 429/5xx answer,
@@ -83,6 +88,19 @@ func withScope(scope string) requestOption {
 // withHeader sets a header on the call, after the common ones.
 func withHeader(name, value string) requestOption {
 	return func(c *callConfig) { c.header = append(c.header, name, value) }
+}
+
+// withStream sends a body read while the request is sent (a file upload),
+// never held whole in memory. open is called for each attempt the transport
+// makes (and once before, to probe for a length); a body that can be read
+// only once must fail the attempts after the first. Such a call is never
+// repeated: not on a 429/5xx answer, nor after a refused token, nor through
+// a redirect.
+func withStream(contentType string, open func() (io.Reader, error)) requestOption {
+	return func(c *callConfig) {
+		c.stream, c.streamType = open, contentType
+		c.policy.safe, c.policy.noRedirect = false, true
+	}
 }
 
 // withAPIKey authenticates the call with the API key (POST /token only); no
@@ -144,6 +162,9 @@ func (c *Client) newRequest(ctx context.Context, method, path string, body any, 
 	if raw != nil {
 		rawBody = raw
 	}
+	if cfg.stream != nil {
+		rawBody, contentType = retryablehttp.ReaderFunc(cfg.stream), cfg.streamType
+	}
 	req, err := retryablehttp.NewRequestWithContext(ctx, method, u.String(), rawBody)
 	if err != nil {
 		return nil, fmt.Errorf("basiq: building request: %w", err)
@@ -185,8 +206,9 @@ func (c *Client) do(req *retryablehttp.Request, cfg *callConfig, v any) (*http.R
 			c.logger.LogAttrs(req.Context(), slog.LevelDebug, "basiq: access token rejected, renewing")
 			c.auth.value().invalidate(cfg.scope, tok)
 			// A request carrying bank credentials counts this repeat
-			// against its one repeat after an unknown outcome.
-			if cfg.policy.once() {
+			// against its one repeat after an unknown outcome; a streamed
+			// body cannot be sent again.
+			if cfg.stream == nil && cfg.policy.once() {
 				continue
 			}
 		}
