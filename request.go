@@ -46,6 +46,9 @@ type callConfig struct {
 	// withStream.
 	stream     func() (io.Reader, error)
 	streamType string
+	// bearer, when set, is the access token the call is sent with instead
+	// of one of the client's own; see withBearer.
+	bearer string
 }
 
 // withRetry lets a POST be repeated on a network error or a 429/5xx answer,
@@ -101,6 +104,13 @@ func withStream(contentType string, open func() (io.Reader, error)) requestOptio
 		c.stream, c.streamType = open, contentType
 		c.policy.safe, c.policy.noRedirect = false, true
 	}
+}
+
+// withBearer sends the call with this access token (a CLIENT_ACCESS token
+// bound to a user) rather than one the client keeps; an answer refusing it
+// is returned as it is, without a renewal.
+func withBearer(tok string) requestOption {
+	return func(c *callConfig) { c.bearer = tok }
 }
 
 // withAPIKey authenticates the call with the API key (POST /token only); no
@@ -196,13 +206,16 @@ func (c *Client) requestSecrets(req *retryablehttp.Request, cfg *callConfig) []s
 // the token expired or is invalid gets one fresh token and one more try.
 func (c *Client) do(req *retryablehttp.Request, cfg *callConfig, v any) (*http.Response, error) {
 	for attempt := 0; ; attempt++ {
-		tok, err := c.auth.value().token(req.Context(), cfg.scope)
-		if err != nil {
-			return nil, err
+		tok := cfg.bearer
+		if tok == "" {
+			var err error
+			if tok, err = c.auth.value().token(req.Context(), cfg.scope); err != nil {
+				return nil, err
+			}
 		}
 		req.Header.Set("Authorization", "Bearer "+tok)
 		resp, err := c.send(req, cfg, v)
-		if attempt == 0 && isTokenRejected(err) {
+		if attempt == 0 && cfg.bearer == "" && isTokenRejected(err) {
 			c.logger.LogAttrs(req.Context(), slog.LevelDebug, "basiq: access token rejected, renewing")
 			c.auth.value().invalidate(cfg.scope, tok)
 			// A request carrying bank credentials counts this repeat
