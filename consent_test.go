@@ -75,7 +75,7 @@ func TestTokensAreRequestedWithTheClientsVersion(t *testing.T) {
 			var versions []string
 			mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", func(r *http.Request) (*http.Response, error) {
 				versions = append(versions, r.Header.Get("basiq-version"))
-				return jsonResp(200, `{"id":"j1","steps":[{"title":"verify-credentials","status":"in-progress"}]}`)(r)
+				return jsonResp(200, `{"id":"j1","steps":[{"title":"verify-credentials","status":"in-progress"}],"links":{"source":"/users/u1/connections/c1"}}`)(r)
 			})
 			mt.RegisterResponder(http.MethodPost, testBase+"/jobs/j1/mfa", jsonResp(202, `{"id":"j1"}`))
 			ctx := context.Background()
@@ -88,6 +88,11 @@ func TestTokensAreRequestedWithTheClientsVersion(t *testing.T) {
 			assert.Equal(t, tokenRequest{Scope: scopeServer, Version: tc.serverTok}, got[0])
 			assert.Equal(t, scopeClient, got[1].Scope)
 			assert.Equal(t, tc.clientTok, got[1].Version, "the MFA token needs at least 2.1, and the client's version from there")
+			if versionAtLeast(tc.clientTok, "3.0") {
+				assert.Equal(t, "u1", got[1].UserID, "3.0 binds it to the job's user")
+			} else {
+				assert.Empty(t, got[1].UserID)
+			}
 			assert.Equal(t, tc.serverTok, versions[0], "requests repeat the client's version")
 		})
 	}
