@@ -141,9 +141,10 @@ type ConsentLinkParams struct {
 // browser there; the Consent UI redirects it back with the ids of the jobs it
 // started (read them with [ParseConsentRedirect]).
 //
-// An unknown action, or an institution or connection id that no request
-// could carry (blank, control characters, a dot segment), is refused with an
-// error matching [ErrValidation] before any request. The link carries a
+// An unknown action, an institution or connection id that no request could
+// carry (blank, control characters, a dot segment), or a state holding
+// control characters is refused with an error matching [ErrValidation]
+// before any request. The link carries a
 // bearer token for the user until it expires: do not log it. The Consent UI
 // expects a token of API version 3.0 ([WithVersion]("3.0")); on an earlier
 // version the token is asked for as it is and Basiq decides.

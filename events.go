@@ -116,3 +116,20 @@ func (s *EventsService) Get(ctx context.Context, eventID string) (*Event, error)
 	}
 	return ev, nil
 }
+
+// EventType is a kind of event Basiq records, as GET /events/types lists
+// it.
+type EventType struct {
+	// ID names the kind, such as "connection.created"; it is the value of
+	// [EventFilter.Type].
+	ID          string `json:"id"`
+	Description string `json:"description"`
+	Links       Links  `json:"links"`
+}
+
+func (x *EventType) resourceID() string { return x.ID }
+
+// Types lists the kinds of event Basiq records: GET /events/types.
+func (s *EventsService) Types(ctx context.Context) ([]EventType, error) {
+	return listAll[EventType](ctx, s.client, "events/types", nil)
+}

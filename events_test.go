@@ -111,3 +111,21 @@ func TestEventsListRefusesABadFilterBeforeIO(t *testing.T) {
 	assert.Equal(t, 1, n)
 	assert.Zero(t, mt.GetTotalCallCount())
 }
+
+func TestEventsTypesDecodesBasiqsExample(t *testing.T) {
+	t.Parallel()
+	body := specExample(t, "v3/core.yml", "/events/types", "get", "200", "Success")
+	c, mt := newMockClient(t, WithVersion("3.0"))
+	var rec reqRecorder
+	mt.RegisterNoResponder(rec.wrap(jsonResp(http.StatusOK, string(body))))
+	types, err := c.Events.Types(context.Background())
+	require.NoError(t, err)
+	require.NotEmpty(t, types)
+	assert.Equal(t, "account.updated", types[0].ID)
+	assert.Equal(t, "when an account is updated", types[0].Description)
+	assert.Equal(t, "https://au-api.basiq.io/events/types/account.updated", types[0].Links.Self)
+	reqs := rec.all()
+	require.Len(t, reqs, 1)
+	assert.Equal(t, http.MethodGet, reqs[0].Method)
+	assert.Equal(t, "/events/types", reqs[0].Path)
+}
