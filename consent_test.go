@@ -466,3 +466,38 @@ func TestVersion3RefusesTheCallsItDoesNotHave(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParseConsentRedirect checks that any redirect query either yields job
+// ids that each pass checkID (so none can steer a request elsewhere) or is
+// refused with *ValidationErrors of one line each, and never panics.
+func FuzzParseConsentRedirect(f *testing.F) {
+	for _, q := range []string{
+		"jobIds=j1,j2&state=s", "jobIds=", "error=access_denied", "jobIds=..,.", "jobIds=a%0Ab",
+		"jobIds=j1&jobIds=j2", "jobIds=%zz", "state=%E2%80%A8&error=%1B[2J",
+	} {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, rawQuery string) {
+		r, err := ParseConsentRedirect(&url.URL{Scheme: "https", Host: "app.example", Path: "/cb", RawQuery: rawQuery})
+		if err != nil {
+			require.Nil(t, r)
+			errs := []error{err}
+			if j, ok := err.(interface{ Unwrap() []error }); ok {
+				errs = j.Unwrap() // several refused ids, joined
+			}
+			for _, e := range errs {
+				var ve *ValidationError
+				require.ErrorAs(t, e, &ve)
+				require.NotContains(t, e.Error(), "\n")
+				require.NotContains(t, e.Error(), "\x1b")
+			}
+			return
+		}
+		require.NotEmpty(t, r.JobIDs)
+		require.LessOrEqual(t, len(r.JobIDs), maxRedirectJobs)
+		for _, id := range r.JobIDs {
+			require.NoError(t, checkID("jobIds", id))
+			require.NotContains(t, id, ",")
+		}
+	})
+}
