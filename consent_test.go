@@ -259,6 +259,7 @@ func TestClientTokenFormattingNeverShowsTheValue(t *testing.T) {
 			}
 		})
 	}
+	check(t, "GoString", tok.GoString())
 	assert.Contains(t, tok.String(), "u1")
 	assert.Contains(t, tok.String(), redacted)
 	assert.Contains(t, fmt.Sprintf("%#v", tok), "2030-01-02T03:04:05Z")
