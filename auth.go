@@ -160,27 +160,64 @@ func (ts *tokenSource) invalidate(scope, tok string) {
 }
 
 // tokenVersion is the basiq-version a token for scope is requested under:
-// the API fixes a token's version when it is issued, and the CLIENT_ACCESS
-// token answers MFA challenges, which exist from version 2.1.
+// the API fixes a token's version when it is issued. A SERVER_ACCESS token
+// has the client's version; the CLIENT_ACCESS token answers MFA challenges,
+// which exist from version 2.1, so it has the client's version when that is
+// 2.1 or later (3.0 on a 3.0 client), and 2.1 otherwise.
 func (c *Client) tokenVersion(scope string) string {
-	if scope == scopeClient && (c.version == "1.0" || c.version == "2.0") {
+	if scope == scopeClient && !versionAtLeast(c.version, mfaVersion) {
 		return mfaVersion
 	}
 	return c.version
 }
 
-// fetch exchanges the API key for a token at POST /token, through the same
-// request path as every other call. retry lets the request be repeated on
-// a network error or a 429/5xx answer.
+// versionAtLeast reports whether the API version v ("2.0", "3.0", ...) is
+// want or later, comparing major then minor numbers. A version it cannot
+// read counts as earlier than any.
+func versionAtLeast(v, want string) bool {
+	vm, vn, ok1 := splitVersion(v)
+	wm, wn, ok2 := splitVersion(want)
+	if !ok1 || !ok2 {
+		return false
+	}
+	return vm > wm || vm == wm && vn >= wn
+}
+
+// splitVersion reads "major.minor" (or "major").
+func splitVersion(v string) (major, minor int, ok bool) {
+	maj, min, _ := strings.Cut(strings.TrimSpace(v), ".")
+	var err error
+	if major, err = strconv.Atoi(maj); err != nil || major < 0 {
+		return 0, 0, false
+	}
+	if min != "" {
+		if minor, err = strconv.Atoi(min); err != nil || minor < 0 {
+			return 0, 0, false
+		}
+	}
+	return major, minor, true
+}
+
+// fetch exchanges the API key for a token of scope at POST /token, through
+// the same request path as every other call. retry lets the request be
+// repeated on a network error or a 429/5xx answer.
 func (ts *tokenSource) fetch(ctx context.Context, scope string, retry bool) (string, time.Duration, error) {
 	c := ts.client
-	opts := []requestOption{withAPIKey(), withHeader("basiq-version", c.tokenVersion(scope))}
+	return c.requestToken(ctx, url.Values{"scope": {scope}}, c.tokenVersion(scope), retry)
+}
+
+// requestToken asks POST /token for a token described by form (scope, and
+// userId for a client token) under the API version version, and returns it
+// with its life. retry lets the request be repeated on a network error or
+// a 429/5xx answer.
+func (c *Client) requestToken(ctx context.Context, form url.Values, version string, retry bool) (string, time.Duration, error) {
+	opts := []requestOption{withAPIKey(), withHeader("basiq-version", version)}
 	if retry {
 		// Asking for a token creates nothing, so it is safe to repeat.
 		opts = append(opts, withRetry())
 	}
 	var tr tokenResponse
-	if _, err := c.call(ctx, http.MethodPost, "token", url.Values{"scope": {scope}}, &tr, opts...); err != nil {
+	if _, err := c.call(ctx, http.MethodPost, "token", form, &tr, opts...); err != nil {
 		var apiErr *APIError
 		if errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusNotFound || apiErr.StatusCode == http.StatusUnauthorized) {
 			// Basiq answers a key it does not know with 404 "Unable to

@@ -185,7 +185,8 @@ func TestMFATokenIssuedUnderMFAVersion(t *testing.T) {
 				return tokenResponder("tok-"+r.PostForm.Get("scope"), 3600)(r)
 			})
 			mt.RegisterResponder(http.MethodPost, testBase+"/jobs/j1/mfa", jsonResp(http.StatusAccepted, `{"type":"job","id":"j1"}`))
-			mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", jsonResp(http.StatusOK, `{"id":"j1","steps":[]}`))
+			// The job names its user: on 3.0 the MFA token is bound to it.
+			mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", jsonResp(http.StatusOK, `{"id":"j1","steps":[],"links":{"source":"/users/u1/connections/c1"}}`))
 			_, err := c.Jobs.RespondMFA(context.Background(), "j1", "1234")
 			require.NoError(t, err)
 			_, err = c.Jobs.Get(context.Background(), "j1")

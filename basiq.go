@@ -25,6 +25,9 @@ const (
 	DefaultBaseURL = "https://au-api.basiq.io"
 	// DefaultVersion is the basiq-version header value sent when no [WithVersion] option is given.
 	DefaultVersion = "2.0"
+	// DefaultConsentURL is the address of Basiq's hosted Consent UI, used by
+	// [Client.ConsentURL] when no [WithConsentBaseURL] option is given.
+	DefaultConsentURL = "https://consent.basiq.io/home"
 	// EnvAPIKey is the environment variable read for the API key when no [WithAPIKey] option is given.
 	EnvAPIKey = "BASIQ_API_KEY"
 
@@ -73,14 +76,28 @@ type Client struct {
 	Accounts *AccountsService
 	// Transactions reads a user's transactions.
 	Transactions *TransactionsService
+	// Connectors reads the ways to reach each institution (3.0's
+	// replacement for Institutions; both versions have it).
+	Connectors *ConnectorsService
+	// Consents reads and revokes a user's consents (3.0).
+	Consents *ConsentsService
+	// AuthLinks manages a user's auth link (from 2.1).
+	AuthLinks *AuthLinksService
+	// Statements uploads bank statements (PDF or CSV) in place of a
+	// connection.
+	Statements *StatementsService
+	// Events reads what happened to users, connections and consents (3.0).
+	Events *EventsService
 
 	common service
 
-	baseURL   *url.URL
-	apiKey    hidden[string]
-	version   string
-	userAgent string
-	logger    *slog.Logger
+	baseURL *url.URL
+	// consentURL is the Consent UI's address, for ConsentURL.
+	consentURL *url.URL
+	apiKey     hidden[string]
+	version    string
+	userAgent  string
+	logger     *slog.Logger
 	// retryMin is the shortest wait before a retry: a Retry-After that
 	// would reach the context's deadline is judged against it.
 	retryMin time.Duration
@@ -113,6 +130,9 @@ func NewClient(opts ...Option) (*Client, error) {
 		return nil, err
 	}
 	o.baseURL = base
+	if o.consentURL, err = parseConsentURL(DefaultConsentURL); err != nil {
+		return nil, err
+	}
 	for _, opt := range opts {
 		if opt == nil {
 			continue
@@ -125,12 +145,13 @@ func NewClient(opts ...Option) (*Client, error) {
 		return nil, &ValidationError{Field: "apiKey", Reason: "no API key: use WithAPIKey or set " + EnvAPIKey}
 	}
 	c := &Client{
-		baseURL:   o.baseURL,
-		apiKey:    hide(o.apiKey),
-		version:   o.version,
-		userAgent: o.userAgent,
-		logger:    o.logger,
-		retryMin:  o.retryMin,
+		baseURL:    o.baseURL,
+		consentURL: o.consentURL,
+		apiKey:     hide(o.apiKey),
+		version:    o.version,
+		userAgent:  o.userAgent,
+		logger:     o.logger,
+		retryMin:   o.retryMin,
 	}
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
@@ -188,6 +209,11 @@ func NewClient(opts ...Option) (*Client, error) {
 	c.Users = (*UsersService)(&c.common)
 	c.Accounts = (*AccountsService)(&c.common)
 	c.Transactions = (*TransactionsService)(&c.common)
+	c.Connectors = (*ConnectorsService)(&c.common)
+	c.Consents = (*ConsentsService)(&c.common)
+	c.AuthLinks = (*AuthLinksService)(&c.common)
+	c.Statements = (*StatementsService)(&c.common)
+	c.Events = (*EventsService)(&c.common)
 	c.auth = hide(&tokenSource{client: c})
 	c.insts = newInstitutionCache()
 	c.waits = newWaitMemory()

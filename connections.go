@@ -180,7 +180,14 @@ func (p ConnectionParams) Validate(inst *Institution) error {
 // refused before the request was written, 429, 503), and at most once, after
 // the minimum wait, when the outcome is unknown (500, 502, 504, or a network
 // error after the request may have been written).
+//
+// API version 3.0 has no connection creation: on a 3.0 client Create is
+// refused before any request with an error matching [errors.ErrUnsupported];
+// use [Client.ConsentURL].
 func (s *ConnectionsService) Create(ctx context.Context, userID string, p ConnectionParams) (*Job, error) {
+	if err := s.client.unsupportedOn3("POST /users/{userId}/connections (Connections.Create)", "Client.ConsentURL to send the customer to the Consent UI"); err != nil {
+		return nil, err
+	}
 	var errs []error
 	if err := checkID("userId", userID); err != nil {
 		errs = append(errs, err)
@@ -219,8 +226,15 @@ const (
 	// ConnectionActive: the connection can be refreshed.
 	ConnectionActive ConnectionStatus = "active"
 	// ConnectionInvalid: the credentials stopped working; the connection
-	// cannot refresh until [ConnectionsService.Update] gives a new password.
+	// cannot refresh until [ConnectionsService.Update] gives a new password
+	// (on 3.0, until the customer reauthorises it in the Consent UI).
 	ConnectionInvalid ConnectionStatus = "invalid"
+	// ConnectionInit: API version 3.0; the connection is being set up in
+	// the Consent UI.
+	ConnectionInit ConnectionStatus = "init"
+	// ConnectionPreInit: API version 3.0; the customer left the Consent UI
+	// before the connection was made.
+	ConnectionPreInit ConnectionStatus = "pre-init"
 )
 
 // Connection is a user's link to one institution, as
@@ -333,7 +347,12 @@ func (p ConnectionUpdateParams) wire(hide func(string) string) connectionUpdateB
 // before anything is sent. Like [ConnectionsService.Create] it returns the
 // running job with Reused set when one was already under way, and it is
 // repeated under the same rules, so the password reaches Basiq at most twice.
+// On a 3.0 client it is refused like [ConnectionsService.Create]; use
+// [Client.ConsentURL] with [ConsentUpdate] or [ConsentReauthorise].
 func (s *ConnectionsService) Update(ctx context.Context, userID, connectionID string, p ConnectionUpdateParams) (*Job, error) {
+	if err := s.client.unsupportedOn3("POST /users/{userId}/connections/{id} (Connections.Update)", "Client.ConsentURL with ConsentUpdate or ConsentReauthorise"); err != nil {
+		return nil, err
+	}
 	errs := []error{checkIDs("userId", userID, "connectionId", connectionID)}
 	if strings.TrimSpace(p.Password) == "" {
 		errs = append(errs, &ValidationError{Field: "password", Reason: "required"})
@@ -389,3 +408,16 @@ func (s *ConnectionsService) Delete(ctx context.Context, userID, connectionID st
 }
 
 func (x *Connection) resourceID() string { return x.ID }
+
+// Purge removes all the data a connection brought (accounts, transactions)
+// while keeping the connection: POST /users/{userId}/connections/{id}/purge
+// (API version 3.0; active connections only). Purging again changes
+// nothing, so the request is repeated like a read after a network error or
+// a 429/5xx answer.
+func (s *ConnectionsService) Purge(ctx context.Context, userID, connectionID string) error {
+	if err := checkIDs("userId", userID, "connectionId", connectionID); err != nil {
+		return err
+	}
+	_, err := s.client.call(ctx, http.MethodPost, pathf("users/%s/connections/%s/purge", userID, connectionID), nil, nil, withRetry())
+	return err
+}

@@ -73,3 +73,31 @@ func idOf(raw json.RawMessage) string {
 	}
 	return ""
 }
+
+// flexString reads a value given as a string or as a number (Basiq's 3.0
+// examples write a mobile number as a number): a number is kept as its
+// digits as written. null and other kinds read as "".
+type flexString string
+
+func (f *flexString) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case len(b) == 0:
+		*f = ""
+	case b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*f = flexString(s)
+	case b[0] == '-' || b[0] >= '0' && b[0] <= '9':
+		var n json.Number
+		if err := json.Unmarshal(b, &n); err != nil {
+			return err
+		}
+		*f = flexString(n.String())
+	default:
+		*f = ""
+	}
+	return nil
+}

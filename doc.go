@@ -1,6 +1,14 @@
 // Package basiq is a client for the Basiq open-banking API: connect a
 // customer's bank, wait for the data to arrive, and read it.
 //
+// One client serves both of Basiq's stories. With API version 2.x (the
+// default, "2.0"; [WithVersion]) the application posts the customer's bank
+// credentials itself: the sections from "Create a connection" on tell that
+// story. With version 3.0, the one every new Basiq application gets, the
+// customer connects through Basiq's hosted Consent UI: see "Basiq 3.0: the
+// consent flow" below. Waiting for jobs and reading the data are the same in
+// both.
+//
 // # Authenticate
 //
 // Create one [Client] per API key and share it between goroutines. The key
@@ -94,6 +102,33 @@
 // return it with [Job.Reused] set when the API answered with a job already
 // running.
 //
+// # Basiq 3.0: the consent flow
+//
+// With [WithVersion]("3.0") every token is a 3.0 token, and connections are
+// made by the customer in Basiq's Consent UI: the API has no connection
+// creation, so [ConnectionsService.Create] and [ConnectionsService.Update]
+// are refused before any request with an error matching
+// [errors.ErrUnsupported], as are the /institutions calls (use
+// [ConnectorsService]). [Client.ConsentURL] builds the link to send the
+// customer's browser to, with a fresh CLIENT_ACCESS token bound to the user
+// ([Client.ClientToken]; never kept by the client, never shown in errors,
+// logs or formatted values). The Consent UI redirects back to the URL set in
+// Basiq's dashboard with the ids of the jobs it started;
+// [ParseConsentRedirect] reads them, and [Client.WaitForJobs] waits for them
+// all:
+//
+//	link, err := client.ConsentURL(ctx, userID, basiq.ConsentLinkParams{State: sessionID})
+//	// redirect the browser to link; then, in the redirect URL's handler:
+//	redirect, err := basiq.ParseConsentRedirect(r.URL)
+//	// check redirect.State against the session, then:
+//	jobs, err := client.WaitForJobs(ctx, redirect.JobIDs)
+//
+// The accounts and transactions are then read as in 2.x. 3.0 adds a user's
+// consents ([ConsentsService]: list, revoke), [ConnectionsService.Purge] and
+// the events Basiq records ([EventsService]: a lazy iterator with
+// [EventFilter]). [AuthLinksService] (from 2.1) and [StatementsService]
+// (a PDF or CSV statement, streamed and never repeated) serve both versions.
+//
 // # Errors
 //
 // Every non-2xx answer is an [*APIError] carrying the status, Basiq's
@@ -121,6 +156,7 @@
 // redirects elsewhere are not followed with them, the API key goes to POST
 // /token alone (no redirect of it is followed), and http:// is accepted only
 // for loopback hosts.
-// Passwords, user tokens, security codes, the API key and access tokens never
-// appear in errors, log records ([WithLogger]) or formatted values.
+// Passwords, user tokens, security codes, the API key, access tokens and
+// client tokens ([ClientToken]) never appear in errors, log records
+// ([WithLogger]) or formatted values.
 package basiq

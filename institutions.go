@@ -118,22 +118,33 @@ func (in *Institution) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*in = Institution(raw.plain)
-	in.Tier = ""
-	if t := bytes.TrimSpace(raw.Tier); len(t) > 0 && !bytes.Equal(t, []byte("null")) {
-		var s string
-		if json.Unmarshal(t, &s) == nil {
-			in.Tier = s
-		} else {
-			in.Tier = strings.Trim(string(t), `"`)
-		}
-	}
+	in.Tier = tierOf(raw.Tier)
 	return nil
 }
 
-// Get returns one institution: GET /institutions/{id}. Each answer also
+// tierOf reads a tier given as a string or a number; "" for none.
+func tierOf(raw json.RawMessage) string {
+	t := bytes.TrimSpace(raw)
+	if len(t) == 0 || bytes.Equal(t, []byte("null")) {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(t, &s) == nil {
+		return s
+	}
+	return strings.Trim(string(t), `"`)
+}
+
+// Get returns one institution: GET /institutions/{id}. API version 3.0 has
+// no /institutions: on a 3.0 client Get is refused before any request with
+// an error matching [errors.ErrUnsupported]; use [ConnectorsService.Get].
+// Each answer also
 // refreshes the client's cache of institutions, which
 // [ConnectionsService.Create] consults to validate its arguments.
 func (s *InstitutionsService) Get(ctx context.Context, id string) (*Institution, error) {
+	if err := s.client.unsupportedOn3("GET /institutions/{id}", "Client.Connectors (GET /connectors/{id}/{method})"); err != nil {
+		return nil, err
+	}
 	if err := checkID("institution.id", id); err != nil {
 		return nil, err
 	}
@@ -288,8 +299,13 @@ func (f *InstitutionFilter) query() (url.Values, error) {
 }
 
 // List returns institutions: GET /institutions, narrowed by f (nil for all).
+// On a 3.0 client it is refused like [InstitutionsService.Get]; use
+// [ConnectorsService.List].
 // The answer also refreshes the client's cache of institutions.
 func (s *InstitutionsService) List(ctx context.Context, f *InstitutionFilter) ([]Institution, error) {
+	if err := s.client.unsupportedOn3("GET /institutions", "Client.Connectors (GET /connectors)"); err != nil {
+		return nil, err
+	}
 	list, err := listAll[Institution](ctx, s.client, "institutions", f)
 	if err != nil {
 		return nil, err

@@ -75,6 +75,9 @@ const (
 type Job struct {
 	// ID is the job's id.
 	ID string `json:"id"`
+	// JobType is the kind of job, as API version 3.0 gives it
+	// ("connection", "statement", "report", ...); empty on 2.x.
+	JobType string `json:"jobType,omitempty"`
 	// Created and Updated are zero when the API does not give them.
 	Created time.Time `json:"created"`
 	Updated time.Time `json:"updated"`
@@ -262,6 +265,7 @@ func (j *Job) UnmarshalJSON(b []byte) error {
 // body on every poll.
 type jobWire struct {
 	ID          string      `json:"id"`
+	JobType     string      `json:"jobType"`
 	Created     lenientTime `json:"created"`
 	Updated     lenientTime `json:"updated"`
 	Steps       []Step      `json:"steps"`
@@ -270,7 +274,7 @@ type jobWire struct {
 }
 
 func (w *jobWire) job() Job {
-	j := Job{ID: w.ID, Created: w.Created.Time, Updated: w.Updated.Time, Steps: w.Steps, Links: w.Links}
+	j := Job{ID: w.ID, JobType: w.JobType, Created: w.Created.Time, Updated: w.Updated.Time, Steps: w.Steps, Links: w.Links}
 	if w.Institution != "" {
 		j.Institution = &InstitutionRef{ID: string(w.Institution)}
 	}

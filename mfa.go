@@ -73,7 +73,30 @@ type mfaBody struct {
 // logs. A 2xx answer that names no job is an error
 // matching [ErrInvalidResponse]; the API may still have taken the answer, so
 // wait on the job by its id rather than ask the customer again.
+//
+// On a client of API version 3.0 the answer goes with a CLIENT_ACCESS token
+// of version 3.0 bound to the job's user, fetched for this call and kept
+// nowhere ([Client.ClientToken]); the user is read from the job's
+// links.source (/users/{userId}/connections/{id}). A job that names no user
+// is refused, with an error matching [ErrValidation], before the answer is
+// sent: use [JobsService.RespondMFAForUser].
 func (s *JobsService) RespondMFA(ctx context.Context, jobID string, answers ...string) (*Job, error) {
+	return s.respondMFA(ctx, "", jobID, answers)
+}
+
+// RespondMFAForUser is [JobsService.RespondMFA] for a caller who knows the
+// job's user: on a 3.0 client the answer's token is bound to userID rather
+// than to the user the job names. On 2.x, where the token is bound to no
+// user, it is RespondMFA.
+func (s *JobsService) RespondMFAForUser(ctx context.Context, userID, jobID string, answers ...string) (*Job, error) {
+	if err := checkID("userId", userID); err != nil {
+		return nil, err
+	}
+	return s.respondMFA(ctx, userID, jobID, answers)
+}
+
+// respondMFA answers a job's challenge; userID is the job's user, if known.
+func (s *JobsService) respondMFA(ctx context.Context, userID, jobID string, answers []string) (*Job, error) {
 	errs := []error{checkID("jobId", jobID)}
 	if len(answers) == 0 {
 		errs = append(errs, &ValidationError{Field: "mfa-response", Reason: "required: at least one answer"})
@@ -95,15 +118,33 @@ func (s *JobsService) RespondMFA(ctx context.Context, jobID string, answers ...s
 	var answered string
 	readCtx, cancel := context.WithTimeout(ctx, hintTimeout)
 	var before jobWire
-	if _, err := s.client.call(readCtx, http.MethodGet, pathf("jobs/%s", jobID), nil, &before, withNoRepeat()); err == nil {
+	_, readErr := s.client.call(readCtx, http.MethodGet, pathf("jobs/%s", jobID), nil, &before, withNoRepeat())
+	cancel()
+	if readErr == nil {
 		job := before.job()
 		answered = pendingChallenge(&job)
+		if userID == "" {
+			userID = sourceUser(job.Links.Source)
+		}
 	}
-	cancel()
 	// An answer is sent once: not even a token refusal repeats it.
 	opts := []requestOption{withScope(scopeClient), withSecrets(answers...), withNoRepeat()}
-	if v := s.client.version; v == "1.0" || v == "2.0" {
+	if !versionAtLeast(s.client.version, mfaVersion) {
 		opts = append(opts, withHeader("basiq-version", mfaVersion)) // the endpoint exists from 2.1
+	}
+	if versionAtLeast(s.client.version, v3) {
+		// 3.0 binds every client token to a user.
+		if userID == "" && readErr != nil {
+			return nil, fmt.Errorf("basiq: reading job %s to find the user its MFA token is bound to: %w", clean(jobID, 100), readErr)
+		}
+		if userID == "" {
+			return nil, &ValidationError{Field: "userId", Reason: "API version 3.0 binds the MFA token to the job's user, and the job names none: use RespondMFAForUser"}
+		}
+		tok, err := s.client.ClientToken(ctx, userID)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, withBearer(tok.Value))
 	}
 	job := new(Job)
 	if _, err := s.client.call(ctx, http.MethodPost, pathf("jobs/%s/mfa", jobID), mfaBody{Response: answers}, job, opts...); err != nil {

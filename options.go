@@ -26,6 +26,7 @@ type clientOptions struct {
 	retryMin     time.Duration
 	retryMaxWait time.Duration
 	logger       *slog.Logger
+	consentURL   *url.URL
 }
 
 // WithAPIKey sets the API key, exactly as the Basiq dashboard issues it. It is
@@ -72,14 +73,35 @@ func WithHTTPClient(hc *http.Client) Option {
 	}
 }
 
-// WithVersion sets the basiq-version header sent with every request (default
-// [DefaultVersion], "2.0"; "2.1" adds the MFA endpoints).
+// WithVersion sets the API version: the basiq-version header sent with every
+// request and with every token request, which fixes the version of the
+// tokens (default [DefaultVersion], "2.0"; "2.1" adds the MFA endpoints).
+// "3.0" selects Basiq's consent flow: connections are made through the
+// Consent UI ([Client.ConsentURL]) and [ConnectionsService.Create],
+// [ConnectionsService.Update] and the [InstitutionsService] calls are refused
+// before any request, with an error matching [errors.ErrUnsupported].
 func WithVersion(v string) Option {
 	return func(c *clientOptions) error {
 		if strings.TrimSpace(v) == "" {
 			return &ValidationError{Field: "version", Reason: "must not be empty"}
 		}
 		c.version = v
+		return nil
+	}
+}
+
+// WithConsentBaseURL sets the address of Basiq's Consent UI that
+// [Client.ConsentURL] links to (default [DefaultConsentURL]), for a test
+// stand-in or a proxy. Like [WithBaseURL], the scheme must be https, except
+// for loopback hosts, where http is accepted; it may not carry user
+// information, a query or a fragment.
+func WithConsentBaseURL(rawURL string) Option {
+	return func(c *clientOptions) error {
+		u, err := parseConsentURL(rawURL)
+		if err != nil {
+			return err
+		}
+		c.consentURL = u
 		return nil
 	}
 }

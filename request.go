@@ -43,6 +43,14 @@ type callConfig struct {
 	secrets []string
 	// header holds extra headers, set after the common ones.
 	header []string // name, value pairs
+	// stream, when set, is the request body, read while the request is
+	// sent rather than held in memory, with its content type; see
+	// withStream.
+	stream     func() (io.Reader, error)
+	streamType string
+	// bearer, when set, is the access token the call is sent with instead
+	// of one of the client's own; see withBearer.
+	bearer string
 }
 
 // withRetry lets a POST be repeated on a network error or a 429/5xx answer,
@@ -97,6 +105,26 @@ func withNoRepeat() requestOption {
 // answers, the institution a waited job belongs to), so that it never holds
 // up the call it helps.
 const hintTimeout = 2 * time.Second
+
+// withStream sends a body read while the request is sent (a file upload),
+// never held whole in memory. open is called for each attempt the transport
+// makes (and once before, to probe for a length); a body that can be read
+// only once must fail the attempts after the first. Such a call is never
+// repeated: not on a 429/5xx answer, nor after a refused token, nor through
+// a redirect.
+func withStream(contentType string, open func() (io.Reader, error)) requestOption {
+	return func(c *callConfig) {
+		c.stream, c.streamType = open, contentType
+		c.policy.safe, c.policy.noRedirect = false, true
+	}
+}
+
+// withBearer sends the call with this access token (a CLIENT_ACCESS token
+// bound to a user) rather than one the client keeps; an answer refusing it
+// is returned as it is, without a renewal.
+func withBearer(tok string) requestOption {
+	return func(c *callConfig) { c.bearer = tok }
+}
 
 // withAPIKey authenticates the call with the API key (POST /token only); no
 // redirect of it is followed.
@@ -157,6 +185,9 @@ func (c *Client) newRequest(ctx context.Context, method, path string, body any, 
 	if raw != nil {
 		rawBody = raw
 	}
+	if cfg.stream != nil {
+		rawBody, contentType = retryablehttp.ReaderFunc(cfg.stream), cfg.streamType
+	}
 	req, err := retryablehttp.NewRequestWithContext(ctx, method, u.String(), rawBody)
 	if err != nil {
 		return nil, fmt.Errorf("basiq: building request: %w", err)
@@ -194,18 +225,22 @@ func (c *Client) requestSecrets(req *retryablehttp.Request, cfg *callConfig) []s
 // the token expired or is invalid gets one fresh token and one more try.
 func (c *Client) do(req *retryablehttp.Request, cfg *callConfig, v any) (*http.Response, error) {
 	for attempt := 0; ; attempt++ {
-		tok, err := c.auth.value().token(req.Context(), cfg.scope)
-		if err != nil {
-			return nil, err
+		tok := cfg.bearer
+		if tok == "" {
+			var err error
+			if tok, err = c.auth.value().token(req.Context(), cfg.scope); err != nil {
+				return nil, err
+			}
 		}
 		req.Header.Set("Authorization", "Bearer "+tok)
 		resp, err := c.send(req, cfg, v)
-		if attempt == 0 && isTokenRejected(err) {
+		if attempt == 0 && cfg.bearer == "" && isTokenRejected(err) {
 			c.logger.LogAttrs(req.Context(), slog.LevelDebug, "basiq: access token rejected, renewing")
 			c.auth.value().invalidate(cfg.scope, tok)
 			// A request carrying bank credentials counts this repeat
-			// against its one repeat after an unknown outcome.
-			if cfg.policy.once() {
+			// against its one repeat after an unknown outcome; a streamed
+			// body cannot be sent again.
+			if cfg.stream == nil && cfg.policy.once() {
 				continue
 			}
 		}

@@ -2,6 +2,7 @@ package basiq
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 )
@@ -19,10 +20,49 @@ type User struct {
 	MiddleName   string `json:"middleName,omitempty"`
 	LastName     string `json:"lastName,omitempty"`
 	BusinessName string `json:"businessName,omitempty"`
+	// Name is the user's full name, where the API gives one.
+	Name string `json:"name,omitempty"`
+	// The business fields of API version 3.0, for a business user.
+	BusinessIDNo string `json:"businessIdNo,omitempty"`
+	// BusinessIDNoType is "ABN" or "ACN".
+	BusinessIDNoType string           `json:"businessIdNoType,omitempty"`
+	BusinessAddress  *BusinessAddress `json:"businessAddress,omitempty"`
+	// VerificationStatus and VerificationDate say whether and when the
+	// business was verified; the date is kept as the API wrote it (Basiq's
+	// example: "12/01/2024").
+	VerificationStatus bool   `json:"verificationStatus,omitempty"`
+	VerificationDate   string `json:"verificationDate,omitempty"`
 	// Connections and Accounts list the user's resources by id.
 	Connections RefList `json:"connections"`
 	Accounts    RefList `json:"accounts"`
 	Links       Links   `json:"links"`
+}
+
+// BusinessAddress is a business user's address (API version 3.0).
+type BusinessAddress struct {
+	AddressLine1 string `json:"addressLine1,omitempty"`
+	AddressLine2 string `json:"addressLine2,omitempty"`
+	Suburb       string `json:"suburb,omitempty"`
+	State        string `json:"state,omitempty"`
+	Postcode     string `json:"postcode,omitempty"`
+	// CountryCode is ISO 3166 alpha-3, such as "AUS".
+	CountryCode string `json:"countryCode,omitempty"`
+}
+
+// UnmarshalJSON reads a mobile number given as a string or, as Basiq's 3.0
+// example writes it, as a number.
+func (u *User) UnmarshalJSON(b []byte) error {
+	type plain User
+	var raw struct {
+		plain
+		Mobile flexString `json:"mobile"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	*u = User(raw.plain)
+	u.Mobile = string(raw.Mobile)
+	return nil
 }
 
 // RefList is a list of references to resources, as a user's connections and
@@ -48,10 +88,18 @@ type UserParams struct {
 	MiddleName   string `json:"middleName,omitempty"`
 	LastName     string `json:"lastName,omitempty"`
 	BusinessName string `json:"businessName,omitempty"`
+	// The business fields of API version 3.0.
+	BusinessIDNo       string           `json:"businessIdNo,omitempty"`
+	BusinessIDNoType   string           `json:"businessIdNoType,omitempty"`
+	BusinessAddress    *BusinessAddress `json:"businessAddress,omitempty"`
+	VerificationStatus *bool            `json:"verificationStatus,omitempty"`
+	VerificationDate   string           `json:"verificationDate,omitempty"`
 }
 
 func (p UserParams) empty() bool {
-	return strings.TrimSpace(p.Email+p.Mobile+p.FirstName+p.MiddleName+p.LastName+p.BusinessName) == ""
+	return strings.TrimSpace(p.Email+p.Mobile+p.FirstName+p.MiddleName+p.LastName+p.BusinessName+
+		p.BusinessIDNo+p.BusinessIDNoType+p.VerificationDate) == "" &&
+		p.BusinessAddress == nil && p.VerificationStatus == nil
 }
 
 // Create creates a user: POST /users. It needs an Email or a Mobile. Creating

@@ -1041,3 +1041,91 @@ func (m *waitMemory) rememberConnection(connID, instID string) {
 	}
 	m.conns[connID] = instID
 }
+
+// maxConcurrentWaits bounds how many jobs one WaitForJobs call polls at once.
+const maxConcurrentWaits = 8
+
+// WaitForJobs waits for several jobs at once, such as the jobs the Consent
+// UI started ([ConsentRedirect.JobIDs]), each with [Client.WaitForJob] and
+// opts, at most 8 at a time. It returns each job's final state, in the order
+// of jobIDs (a job whose wait ended early is the last state seen, nil if
+// none was), and the first error met, in time: a failed job's *JobError, an
+// [*MFAChallenge], an API error or the context's end. The other jobs' waits
+// go on after one fails, so their jobs are still returned.
+//
+// An empty list, an id that no request could carry, and a bad option are
+// refused before any request with an error matching [ErrValidation]. An id
+// given twice is waited for once. With [WithProgress], fn is called from the
+// waiting goroutines, one call at a time.
+func (c *Client) WaitForJobs(ctx context.Context, jobIDs []string, opts ...WaitOption) ([]*Job, error) {
+	if len(jobIDs) == 0 {
+		return nil, &ValidationError{Field: "jobIds", Reason: "required: at least one job id"}
+	}
+	errs := make([]error, 0, len(jobIDs))
+	for _, id := range jobIDs {
+		errs = append(errs, checkID("jobIds", id))
+	}
+	var probe waitConfig
+	for _, o := range opts {
+		if o != nil {
+			o(&probe)
+		}
+	}
+	if err := joinValidation(append(errs, probe.errs...)); err != nil {
+		return nil, err
+	}
+	// One progress call at a time, whichever job it reports.
+	var progressMu sync.Mutex
+	opts = append(slices.Clip(opts), func(w *waitConfig) {
+		if fn := w.progress; fn != nil {
+			w.progress = func(j *Job) {
+				progressMu.Lock()
+				defer progressMu.Unlock()
+				fn(j)
+			}
+		}
+	})
+
+	first := map[string]int{} // id -> index of its first mention
+	for i, id := range jobIDs {
+		if _, ok := first[id]; !ok {
+			first[id] = i
+		}
+	}
+	jobs := make([]*Job, len(jobIDs))
+	var (
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+		slots    = make(chan struct{}, maxConcurrentWaits)
+	)
+	for id, i := range first {
+		wg.Go(func() {
+			select {
+			case slots <- struct{}{}:
+				defer func() { <-slots }()
+			case <-ctx.Done():
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = fmt.Errorf("basiq: waiting for job %s: %w", clean(id, 100), ctx.Err())
+				}
+				mu.Unlock()
+				return
+			}
+			job, err := c.WaitForJob(ctx, &Job{ID: id}, opts...)
+			mu.Lock()
+			defer mu.Unlock()
+			if job != nil && len(job.Steps) > 0 { // a state read from the API
+				jobs[i] = job
+			}
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+		})
+	}
+	wg.Wait()
+	for i, id := range jobIDs {
+		jobs[i] = jobs[first[id]]
+	}
+	return jobs, firstErr
+}
