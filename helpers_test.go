@@ -210,6 +210,38 @@ var endpoints = []endpoint{
 		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
 			return result(c.Institutions.Get(ctx, ids[0]))
 		}},
+	{name: "Connections.Purge", method: http.MethodPost, path: "/users/%s/connections/%s/purge", fields: []string{"userId", "connectionId"}, status: http.StatusAccepted, body: `{}`,
+		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
+			return nil, c.Connections.Purge(ctx, ids[0], ids[1])
+		}},
+	{name: "Connectors.Get", method: http.MethodGet, path: "/connectors/%s/%s", fields: []string{"connectorId", "method"}, status: http.StatusOK, body: `{"type":"connector","id":"AU00000","method":"web","name":"Hooli"}`, resource: true,
+		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
+			return result(c.Connectors.Get(ctx, ids[0], ids[1]))
+		}},
+	{name: "Consents.List", method: http.MethodGet, path: "/users/%s/consents", fields: []string{"userId"}, status: http.StatusOK, body: `{"type":"list","data":[{"type":"consent","id":"k1","status":"active"}]}`,
+		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
+			return result(c.Consents.List(ctx, ids[0]))
+		}},
+	{name: "Consents.Delete", method: http.MethodDelete, path: "/users/%s/consents/%s", fields: []string{"userId", "consentId"}, status: http.StatusNoContent,
+		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
+			return nil, c.Consents.Delete(ctx, ids[0], ids[1])
+		}},
+	{name: "AuthLinks.Create", method: http.MethodPost, path: "/users/%s/auth_link", fields: []string{"userId"}, status: http.StatusCreated, body: `{"type":"auth_link","id":"l1","links":{"public":"https://connect.basiq.io/l1"}}`, retry: retryNever, resource: true,
+		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
+			return result(c.AuthLinks.Create(ctx, ids[0], "+61410000000"))
+		}},
+	{name: "AuthLinks.Get", method: http.MethodGet, path: "/users/%s/auth_link", fields: []string{"userId"}, status: http.StatusOK, body: `{"type":"auth_link","id":"l1","links":{"public":"https://connect.basiq.io/l1"}}`, resource: true,
+		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
+			return result(c.AuthLinks.Get(ctx, ids[0]))
+		}},
+	{name: "AuthLinks.Delete", method: http.MethodDelete, path: "/users/%s/auth_link", fields: []string{"userId"}, status: http.StatusNoContent,
+		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
+			return nil, c.AuthLinks.Delete(ctx, ids[0])
+		}},
+	{name: "Events.Get", method: http.MethodGet, path: "/events/%s", fields: []string{"eventId"}, status: http.StatusOK, body: `{"type":"event","id":"e1"}`, resource: true,
+		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
+			return result(c.Events.Get(ctx, ids[0]))
+		}},
 }
 
 // endpointSetup returns a mock client for e and a counter of the requests
