@@ -274,36 +274,47 @@ func (h hidden[T]) LogValue() slog.Value { return slog.StringValue(redacted) }
 // MarshalJSON encodes "[REDACTED]".
 func (h hidden[T]) MarshalJSON() ([]byte, error) { return json.Marshal(redacted) }
 
-// parseBaseURL checks a base URL: https for any host, http only for loopback
-// hosts. The result's path always ends in "/", so relative references keep any
-// path prefix.
+// parseBaseURL checks a base URL with checkServiceURL. The result's path
+// always ends in "/", so relative references keep any path prefix.
 func parseBaseURL(raw string) (*url.URL, error) {
-	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil || u.Host == "" {
-		return nil, &ValidationError{Field: "baseURL", Reason: "not an absolute URL"}
+	u, err := checkServiceURL("baseURL", raw)
+	if err != nil {
+		return nil, err
 	}
-	if u.User != nil {
-		return nil, &ValidationError{Field: "baseURL", Reason: "must not carry user information"}
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, &ValidationError{Field: "baseURL", Reason: "must not carry a query or fragment"}
-	}
-	switch strings.ToLower(u.Scheme) {
-	case "https":
-	case "http":
-		if !isLoopback(u.Hostname()) {
-			return nil, &ValidationError{Field: "baseURL", Reason: "http is allowed only for loopback hosts; use https"}
-		}
-	default:
-		return nil, &ValidationError{Field: "baseURL", Reason: "scheme must be https"}
-	}
-	u.Scheme = strings.ToLower(u.Scheme)
 	if !strings.HasSuffix(u.Path, "/") {
 		u.Path += "/"
 		if u.RawPath != "" {
 			u.RawPath += "/"
 		}
 	}
+	return u, nil
+}
+
+// checkServiceURL checks the address of a service the client sends
+// credentials to (the API, the Consent UI): absolute, https (http for
+// loopback hosts only), no user information, query or fragment. field names
+// the option in the *ValidationError.
+func checkServiceURL(field, raw string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || u.Host == "" || u.Hostname() == "" {
+		return nil, &ValidationError{Field: field, Reason: "not an absolute URL"}
+	}
+	if u.User != nil {
+		return nil, &ValidationError{Field: field, Reason: "must not carry user information"}
+	}
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return nil, &ValidationError{Field: field, Reason: "must not carry a query or fragment"}
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "https":
+	case "http":
+		if !isLoopback(u.Hostname()) {
+			return nil, &ValidationError{Field: field, Reason: "http is allowed only for loopback hosts; use https"}
+		}
+	default:
+		return nil, &ValidationError{Field: field, Reason: "scheme must be https"}
+	}
+	u.Scheme = strings.ToLower(u.Scheme)
 	return u, nil
 }
 

@@ -247,31 +247,9 @@ func ParseConsentRedirect(u *url.URL) (*ConsentRedirect, error) {
 	return r, nil
 }
 
-// parseConsentURL checks the Consent UI's address like a base URL: absolute,
-// https (http for loopback hosts only), no user information, query or
-// fragment.
+// parseConsentURL checks the Consent UI's address like a base URL.
 func parseConsentURL(raw string) (*url.URL, error) {
-	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil || u.Host == "" || u.Hostname() == "" {
-		return nil, &ValidationError{Field: "consentBaseURL", Reason: "not an absolute URL"}
-	}
-	if u.User != nil {
-		return nil, &ValidationError{Field: "consentBaseURL", Reason: "must not carry user information"}
-	}
-	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
-		return nil, &ValidationError{Field: "consentBaseURL", Reason: "must not carry a query or fragment"}
-	}
-	switch strings.ToLower(u.Scheme) {
-	case "https":
-	case "http":
-		if !isLoopback(u.Hostname()) {
-			return nil, &ValidationError{Field: "consentBaseURL", Reason: "http is allowed only for loopback hosts; use https"}
-		}
-	default:
-		return nil, &ValidationError{Field: "consentBaseURL", Reason: "scheme must be https"}
-	}
-	u.Scheme = strings.ToLower(u.Scheme)
-	return u, nil
+	return checkServiceURL("consentBaseURL", raw)
 }
 
 // unsupportedOn3 refuses, on a client of API version 3.0 or later, a call
