@@ -88,6 +88,11 @@ type Client struct {
 	// answer from /token: hidden, like the credentials, from reflection.
 	transports hidden[transports]
 
+	// headers are the common headers' values; bodies lends the buffers
+	// answers are read into.
+	headers commonHeaders
+	bodies  *bodyBuffers
+
 	auth  hidden[*tokenSource]
 	insts *institutionCache
 	waits *waitMemory
@@ -135,9 +140,11 @@ func NewClient(opts ...Option) (*Client, error) {
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
 	}
+	c.bodies = new(bodyBuffers)
+	c.headers = commonHeaders{accept: []string{"application/json"}, version: []string{c.version}, userAgent: []string{c.userAgent}}
 
 	hc := o.httpClient
-	var attemptTimeout time.Duration
+	attemptTimeout := defaultTimeout
 	if hc == nil {
 		var rt http.RoundTripper = http.DefaultTransport
 		if t, ok := http.DefaultTransport.(*http.Transport); ok {
@@ -149,9 +156,8 @@ func NewClient(opts ...Option) (*Client, error) {
 			rt = t
 		}
 		hc = &http.Client{Transport: rt}
-		// The default time limit per attempt goes on the request's context
-		// rather than http.Client.Timeout, which costs a goroutine per request.
-		attemptTimeout = defaultTimeout
+	} else {
+		attemptTimeout = hc.Timeout
 	}
 	// A copy, so the caller's client is not changed; redirects never carry
 	// credentials to another origin.
@@ -163,8 +169,13 @@ func NewClient(opts ...Option) (*Client, error) {
 	}
 	// The retry machinery closes the client's idle connections when it gives
 	// up; on a transport shared with the rest of the program that would drop
-	// everyone's keep-alive connections, so it is not passed on.
+	// everyone's keep-alive connections, so it is not passed on. The time
+	// limit per attempt (the caller's Timeout, or the default) goes on the
+	// request's context rather than http.Client.Timeout: net/http enforces
+	// a Timeout around a wrapped transport with a goroutine and a timer per
+	// request.
 	hcCopy.Transport = keepIdle{RoundTripper: rt, timeout: attemptTimeout}
+	hcCopy.Timeout = 0
 
 	retrier := func(b retryablehttp.Backoff) *retryablehttp.Client {
 		return &retryablehttp.Client{
@@ -402,13 +413,21 @@ type keepIdle struct {
 	timeout time.Duration
 }
 
-// RoundTrip sends one attempt, within the time limit if there is one; the
-// limit covers reading the body, and ends when the body is closed.
+// RoundTrip sends one attempt, within the time limit if there is one, as
+// http.Client.Timeout would: the limit covers the redirects the attempt
+// follows (a redirected request keeps the deadline of the first) and reading
+// the body, and ends when the body is closed.
 func (k keepIdle) RoundTrip(req *http.Request) (*http.Response, error) {
 	if k.timeout <= 0 {
 		return k.RoundTripper.RoundTrip(req)
 	}
-	ctx, cancel := context.WithTimeout(req.Context(), k.timeout)
+	deadline := time.Now().Add(k.timeout)
+	for r := req.Response; r != nil && r.Request != nil; r = r.Request.Response {
+		if d, ok := r.Request.Context().Deadline(); ok && d.Before(deadline) {
+			deadline = d
+		}
+	}
+	ctx, cancel := context.WithDeadline(req.Context(), deadline)
 	resp, err := k.RoundTripper.RoundTrip(req.WithContext(ctx))
 	if err != nil {
 		cancel()

@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -140,24 +142,37 @@ func (c *Client) newRequest(ctx context.Context, method, path string, body any, 
 	// call's own policy, so a request made while serving another (a token
 	// fetch inside a connection POST) never inherits that one's rules.
 	ctx = context.WithValue(ctx, policyKey{}, &cfg.policy)
-	var rawBody any
-	if raw != nil {
-		rawBody = raw
-	}
-	req, err := retryablehttp.NewRequestWithContext(ctx, method, u.String(), rawBody)
+	// The URL resolve built is used as it is: no second parse of it.
+	hreq, err := http.NewRequestWithContext(ctx, method, "", nil)
 	if err != nil {
 		return nil, fmt.Errorf("basiq: building request: %w", err)
 	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("basiq-version", c.version)
-	req.Header.Set("User-Agent", c.userAgent)
+	u.Host = strings.TrimSuffix(u.Host, ":") // as http.NewRequest does
+	hreq.URL, hreq.Host = u, u.Host
+	req := &retryablehttp.Request{Request: hreq}
+	if raw != nil {
+		if err := req.SetBody(raw); err != nil {
+			return nil, fmt.Errorf("basiq: building request: %w", err)
+		}
+	}
+	// The common headers' values are built once per client, and shared:
+	// nothing changes a header value in place.
+	h := hreq.Header
+	h["Accept"] = c.headers.accept
+	h["Basiq-Version"] = c.headers.version
+	h["User-Agent"] = c.headers.userAgent
 	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
+		h["Content-Type"] = []string{contentType}
 	}
 	for i := 0; i+1 < len(cfg.header); i += 2 {
-		req.Header.Set(cfg.header[i], cfg.header[i+1])
+		h.Set(cfg.header[i], cfg.header[i+1])
 	}
 	return req, nil
+}
+
+// commonHeaders are the values of the headers every request carries.
+type commonHeaders struct {
+	accept, version, userAgent []string
 }
 
 // requestSecrets lists what must never appear in an error about req: the
@@ -175,13 +190,13 @@ func (c *Client) requestSecrets(req *retryablehttp.Request, cfg *callConfig) []s
 // the token expired or is invalid gets one fresh token and one more try.
 func (c *Client) do(req *retryablehttp.Request, cfg *callConfig, v any) (*http.Response, error) {
 	for attempt := 0; ; attempt++ {
-		tok, err := c.auth.value().token(req.Context(), cfg.scope)
+		tok, header, err := c.auth.value().authorization(req.Context(), cfg.scope)
 		if err != nil {
 			return nil, err
 		}
-		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header["Authorization"] = header
 		resp, err := c.send(req, cfg, v)
-		if attempt == 0 && isTokenRejected(err) {
+		if attempt == 0 && err != nil && isTokenRejected(err) {
 			c.logger.LogAttrs(req.Context(), slog.LevelDebug, "basiq: access token rejected, renewing")
 			c.auth.value().invalidate(cfg.scope, tok)
 			// A request carrying bank credentials counts this repeat
@@ -237,14 +252,10 @@ func (c *Client) send(req *retryablehttp.Request, cfg *callConfig, v any) (*http
 		}
 		return resp, nil
 	}
-	var buf bytes.Buffer
-	if n := resp.ContentLength; n > 0 {
-		// The announced length only sizes the first allocation, and only up
-		// to a cap: memory follows the bytes that actually arrive.
-		buf.Grow(int(min(n, maxBodyPrealloc)) + 1)
-	}
-	_, err = buf.ReadFrom(io.LimitReader(resp.Body, maxBodyBytes+1))
-	body := buf.Bytes()
+	buf := c.bodies.get(resp.ContentLength)
+	defer c.bodies.put(buf)
+	body, err := readBody(resp.Body, buf.b[:0], maxBodyBytes+1)
+	buf.b = body
 	if err != nil {
 		if ctxErr := req.Context().Err(); ctxErr != nil {
 			err = ctxErr
@@ -257,7 +268,12 @@ func (c *Client) send(req *retryablehttp.Request, cfg *callConfig, v any) (*http
 	if len(bytes.TrimSpace(body)) == 0 {
 		return resp, fmt.Errorf("%w: %s: empty response body (status %d)", ErrInvalidResponse, where, resp.StatusCode)
 	}
-	if err := json.Unmarshal(body, v); err != nil {
+	if d, ok := v.(answerDecoder); ok {
+		err = d.decodeAnswer(body)
+	} else {
+		err = json.Unmarshal(body, v)
+	}
+	if err != nil {
 		return resp, fmt.Errorf("%w: %s: decoding response: %w", ErrInvalidResponse, where, err)
 	}
 	// An answer that completed as the caller gave up is not a success.
@@ -268,6 +284,62 @@ func (c *Client) send(req *retryablehttp.Request, cfg *callConfig, v any) (*http
 		return resp, fmt.Errorf("%w: %s: answer has no usable id", ErrInvalidResponse, where)
 	}
 	return resp, nil
+}
+
+// readBody appends what r holds to buf, up to limit bytes, growing buf as
+// bytes arrive (never ahead of them): the capacity buf brings is used first,
+// and reading the end of the body costs no allocation.
+func readBody(r io.Reader, buf []byte, limit int) ([]byte, error) {
+	for len(buf) < limit {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, min(max(len(buf), 512), limit-len(buf)))
+		}
+		n, err := r.Read(buf[len(buf):min(cap(buf), limit)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
+}
+
+// bodyBuffers lends the buffers answers are read into: a client reuses
+// them from call to call. A buffer comes back cleared (an answer may hold a
+// token), and only if it is no larger than maxPooledBody.
+type bodyBuffers struct{ pool sync.Pool }
+
+// bodyBuffer is a buffer lent by bodyBuffers.
+type bodyBuffer struct{ b []byte }
+
+// maxPooledBody is the largest buffer kept for reuse: a full page of
+// transactions fits.
+const maxPooledBody = 1 << 20
+
+// get lends a buffer with room for an answer of announced length n (-1
+// when unknown); the room reserved from n is capped at maxBodyPrealloc, so
+// memory follows the bytes that actually arrive.
+func (p *bodyBuffers) get(n int64) *bodyBuffer {
+	buf, _ := p.pool.Get().(*bodyBuffer)
+	if buf == nil {
+		buf = new(bodyBuffer)
+	}
+	if want := int(min(max(n, 0), maxBodyPrealloc)) + 1; cap(buf.b) < want {
+		buf.b = make([]byte, 0, want)
+	}
+	return buf
+}
+
+// put takes buf back.
+func (p *bodyBuffers) put(buf *bodyBuffer) {
+	if cap(buf.b) > maxPooledBody {
+		return
+	}
+	clear(buf.b)
+	buf.b = buf.b[:0]
+	p.pool.Put(buf)
 }
 
 // identified is a resource decoded from an answer that must name it: a 2xx
@@ -294,11 +366,20 @@ func (c *Client) logRetry(_ retryablehttp.Logger, req *http.Request, attempt int
 		slog.String("method", req.Method), slog.String("path", safePath(req.URL)), slog.Int("attempt", attempt+1))
 }
 
-// pathf formats a path, escaping each id as one path segment.
+// pathf formats a path, escaping each id as one path segment: each %s in
+// format takes the next id.
 func pathf(format string, ids ...string) string {
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = url.PathEscape(id)
+	var b strings.Builder
+	b.Grow(len(format) + 16*len(ids))
+	for _, id := range ids {
+		before, after, ok := strings.Cut(format, "%s")
+		if !ok {
+			break
+		}
+		b.WriteString(before)
+		b.WriteString(url.PathEscape(id))
+		format = after
 	}
-	return fmt.Sprintf(format, args...)
+	b.WriteString(format)
+	return b.String()
 }
