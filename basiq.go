@@ -325,6 +325,42 @@ func effectivePort(u *url.URL) string {
 // such links are never followed with credentials. The URL returned always
 // carries the base URL's own scheme and host.
 func (c *Client) resolve(link string) (*url.URL, bool) {
+	if u, ok := c.resolvePlain(link); ok {
+		return u, true
+	}
+	return c.resolveParsed(link)
+}
+
+// resolvePlain is resolve's fast path, for the paths the client builds
+// itself ("jobs/{id}", "users/{id}/transactions?..."): a relative path of
+// unreserved characters only, with no empty or dot segment, and a query of
+// plain characters, under a base URL whose path needs no escaping. It
+// gives what resolveParsed gives without parsing, or reports false.
+func (c *Client) resolvePlain(link string) (*url.URL, bool) {
+	if c.baseURL.RawPath != "" || link == "" || link[0] == '/' {
+		return nil, false
+	}
+	path, query, _ := strings.Cut(link, "?")
+	for seg := range strings.SplitSeq(path, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return nil, false
+		}
+		for i := 0; i < len(seg); i++ {
+			if b := seg[i]; !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '-' || b == '_' || b == '.' || b == '~') {
+				return nil, false
+			}
+		}
+	}
+	for i := 0; i < len(query); i++ {
+		if b := query[i]; b <= ' ' || b >= 0x7f || b == '#' || b == '\\' {
+			return nil, false
+		}
+	}
+	return &url.URL{Scheme: c.baseURL.Scheme, Host: c.baseURL.Host, Path: c.baseURL.Path + path, RawQuery: query}, true
+}
+
+// resolveParsed is resolve for any link: it parses it.
+func (c *Client) resolveParsed(link string) (*url.URL, bool) {
 	if link == "" || strings.Contains(link, `\`) {
 		return nil, false
 	}
@@ -421,6 +457,9 @@ func (k keepIdle) RoundTrip(req *http.Request) (*http.Response, error) {
 	if k.timeout <= 0 {
 		return k.RoundTripper.RoundTrip(req)
 	}
+	// A redirected request carries the original request's context, not
+	// the one sent: the deadline of the first request is found through the
+	// responses that led to this one, each of which names the request sent.
 	deadline := time.Now().Add(k.timeout)
 	for r := req.Response; r != nil && r.Request != nil; r = r.Request.Response {
 		if d, ok := r.Request.Context().Deadline(); ok && d.Before(deadline) {
@@ -428,10 +467,14 @@ func (k keepIdle) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	ctx, cancel := context.WithDeadline(req.Context(), deadline)
-	resp, err := k.RoundTripper.RoundTrip(req.WithContext(ctx))
+	sent := req.WithContext(ctx)
+	resp, err := k.RoundTripper.RoundTrip(sent)
 	if err != nil {
 		cancel()
 		return nil, err
+	}
+	if resp.Request == nil {
+		resp.Request = sent // as http.Transport sets it
 	}
 	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
 	return resp, nil
