@@ -126,14 +126,19 @@ func plainDecodeSafe(body []byte, key string, objects int) bool {
 		rest = rest[i+2:]
 	}
 	n, nulls := 0, 0
-	for i := 0; i+len(key)+2 <= len(body); i++ {
-		if body[i] != '"' || body[i+len(key)+1] != '"' || !bytes.EqualFold(body[i+1:i+1+len(key)], []byte(key)) {
+	for rest := body; ; {
+		i := bytes.IndexByte(rest, '"')
+		if i < 0 || i+len(key)+2 > len(rest) {
+			break
+		}
+		rest = rest[i+1:]
+		if rest[len(key)] != '"' || !bytes.EqualFold(rest[:len(key)], []byte(key)) {
 			continue
 		}
 		n++
-		rest := bytes.TrimLeft(body[i+len(key)+2:], " \t\r\n")
-		if len(rest) > 0 && rest[0] == ':' {
-			if rest = bytes.TrimLeft(rest[1:], " \t\r\n"); bytes.HasPrefix(rest, []byte("null")) {
+		after := bytes.TrimLeft(rest[len(key)+1:], " \t\r\n")
+		if len(after) > 0 && after[0] == ':' {
+			if after = bytes.TrimLeft(after[1:], " \t\r\n"); bytes.HasPrefix(after, []byte("null")) {
 				nulls++
 			}
 		}

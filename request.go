@@ -214,7 +214,6 @@ func (c *Client) do(req *retryablehttp.Request, cfg *callConfig, v any) (*http.R
 // v. The response body is always read (bounded) and closed.
 func (c *Client) send(req *retryablehttp.Request, cfg *callConfig, v any) (*http.Response, error) {
 	start := time.Now()
-	where := req.Method + " " + safePath(req.URL)
 	resp, err := c.retrier(cfg).Do(req)
 	if err != nil {
 		if resp != nil {
@@ -226,7 +225,7 @@ func (c *Client) send(req *retryablehttp.Request, cfg *callConfig, v any) (*http
 		c.logger.LogAttrs(req.Context(), slog.LevelDebug, "basiq: request failed",
 			slog.String("method", req.Method), slog.String("path", safePath(req.URL)),
 			slog.Duration("elapsed", time.Since(start)), slog.String("error", err.Error()))
-		return nil, fmt.Errorf("basiq: %s: %w", where, err)
+		return nil, fmt.Errorf("basiq: %s: %w", callSite(req), err)
 	}
 	defer resp.Body.Close()
 
@@ -239,7 +238,7 @@ func (c *Client) send(req *retryablehttp.Request, cfg *callConfig, v any) (*http
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
 		if readErr != nil && req.Context().Err() != nil {
-			return resp, fmt.Errorf("basiq: %s: %w", where, req.Context().Err())
+			return resp, fmt.Errorf("basiq: %s: %w", callSite(req), req.Context().Err())
 		}
 		apiErr := newAPIError(resp, body, c.requestSecrets(req, cfg))
 		apiErr.RetryAfter, _ = retryAfter(resp, time.Now())
@@ -248,7 +247,7 @@ func (c *Client) send(req *retryablehttp.Request, cfg *callConfig, v any) (*http
 	if v == nil || resp.StatusCode == http.StatusNoContent {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBodyBytes))
 		if _, ok := v.(identified); ok {
-			return resp, fmt.Errorf("%w: %s: answer %d has no content", ErrInvalidResponse, where, resp.StatusCode)
+			return resp, fmt.Errorf("%w: %s: answer %d has no content", ErrInvalidResponse, callSite(req), resp.StatusCode)
 		}
 		return resp, nil
 	}
@@ -260,13 +259,13 @@ func (c *Client) send(req *retryablehttp.Request, cfg *callConfig, v any) (*http
 		if ctxErr := req.Context().Err(); ctxErr != nil {
 			err = ctxErr
 		}
-		return resp, fmt.Errorf("basiq: %s: reading response: %w", where, err)
+		return resp, fmt.Errorf("basiq: %s: reading response: %w", callSite(req), err)
 	}
 	if len(body) > maxBodyBytes {
-		return resp, fmt.Errorf("%w: %s: response body larger than %d bytes", ErrInvalidResponse, where, maxBodyBytes)
+		return resp, fmt.Errorf("%w: %s: response body larger than %d bytes", ErrInvalidResponse, callSite(req), maxBodyBytes)
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		return resp, fmt.Errorf("%w: %s: empty response body (status %d)", ErrInvalidResponse, where, resp.StatusCode)
+		return resp, fmt.Errorf("%w: %s: empty response body (status %d)", ErrInvalidResponse, callSite(req), resp.StatusCode)
 	}
 	if d, ok := v.(answerDecoder); ok {
 		err = d.decodeAnswer(body)
@@ -274,14 +273,14 @@ func (c *Client) send(req *retryablehttp.Request, cfg *callConfig, v any) (*http
 		err = json.Unmarshal(body, v)
 	}
 	if err != nil {
-		return resp, fmt.Errorf("%w: %s: decoding response: %w", ErrInvalidResponse, where, err)
+		return resp, fmt.Errorf("%w: %s: decoding response: %w", ErrInvalidResponse, callSite(req), err)
 	}
 	// An answer that completed as the caller gave up is not a success.
 	if err := req.Context().Err(); err != nil {
-		return resp, fmt.Errorf("basiq: %s: %w", where, err)
+		return resp, fmt.Errorf("basiq: %s: %w", callSite(req), err)
 	}
 	if r, ok := v.(identified); ok && checkID("id", r.resourceID()) != nil {
-		return resp, fmt.Errorf("%w: %s: answer has no usable id", ErrInvalidResponse, where)
+		return resp, fmt.Errorf("%w: %s: answer has no usable id", ErrInvalidResponse, callSite(req))
 	}
 	return resp, nil
 }
@@ -340,6 +339,11 @@ func (p *bodyBuffers) put(buf *bodyBuffer) {
 	clear(buf.b)
 	buf.b = buf.b[:0]
 	p.pool.Put(buf)
+}
+
+// callSite names a request in an error: its method and its path as sent.
+func callSite(req *retryablehttp.Request) string {
+	return req.Method + " " + safePath(req.URL)
 }
 
 // identified is a resource decoded from an answer that must name it: a 2xx
