@@ -341,14 +341,17 @@ func (c *Client) resolvePlain(link string) (*url.URL, bool) {
 		return nil, false
 	}
 	path, query, _ := strings.Cut(link, "?")
-	for seg := range strings.SplitSeq(path, "/") {
-		if seg == "" || seg == "." || seg == ".." {
-			return nil, false
-		}
-		for i := 0; i < len(seg); i++ {
-			if b := seg[i]; !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '-' || b == '_' || b == '.' || b == '~') {
+	start := 0 // of the current segment
+	for i := 0; i <= len(path); i++ {
+		if i == len(path) || path[i] == '/' {
+			if seg := path[start:i]; seg == "" || seg == "." || seg == ".." {
 				return nil, false
 			}
+			start = i + 1
+			continue
+		}
+		if b := path[i]; !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '-' || b == '_' || b == '.' || b == '~') {
+			return nil, false
 		}
 	}
 	for i := 0; i < len(query); i++ {

@@ -125,21 +125,26 @@ func plainDecodeSafe(body []byte, key string, objects int) bool {
 		}
 		rest = rest[i+2:]
 	}
+	// A key starts with a quote and its first letter in either case: two
+	// searches for those two bytes find every candidate.
 	n, nulls := 0, 0
-	for rest := body; ; {
-		i := bytes.IndexByte(rest, '"')
-		if i < 0 || i+len(key)+2 > len(rest) {
-			break
-		}
-		rest = rest[i+1:]
-		if rest[len(key)] != '"' || !bytes.EqualFold(rest[:len(key)], []byte(key)) {
-			continue
-		}
-		n++
-		after := bytes.TrimLeft(rest[len(key)+1:], " \t\r\n")
-		if len(after) > 0 && after[0] == ':' {
-			if after = bytes.TrimLeft(after[1:], " \t\r\n"); bytes.HasPrefix(after, []byte("null")) {
-				nulls++
+	k := []byte(key)
+	for _, first := range [2]byte{key[0] | 0x20, key[0] &^ 0x20} {
+		for rest := body; ; {
+			i := bytes.Index(rest, []byte{'"', first})
+			if i < 0 || i+len(k)+2 > len(rest) {
+				break
+			}
+			rest = rest[i+1:]
+			if rest[len(k)] != '"' || !bytes.EqualFold(rest[:len(k)], k) {
+				continue
+			}
+			n++
+			after := bytes.TrimLeft(rest[len(k)+1:], " \t\r\n")
+			if len(after) > 0 && after[0] == ':' {
+				if after = bytes.TrimLeft(after[1:], " \t\r\n"); bytes.HasPrefix(after, []byte("null")) {
+					nulls++
+				}
 			}
 		}
 	}
