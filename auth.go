@@ -58,7 +58,9 @@ type tokenSource struct {
 // cachedToken is a token, when to fetch its successor (some time before it
 // expires), and when it expires.
 type cachedToken struct {
-	tok     string
+	tok string
+	// header is the Authorization header's value for tok, built once.
+	header  []string
 	renew   time.Time
 	expires time.Time
 	// renewing is true while a renewal runs in the background; retryAt is
@@ -72,6 +74,29 @@ type tokenResponse struct {
 	TokenType   string          `json:"token_type"`
 	ExpiresIn   json.RawMessage `json:"expires_in"`
 }
+
+// authorization returns a valid access token for scope and the
+// Authorization header value that carries it, fetching a token if there is
+// none or the current one is close to its expiry. The header value is
+// shared by every request sent with the token: it is set, never changed.
+func (ts *tokenSource) authorization(ctx context.Context, scope string) (string, []string, error) {
+	now := time.Now()
+	ts.mu.Lock()
+	t, ok := ts.tokens[scope]
+	if ok && now.Before(t.expires) && (now.Before(t.renew) || t.renewing || now.Before(t.retryAt)) {
+		ts.mu.Unlock()
+		return t.tok, t.header, nil
+	}
+	ts.mu.Unlock()
+	tok, err := ts.token(ctx, scope)
+	if err != nil {
+		return "", nil, err
+	}
+	return tok, bearerHeader(tok), nil
+}
+
+// bearerHeader is the Authorization header value for tok.
+func bearerHeader(tok string) []string { return []string{"Bearer " + tok} }
 
 // token returns a valid access token for scope, fetching one if there is none
 // or the current one is close to its expiry.
@@ -143,7 +168,7 @@ func (ts *tokenSource) fetchAndStore(ctx context.Context, scope string, retry bo
 	if ts.tokens == nil {
 		ts.tokens = map[string]cachedToken{}
 	}
-	ts.tokens[scope] = cachedToken{tok: tok, renew: now.Add(life - min(maxRefreshMargin, life/4)), expires: now.Add(life)}
+	ts.tokens[scope] = cachedToken{tok: tok, header: bearerHeader(tok), renew: now.Add(life - min(maxRefreshMargin, life/4)), expires: now.Add(life)}
 	ts.mu.Unlock()
 	return tok, nil
 }

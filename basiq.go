@@ -105,6 +105,11 @@ type Client struct {
 	// answer from /token: hidden, like the credentials, from reflection.
 	transports hidden[transports]
 
+	// headers are the common headers' values; bodies lends the buffers
+	// answers are read into.
+	headers commonHeaders
+	bodies  *bodyBuffers
+
 	auth  hidden[*tokenSource]
 	insts *institutionCache
 	waits *waitMemory
@@ -156,9 +161,11 @@ func NewClient(opts ...Option) (*Client, error) {
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
 	}
+	c.bodies = new(bodyBuffers)
+	c.headers = commonHeaders{accept: []string{"application/json"}, version: []string{c.version}, userAgent: []string{c.userAgent}}
 
 	hc := o.httpClient
-	var attemptTimeout time.Duration
+	attemptTimeout := defaultTimeout
 	if hc == nil {
 		var rt http.RoundTripper = http.DefaultTransport
 		if t, ok := http.DefaultTransport.(*http.Transport); ok {
@@ -170,9 +177,8 @@ func NewClient(opts ...Option) (*Client, error) {
 			rt = t
 		}
 		hc = &http.Client{Transport: rt}
-		// The default time limit per attempt goes on the request's context
-		// rather than http.Client.Timeout, which costs a goroutine per request.
-		attemptTimeout = defaultTimeout
+	} else {
+		attemptTimeout = hc.Timeout
 	}
 	// A copy, so the caller's client is not changed; redirects never carry
 	// credentials to another origin.
@@ -184,8 +190,13 @@ func NewClient(opts ...Option) (*Client, error) {
 	}
 	// The retry machinery closes the client's idle connections when it gives
 	// up; on a transport shared with the rest of the program that would drop
-	// everyone's keep-alive connections, so it is not passed on.
+	// everyone's keep-alive connections, so it is not passed on. The time
+	// limit per attempt (the caller's Timeout, or the default) goes on the
+	// request's context rather than http.Client.Timeout: net/http enforces
+	// a Timeout around a wrapped transport with a goroutine and a timer per
+	// request.
 	hcCopy.Transport = keepIdle{RoundTripper: rt, timeout: attemptTimeout}
+	hcCopy.Timeout = 0
 
 	retrier := func(b retryablehttp.Backoff) *retryablehttp.Client {
 		return &retryablehttp.Client{
@@ -351,6 +362,45 @@ func effectivePort(u *url.URL) string {
 // such links are never followed with credentials. The URL returned always
 // carries the base URL's own scheme and host.
 func (c *Client) resolve(link string) (*url.URL, bool) {
+	if u, ok := c.resolvePlain(link); ok {
+		return u, true
+	}
+	return c.resolveParsed(link)
+}
+
+// resolvePlain is resolve's fast path, for the paths the client builds
+// itself ("jobs/{id}", "users/{id}/transactions?..."): a relative path of
+// unreserved characters only, with no empty or dot segment, and a query of
+// plain characters, under a base URL whose path needs no escaping. It
+// gives what resolveParsed gives without parsing, or reports false.
+func (c *Client) resolvePlain(link string) (*url.URL, bool) {
+	if c.baseURL.RawPath != "" || link == "" || link[0] == '/' {
+		return nil, false
+	}
+	path, query, _ := strings.Cut(link, "?")
+	start := 0 // of the current segment
+	for i := 0; i <= len(path); i++ {
+		if i == len(path) || path[i] == '/' {
+			if seg := path[start:i]; seg == "" || seg == "." || seg == ".." {
+				return nil, false
+			}
+			start = i + 1
+			continue
+		}
+		if b := path[i]; !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '-' || b == '_' || b == '.' || b == '~') {
+			return nil, false
+		}
+	}
+	for i := 0; i < len(query); i++ {
+		if b := query[i]; b <= ' ' || b >= 0x7f || b == '#' || b == '\\' {
+			return nil, false
+		}
+	}
+	return &url.URL{Scheme: c.baseURL.Scheme, Host: c.baseURL.Host, Path: c.baseURL.Path + path, RawQuery: query}, true
+}
+
+// resolveParsed is resolve for any link: it parses it.
+func (c *Client) resolveParsed(link string) (*url.URL, bool) {
 	if link == "" || strings.Contains(link, `\`) {
 		return nil, false
 	}
@@ -439,17 +489,32 @@ type keepIdle struct {
 	timeout time.Duration
 }
 
-// RoundTrip sends one attempt, within the time limit if there is one; the
-// limit covers reading the body, and ends when the body is closed.
+// RoundTrip sends one attempt, within the time limit if there is one, as
+// http.Client.Timeout would: the limit covers the redirects the attempt
+// follows (a redirected request keeps the deadline of the first) and reading
+// the body, and ends when the body is closed.
 func (k keepIdle) RoundTrip(req *http.Request) (*http.Response, error) {
 	if k.timeout <= 0 {
 		return k.RoundTripper.RoundTrip(req)
 	}
-	ctx, cancel := context.WithTimeout(req.Context(), k.timeout)
-	resp, err := k.RoundTripper.RoundTrip(req.WithContext(ctx))
+	// A redirected request carries the original request's context, not
+	// the one sent: the deadline of the first request is found through the
+	// responses that led to this one, each of which names the request sent.
+	deadline := time.Now().Add(k.timeout)
+	for r := req.Response; r != nil && r.Request != nil; r = r.Request.Response {
+		if d, ok := r.Request.Context().Deadline(); ok && d.Before(deadline) {
+			deadline = d
+		}
+	}
+	ctx, cancel := context.WithDeadline(req.Context(), deadline)
+	sent := req.WithContext(ctx)
+	resp, err := k.RoundTripper.RoundTrip(sent)
 	if err != nil {
 		cancel()
 		return nil, err
+	}
+	if resp.Request == nil {
+		resp.Request = sent // as http.Transport sets it
 	}
 	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
 	return resp, nil

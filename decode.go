@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"time"
+	"unicode"
 )
 
 // Lenient decoding shared by the resource types: the API writes timestamps in
@@ -15,6 +17,11 @@ import (
 type lenientTime struct{ time.Time }
 
 func (t *lenientTime) UnmarshalJSON(b []byte) error {
+	// The usual form, RFC 3339 in a string without escapes, is parsed from
+	// the bytes as they are (no string copy); parseTime reads the others.
+	if len(b) > 2 && b[0] == '"' && t.Time.UnmarshalJSON(b) == nil {
+		return nil
+	}
 	t.Time = parseTime(b)
 	return nil
 }
@@ -100,4 +107,74 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 		*f = ""
 	}
 	return nil
+}
+
+// answerDecoder is an answer type that decodes a 2xx body itself: send
+// hands it the body instead of calling json.Unmarshal.
+type answerDecoder interface {
+	decodeAnswer(body []byte) error
+}
+
+// The fast path. Most answers are written the usual way: step results and
+// sub-classes as objects, timestamps in RFC 3339. Such an answer decodes in
+// one pass into a plain struct (no decoder of its own on any object, so no
+// nested json.Unmarshal). The lenient decoders run only when that pass fails
+// (another form: an array of results, a bare-string sub-class) or when
+// [plainDecodeSafe] cannot rule out that the two ways give different
+// results. decode_fuzz_test.go checks that both give the same result
+// wherever the fast one is taken.
+
+// plainDecodeSafe reports whether a plain decode of body gives what the
+// lenient one gives, for a field named key (ASCII letters only) that the
+// plain struct holds as a pointer to a struct and the lenient one as a type
+// with its own decoder, objects being the number of non-nil pointers the
+// plain decode left. They differ only when one field receives two objects
+// (a repeated key, or a repeated array whose elements encoding/json reuses):
+// the plain decode merges the second into the first, the lenient decoder
+// replaces. So every occurrence of the key must be a null or one of the
+// objects counted; a key written with escapes or with a character that
+// folds to an ASCII letter (U+017F, U+212A) could hide from the count, so
+// such a body is not judged safe.
+func plainDecodeSafe(body []byte, key string, objects int) bool {
+	if bytes.Contains(body, []byte("\u017f")) || bytes.Contains(body, []byte("\u212a")) {
+		return false
+	}
+	for rest := body; ; {
+		i := bytes.Index(rest, []byte(`\u`))
+		if i < 0 {
+			break
+		}
+		if i+6 > len(rest) {
+			return false
+		}
+		r, err := strconv.ParseUint(string(rest[i+2:i+6]), 16, 32)
+		if err != nil || r < 0x80 && unicode.IsLetter(rune(r)) || r == 0x17f || r == 0x212a {
+			return false
+		}
+		rest = rest[i+2:]
+	}
+	// A key starts with a quote and its first letter in either case: two
+	// searches for those two bytes find every candidate.
+	n, nulls := 0, 0
+	k := []byte(key)
+	for _, first := range [2]byte{key[0] | 0x20, key[0] &^ 0x20} {
+		for rest := body; ; {
+			i := bytes.Index(rest, []byte{'"', first})
+			if i < 0 || i+len(k)+2 > len(rest) {
+				break
+			}
+			rest = rest[i+1:]
+			if rest[len(k)] != '"' || !bytes.EqualFold(rest[:len(k)], k) {
+				continue
+			}
+			n++
+			after := bytes.TrimLeft(rest[len(k)+1:], " \t\r\n")
+			if len(after) > 0 && after[0] == ':' {
+				if after = bytes.TrimLeft(after[1:], " \t\r\n"); bytes.HasPrefix(after, []byte("null")) {
+					nulls++
+				}
+			}
+		}
+	}
+	return n-nulls == objects
 }

@@ -173,6 +173,19 @@ func perfHTTPClient() *http.Client {
 	return &http.Client{Transport: t, Timeout: 60 * time.Second}
 }
 
+// perfTransports are the two HTTP set-ups the SDK side is measured on: the
+// client NewClient builds when given none (its per-attempt limit on the
+// request's context), and a caller's http.Client with Timeout set, passed
+// with WithHTTPClient (perfHTTPClient: net/http enforces its Timeout). The
+// hand-written side always uses perfHTTPClient.
+var perfTransports = []struct {
+	name string
+	hc   func() *http.Client // nil: the SDK's default transport
+}{
+	{"transport=sdk-default", nil},
+	{"transport=caller-timeout", perfHTTPClient},
+}
+
 // perfFixture is what the benchmarks share: a user whose connection job has
 // finished (so its data is loaded), an SDK client and a hand-written one,
 // each with its own token already fetched.
@@ -187,6 +200,13 @@ type perfFixture struct {
 
 // perfSetup builds a perfFixture; all of it happens before any timer runs.
 func perfSetup(tb testing.TB) *perfFixture {
+	tb.Helper()
+	return perfSetupWith(tb, perfHTTPClient)
+}
+
+// perfSetupWith builds a perfFixture whose SDK client uses sdkHTTP's
+// client, or the SDK's default transport when sdkHTTP is nil.
+func perfSetupWith(tb testing.TB, sdkHTTP func() *http.Client) *perfFixture {
 	tb.Helper()
 	ps := perfStartServer(tb)
 	ctx := context.Background()
@@ -213,9 +233,13 @@ func perfSetup(tb testing.TB) *perfFixture {
 	}
 
 	f := &perfFixture{srv: ps, userID: user.ID, jobID: job.ID}
-	sdkHC := perfHTTPClient()
-	tb.Cleanup(sdkHC.CloseIdleConnections)
-	f.sdk, err = basiq.NewClient(basiq.WithBaseURL(ps.URL), basiq.WithAPIKey(ps.APIKey), basiq.WithHTTPClient(sdkHC))
+	sdkOpts := []basiq.Option{basiq.WithBaseURL(ps.URL), basiq.WithAPIKey(ps.APIKey)}
+	if sdkHTTP != nil {
+		sdkHC := sdkHTTP()
+		tb.Cleanup(sdkHC.CloseIdleConnections)
+		sdkOpts = append(sdkOpts, basiq.WithHTTPClient(sdkHC))
+	}
+	f.sdk, err = basiq.NewClient(sdkOpts...)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -401,14 +425,18 @@ func perfSDKListAll(ctx context.Context, c *basiq.Client, userID string) (int, e
 }
 
 func BenchmarkJobsGet(b *testing.B) {
-	f := perfSetup(b)
-	ctx := context.Background()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		if _, err := f.sdk.Jobs.Get(ctx, f.jobID); err != nil {
-			b.Fatal(err)
-		}
+	for _, tr := range perfTransports {
+		b.Run(tr.name, func(b *testing.B) {
+			f := perfSetupWith(b, tr.hc)
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := f.sdk.Jobs.Get(ctx, f.jobID); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
@@ -438,20 +466,24 @@ func perfReportPerTx(b *testing.B, start time.Time, before *runtime.MemStats, pe
 }
 
 func BenchmarkTransactionsList(b *testing.B) {
-	f := perfSetup(b)
-	ctx := context.Background()
-	b.ReportAllocs()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	b.ResetTimer()
-	start := time.Now()
-	for b.Loop() {
-		if n, err := perfSDKListAll(ctx, f.sdk, f.userID); err != nil || n != f.txns {
-			b.Fatalf("listed %d of %d: %v", n, f.txns, err)
-		}
+	for _, tr := range perfTransports {
+		b.Run(tr.name, func(b *testing.B) {
+			f := perfSetupWith(b, tr.hc)
+			ctx := context.Background()
+			b.ReportAllocs()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			b.ResetTimer()
+			start := time.Now()
+			for b.Loop() {
+				if n, err := perfSDKListAll(ctx, f.sdk, f.userID); err != nil || n != f.txns {
+					b.Fatalf("listed %d of %d: %v", n, f.txns, err)
+				}
+			}
+			b.StopTimer()
+			perfReportPerTx(b, start, &ms, f.txns)
+		})
 	}
-	b.StopTimer()
-	perfReportPerTx(b, start, &ms, f.txns)
 }
 
 func BenchmarkTransactionsListBaseline(b *testing.B) {
@@ -505,27 +537,36 @@ func perfSideBySide(b *testing.B, per int, unit string, sdk, base func() error) 
 }
 
 // BenchmarkPerfJobsGetSideBySide interleaves Jobs.Get and the hand-written
-// GET: its "ratio" metric is the per-call overhead target (<= 1.05).
+// GET, once per SDK transport (perfTransports): its "ratio" metric is the
+// per-call overhead target (<= 1.03).
 func BenchmarkPerfJobsGetSideBySide(b *testing.B) {
-	f := perfSetup(b)
-	ctx := context.Background()
-	perfSideBySide(b, 1, "call",
-		func() error { _, err := f.sdk.Jobs.Get(ctx, f.jobID); return err },
-		func() error { var j perfBaseJob; return f.base.getJob(ctx, f.jobID, &j) })
+	for _, tr := range perfTransports {
+		b.Run(tr.name, func(b *testing.B) {
+			f := perfSetupWith(b, tr.hc)
+			ctx := context.Background()
+			perfSideBySide(b, 1, "call",
+				func() error { _, err := f.sdk.Jobs.Get(ctx, f.jobID); return err },
+				func() error { var j perfBaseJob; return f.base.getJob(ctx, f.jobID, &j) })
+		})
+	}
 }
 
 // BenchmarkPerfTransactionsListSideBySide does the same for a whole
-// Transactions.List, per transaction.
+// Transactions.List, per transaction (target <= 0.95).
 func BenchmarkPerfTransactionsListSideBySide(b *testing.B) {
-	f := perfSetup(b)
-	ctx := context.Background()
-	check := func(n int, err error) error {
-		if err == nil && n != f.txns {
-			err = errors.New("listed " + strconv.Itoa(n) + " of " + strconv.Itoa(f.txns))
-		}
-		return err
+	for _, tr := range perfTransports {
+		b.Run(tr.name, func(b *testing.B) {
+			f := perfSetupWith(b, tr.hc)
+			ctx := context.Background()
+			check := func(n int, err error) error {
+				if err == nil && n != f.txns {
+					err = errors.New("listed " + strconv.Itoa(n) + " of " + strconv.Itoa(f.txns))
+				}
+				return err
+			}
+			perfSideBySide(b, f.txns, "tx",
+				func() error { return check(perfSDKListAll(ctx, f.sdk, f.userID)) },
+				func() error { return check(f.base.listAll(ctx, f.userID)) })
+		})
 	}
-	perfSideBySide(b, f.txns, "tx",
-		func() error { return check(perfSDKListAll(ctx, f.sdk, f.userID)) },
-		func() error { return check(f.base.listAll(ctx, f.userID)) })
 }

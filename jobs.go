@@ -325,12 +325,89 @@ func (s *JobsService) Get(ctx context.Context, jobID string) (*Job, error) {
 // get fetches the job at path, a path relative to the base URL or a link on
 // its origin.
 func (s *JobsService) get(ctx context.Context, path string) (*Job, error) {
-	var w jobWire
-	if _, err := s.client.call(ctx, http.MethodGet, path, nil, &w); err != nil {
+	var a jobAnswer
+	if _, err := s.client.call(ctx, http.MethodGet, path, nil, &a); err != nil {
 		return nil, err
 	}
-	job := w.job()
+	job := a.job()
 	return &job, nil
+}
+
+// jobAnswer is a job answer, decoded on the fast path into plain, or
+// leniently into wire (see [plainDecodeSafe]).
+type jobAnswer struct {
+	plain   jobPlain
+	wire    jobWire
+	lenient bool
+}
+
+// jobPlain is a job whose step results decode as plain objects.
+type jobPlain struct {
+	ID          string      `json:"id"`
+	JobType     string      `json:"jobType"`
+	Created     lenientTime `json:"created"`
+	Updated     lenientTime `json:"updated"`
+	Steps       []stepPlain `json:"steps"`
+	Links       JobLinks    `json:"links"`
+	Institution flexID      `json:"institution"`
+}
+
+// stepPlain is a step whose result, if any, is one object.
+type stepPlain struct {
+	Title  string          `json:"title"`
+	Status StepStatus      `json:"status"`
+	Result *stepResultWire `json:"result"`
+}
+
+func (a *jobAnswer) decodeAnswer(body []byte) error {
+	if json.Unmarshal(body, &a.plain) == nil {
+		objects := 0
+		for i := range a.plain.Steps {
+			if a.plain.Steps[i].Result != nil {
+				objects++
+			}
+		}
+		if plainDecodeSafe(body, "result", objects) {
+			return nil
+		}
+	}
+	a.lenient = true
+	return json.Unmarshal(body, &a.wire)
+}
+
+func (a *jobAnswer) resourceID() string {
+	if a.lenient {
+		return a.wire.ID
+	}
+	return a.plain.ID
+}
+
+// job returns the decoded job.
+func (a *jobAnswer) job() Job {
+	if a.lenient {
+		return a.wire.job()
+	}
+	p := &a.plain
+	j := Job{ID: p.ID, JobType: p.JobType, Created: p.Created.Time, Updated: p.Updated.Time, Links: p.Links}
+	if p.Steps != nil {
+		j.Steps = make([]Step, len(p.Steps))
+		var results []StepResult // one allocation for all the results
+		for i, st := range p.Steps {
+			j.Steps[i] = Step{Title: st.Title, Status: st.Status}
+			if st.Result == nil {
+				continue
+			}
+			if results == nil {
+				results = make([]StepResult, 0, len(p.Steps)-i)
+			}
+			results = append(results, st.Result.result())
+			j.Steps[i].Result = &results[len(results)-1]
+		}
+	}
+	if p.Institution != "" {
+		j.Institution = &InstitutionRef{ID: string(p.Institution)}
+	}
+	return j
 }
 
 // postJob sends a POST that starts a job. The API answers 202 with a new job,
@@ -340,13 +417,14 @@ func (s *JobsService) get(ctx context.Context, path string) (*Job, error) {
 // like a read. secrets are the body's secret values (the customer's bank
 // credentials): see withCredentials for how such a call is repeated.
 func (c *Client) postJob(ctx context.Context, path string, body any, secrets ...string) (*Job, error) {
-	job := new(Job)
-	resp, err := c.call(ctx, http.MethodPost, path, body, job, withCredentials(secrets...))
+	var a jobAnswer
+	resp, err := c.call(ctx, http.MethodPost, path, body, &a, withCredentials(secrets...))
 	if err != nil {
 		return nil, err
 	}
+	job := a.job()
 	job.Reused = resp.StatusCode == http.StatusOK
-	return job, nil
+	return &job, nil
 }
 
 func (x *Job) resourceID() string { return x.ID }

@@ -2,6 +2,7 @@ package basiq
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"iter"
 	"net/http"
@@ -42,6 +43,39 @@ func paginate[T any](ctx context.Context, c *Client, path string) iter.Seq2[T, e
 // paginateAs is paginate for items decoded as W (a wire form that decodes in
 // one pass) and yielded as T, over at most maxPages pages.
 func paginateAs[W, T any](ctx context.Context, c *Client, path string, conv func(*W) T, maxPages int) iter.Seq2[T, error] {
+	return paginateFast[W, W, T](ctx, c, path, nil, conv, maxPages)
+}
+
+// fastPage is the fast path of a page whose items are decoded as P (a plain
+// form) and yielded as T: conv converts an item, and safe reports whether
+// the plain decode of the page's body gives what the lenient one would
+// (see [plainDecodeSafe]).
+type fastPage[P, T any] struct {
+	conv func(*P) T
+	safe func(body []byte, p *page[P]) bool
+}
+
+// pageAnswer is one page's answer: decoded into plain when the fast path is
+// taken, else into lenient.
+type pageAnswer[P, W, T any] struct {
+	fast    *fastPage[P, T]
+	plain   page[P]
+	lenient page[W]
+	usedW   bool
+}
+
+func (a *pageAnswer[P, W, T]) decodeAnswer(body []byte) error {
+	if a.fast != nil && json.Unmarshal(body, &a.plain) == nil && a.fast.safe(body, &a.plain) {
+		return nil
+	}
+	a.usedW = true
+	return json.Unmarshal(body, &a.lenient)
+}
+
+// paginateFast is paginateAs with a fast path: each page is decoded as P
+// and converted by fast.conv, or, when fast is nil or its decode is not
+// taken, decoded as W and converted by conv.
+func paginateFast[P, W, T any](ctx context.Context, c *Client, path string, fast *fastPage[P, T], conv func(*W) T, maxPages int) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		var zero T
 		seen := map[string]bool{}
@@ -61,22 +95,22 @@ func paginateAs[W, T any](ctx context.Context, c *Client, path string, conv func
 				return
 			}
 			seen[u.String()] = true
-			var p page[W]
-			if _, err := c.call(ctx, http.MethodGet, next, nil, &p); err != nil {
+			a := pageAnswer[P, W, T]{fast: fast}
+			if _, err := c.call(ctx, http.MethodGet, next, nil, &a); err != nil {
 				yield(zero, err)
 				return
 			}
-			for i := range p.Data {
-				if err := ctx.Err(); err != nil {
-					yield(zero, err)
-					return
-				}
-				if !yield(conv(&p.Data[i]), nil) {
-					return
-				}
+			var n int
+			var stop bool
+			if a.usedW {
+				n, next, stop = yieldPage(ctx, &a.lenient, conv, yield)
+			} else {
+				n, next, stop = yieldPage(ctx, &a.plain, fast.conv, yield)
 			}
-			next = p.Links.Next
-			if len(p.Data) > 0 {
+			if stop {
+				return
+			}
+			if n > 0 {
 				empty = 0
 			} else if empty++; empty >= maxEmptyPages && next != "" {
 				yield(zero, fmt.Errorf("%w: %d pages in a row brought no item but a next link", ErrInvalidResponse, empty))
@@ -84,6 +118,23 @@ func paginateAs[W, T any](ctx context.Context, c *Client, path string, conv func
 			}
 		}
 	}
+}
+
+// yieldPage yields the items of p converted by conv, checking ctx before
+// each; it returns how many items p held, its next link, and whether the
+// sequence ended (the caller stopped, or ctx ended).
+func yieldPage[W, T any](ctx context.Context, p *page[W], conv func(*W) T, yield func(T, error) bool) (int, string, bool) {
+	for i := range p.Data {
+		if err := ctx.Err(); err != nil {
+			var zero T
+			yield(zero, err)
+			return 0, "", true
+		}
+		if !yield(conv(&p.Data[i]), nil) {
+			return 0, "", true
+		}
+	}
+	return len(p.Data), p.Links.Next, false
 }
 
 // filter is a List method's filter: it writes its own query values.

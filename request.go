@@ -10,7 +10,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -181,6 +183,14 @@ func (c *Client) newRequest(ctx context.Context, method, path string, body any, 
 	// call's own policy, so a request made while serving another (a token
 	// fetch inside a connection POST) never inherits that one's rules.
 	ctx = context.WithValue(ctx, policyKey{}, &cfg.policy)
+	// The URL resolve built is used as it is: no second parse of it.
+	hreq, err := http.NewRequestWithContext(ctx, method, "", nil)
+	if err != nil {
+		return nil, fmt.Errorf("basiq: building request: %w", err)
+	}
+	u.Host = strings.TrimSuffix(u.Host, ":") // as http.NewRequest does
+	hreq.URL, hreq.Host = u, u.Host
+	req := &retryablehttp.Request{Request: hreq}
 	var rawBody any
 	if raw != nil {
 		rawBody = raw
@@ -188,20 +198,29 @@ func (c *Client) newRequest(ctx context.Context, method, path string, body any, 
 	if cfg.stream != nil {
 		rawBody, contentType = retryablehttp.ReaderFunc(cfg.stream), cfg.streamType
 	}
-	req, err := retryablehttp.NewRequestWithContext(ctx, method, u.String(), rawBody)
-	if err != nil {
-		return nil, fmt.Errorf("basiq: building request: %w", err)
+	if rawBody != nil {
+		if err := req.SetBody(rawBody); err != nil {
+			return nil, fmt.Errorf("basiq: building request: %w", err)
+		}
 	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("basiq-version", c.version)
-	req.Header.Set("User-Agent", c.userAgent)
+	// The common headers' values are built once per client, and shared:
+	// nothing changes a header value in place.
+	h := hreq.Header
+	h["Accept"] = c.headers.accept
+	h["Basiq-Version"] = c.headers.version
+	h["User-Agent"] = c.headers.userAgent
 	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
+		h["Content-Type"] = []string{contentType}
 	}
 	for i := 0; i+1 < len(cfg.header); i += 2 {
-		req.Header.Set(cfg.header[i], cfg.header[i+1])
+		h.Set(cfg.header[i], cfg.header[i+1])
 	}
 	return req, nil
+}
+
+// commonHeaders are the values of the headers every request carries.
+type commonHeaders struct {
+	accept, version, userAgent []string
 }
 
 // requestSecrets lists what must never appear in an error about req: the
@@ -225,16 +244,19 @@ func (c *Client) requestSecrets(req *retryablehttp.Request, cfg *callConfig) []s
 // the token expired or is invalid gets one fresh token and one more try.
 func (c *Client) do(req *retryablehttp.Request, cfg *callConfig, v any) (*http.Response, error) {
 	for attempt := 0; ; attempt++ {
-		tok := cfg.bearer
+		var (
+			tok    = cfg.bearer
+			header = []string{"Bearer " + cfg.bearer}
+			err    error
+		)
 		if tok == "" {
-			var err error
-			if tok, err = c.auth.value().token(req.Context(), cfg.scope); err != nil {
+			if tok, header, err = c.auth.value().authorization(req.Context(), cfg.scope); err != nil {
 				return nil, err
 			}
 		}
-		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header["Authorization"] = header
 		resp, err := c.send(req, cfg, v)
-		if attempt == 0 && cfg.bearer == "" && isTokenRejected(err) {
+		if attempt == 0 && err != nil && cfg.bearer == "" && isTokenRejected(err) {
 			c.logger.LogAttrs(req.Context(), slog.LevelDebug, "basiq: access token rejected, renewing")
 			c.auth.value().invalidate(cfg.scope, tok)
 			// A request carrying bank credentials counts this repeat
@@ -253,7 +275,6 @@ func (c *Client) do(req *retryablehttp.Request, cfg *callConfig, v any) (*http.R
 // v. The response body is always read (bounded) and closed.
 func (c *Client) send(req *retryablehttp.Request, cfg *callConfig, v any) (*http.Response, error) {
 	start := time.Now()
-	where := req.Method + " " + safePath(req.URL)
 	resp, err := c.retrier(cfg).Do(req)
 	if err != nil {
 		if resp != nil {
@@ -265,7 +286,7 @@ func (c *Client) send(req *retryablehttp.Request, cfg *callConfig, v any) (*http
 		c.logger.LogAttrs(req.Context(), slog.LevelDebug, "basiq: request failed",
 			slog.String("method", req.Method), slog.String("path", safePath(req.URL)),
 			slog.Duration("elapsed", time.Since(start)), slog.String("error", err.Error()))
-		return nil, fmt.Errorf("basiq: %s: %w", where, err)
+		return nil, fmt.Errorf("basiq: %s: %w", callSite(req), err)
 	}
 	defer resp.Body.Close()
 
@@ -278,7 +299,7 @@ func (c *Client) send(req *retryablehttp.Request, cfg *callConfig, v any) (*http
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
 		if readErr != nil && req.Context().Err() != nil {
-			return resp, fmt.Errorf("basiq: %s: %w", where, req.Context().Err())
+			return resp, fmt.Errorf("basiq: %s: %w", callSite(req), req.Context().Err())
 		}
 		apiErr := newAPIError(resp, body, c.requestSecrets(req, cfg))
 		apiErr.RetryAfter, _ = retryAfter(resp, time.Now())
@@ -287,41 +308,103 @@ func (c *Client) send(req *retryablehttp.Request, cfg *callConfig, v any) (*http
 	if v == nil || resp.StatusCode == http.StatusNoContent {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBodyBytes))
 		if _, ok := v.(identified); ok {
-			return resp, fmt.Errorf("%w: %s: answer %d has no content", ErrInvalidResponse, where, resp.StatusCode)
+			return resp, fmt.Errorf("%w: %s: answer %d has no content", ErrInvalidResponse, callSite(req), resp.StatusCode)
 		}
 		return resp, nil
 	}
-	var buf bytes.Buffer
-	if n := resp.ContentLength; n > 0 {
-		// The announced length only sizes the first allocation, and only up
-		// to a cap: memory follows the bytes that actually arrive.
-		buf.Grow(int(min(n, maxBodyPrealloc)) + 1)
-	}
-	_, err = buf.ReadFrom(io.LimitReader(resp.Body, maxBodyBytes+1))
-	body := buf.Bytes()
+	buf := c.bodies.get(resp.ContentLength)
+	defer c.bodies.put(buf)
+	body, err := readBody(resp.Body, buf.b[:0], maxBodyBytes+1)
+	buf.b = body
 	if err != nil {
 		if ctxErr := req.Context().Err(); ctxErr != nil {
 			err = ctxErr
 		}
-		return resp, fmt.Errorf("basiq: %s: reading response: %w", where, err)
+		return resp, fmt.Errorf("basiq: %s: reading response: %w", callSite(req), err)
 	}
 	if len(body) > maxBodyBytes {
-		return resp, fmt.Errorf("%w: %s: response body larger than %d bytes", ErrInvalidResponse, where, maxBodyBytes)
+		return resp, fmt.Errorf("%w: %s: response body larger than %d bytes", ErrInvalidResponse, callSite(req), maxBodyBytes)
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		return resp, fmt.Errorf("%w: %s: empty response body (status %d)", ErrInvalidResponse, where, resp.StatusCode)
+		return resp, fmt.Errorf("%w: %s: empty response body (status %d)", ErrInvalidResponse, callSite(req), resp.StatusCode)
 	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return resp, fmt.Errorf("%w: %s: decoding response: %w", ErrInvalidResponse, where, err)
+	if d, ok := v.(answerDecoder); ok {
+		err = d.decodeAnswer(body)
+	} else {
+		err = json.Unmarshal(body, v)
+	}
+	if err != nil {
+		return resp, fmt.Errorf("%w: %s: decoding response: %w", ErrInvalidResponse, callSite(req), err)
 	}
 	// An answer that completed as the caller gave up is not a success.
 	if err := req.Context().Err(); err != nil {
-		return resp, fmt.Errorf("basiq: %s: %w", where, err)
+		return resp, fmt.Errorf("basiq: %s: %w", callSite(req), err)
 	}
 	if r, ok := v.(identified); ok && checkID("id", r.resourceID()) != nil {
-		return resp, fmt.Errorf("%w: %s: answer has no usable id", ErrInvalidResponse, where)
+		return resp, fmt.Errorf("%w: %s: answer has no usable id", ErrInvalidResponse, callSite(req))
 	}
 	return resp, nil
+}
+
+// readBody appends what r holds to buf, up to limit bytes, growing buf as
+// bytes arrive (never ahead of them): the capacity buf brings is used first,
+// and reading the end of the body costs no allocation.
+func readBody(r io.Reader, buf []byte, limit int) ([]byte, error) {
+	for len(buf) < limit {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, min(max(len(buf), 512), limit-len(buf)))
+		}
+		n, err := r.Read(buf[len(buf):min(cap(buf), limit)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
+}
+
+// bodyBuffers lends the buffers answers are read into: a client reuses
+// them from call to call. A buffer comes back cleared (an answer may hold a
+// token), and only if it is no larger than maxPooledBody.
+type bodyBuffers struct{ pool sync.Pool }
+
+// bodyBuffer is a buffer lent by bodyBuffers.
+type bodyBuffer struct{ b []byte }
+
+// maxPooledBody is the largest buffer kept for reuse: a full page of
+// transactions fits.
+const maxPooledBody = 1 << 20
+
+// get lends a buffer with room for an answer of announced length n (-1
+// when unknown); the room reserved from n is capped at maxBodyPrealloc, so
+// memory follows the bytes that actually arrive.
+func (p *bodyBuffers) get(n int64) *bodyBuffer {
+	buf, _ := p.pool.Get().(*bodyBuffer)
+	if buf == nil {
+		buf = new(bodyBuffer)
+	}
+	if want := int(min(max(n, 0), maxBodyPrealloc)) + 1; cap(buf.b) < want {
+		buf.b = make([]byte, 0, want)
+	}
+	return buf
+}
+
+// put takes buf back.
+func (p *bodyBuffers) put(buf *bodyBuffer) {
+	if cap(buf.b) > maxPooledBody {
+		return
+	}
+	clear(buf.b)
+	buf.b = buf.b[:0]
+	p.pool.Put(buf)
+}
+
+// callSite names a request in an error: its method and its path as sent.
+func callSite(req *retryablehttp.Request) string {
+	return req.Method + " " + safePath(req.URL)
 }
 
 // identified is a resource decoded from an answer that must name it: a 2xx
@@ -348,11 +431,20 @@ func (c *Client) logRetry(_ retryablehttp.Logger, req *http.Request, attempt int
 		slog.String("method", req.Method), slog.String("path", safePath(req.URL)), slog.Int("attempt", attempt+1))
 }
 
-// pathf formats a path, escaping each id as one path segment.
+// pathf formats a path, escaping each id as one path segment: each %s in
+// format takes the next id.
 func pathf(format string, ids ...string) string {
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = url.PathEscape(id)
+	var b strings.Builder
+	b.Grow(len(format) + 16*len(ids))
+	for _, id := range ids {
+		before, after, ok := strings.Cut(format, "%s")
+		if !ok {
+			break
+		}
+		b.WriteString(before)
+		b.WriteString(url.PathEscape(id))
+		format = after
 	}
-	return fmt.Sprintf(format, args...)
+	b.WriteString(format)
+	return b.String()
 }

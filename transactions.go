@@ -153,7 +153,53 @@ func (s *TransactionsService) List(ctx context.Context, userID string, f *Transa
 	if err != nil {
 		return func(yield func(Transaction, error) bool) { yield(Transaction{}, err) }
 	}
-	return paginateAs(ctx, s.client, path, (*transactionWire).transaction, maxListPages)
+	return paginateFast(ctx, s.client, path, &transactionsFastPath, (*transactionWire).transaction, maxListPages)
+}
+
+// transactionPlain is a transaction whose sub-class, if any, is an object:
+// a page of them decodes without a nested decoder.
+type transactionPlain struct {
+	ID              string      `json:"id"`
+	Status          string      `json:"status"`
+	Description     string      `json:"description"`
+	Amount          Decimal     `json:"amount"`
+	Balance         Decimal     `json:"balance"`
+	Account         flexID      `json:"account"`
+	Connection      flexID      `json:"connection"`
+	Institution     flexID      `json:"institution"`
+	Direction       string      `json:"direction"`
+	Class           string      `json:"class"`
+	SubClass        *SubClass   `json:"subClass"`
+	TransactionDate lenientTime `json:"transactionDate"`
+	PostDate        lenientTime `json:"postDate"`
+	Links           Links       `json:"links"`
+}
+
+func (w *transactionPlain) transaction() Transaction {
+	t := Transaction{
+		ID: w.ID, Status: w.Status, Description: w.Description, Amount: w.Amount, Balance: w.Balance,
+		Account: string(w.Account), Connection: string(w.Connection), Institution: string(w.Institution),
+		Direction: w.Direction, Class: w.Class, SubClass: w.SubClass,
+		TransactionDate: w.TransactionDate.Time, PostDate: w.PostDate.Time, Links: w.Links,
+	}
+	if t.SubClass != nil && *t.SubClass == (SubClass{}) {
+		t.SubClass = nil // as flexSubClass reads {}
+	}
+	return t
+}
+
+// transactionsFastPath is the fast path of a page of transactions.
+var transactionsFastPath = fastPage[transactionPlain, Transaction]{
+	conv: (*transactionPlain).transaction,
+	safe: func(body []byte, p *page[transactionPlain]) bool {
+		objects := 0
+		for i := range p.Data {
+			if p.Data[i].SubClass != nil {
+				objects++
+			}
+		}
+		return plainDecodeSafe(body, "subClass", objects)
+	},
 }
 
 func transactionsPath(userID string, f *TransactionFilter) (string, error) {
