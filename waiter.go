@@ -35,7 +35,7 @@ const (
 	// median delay for fewer requests than any interval in between.
 	densePollMin = 450 * time.Millisecond
 	densePollMax = 550 * time.Millisecond
-	denseBelow   = 800 * time.Millisecond
+	denseBelow   = 700 * time.Millisecond
 	// lateRisk bounds the chance, at each poll, that the job ends before
 	// the next one.
 	lateRisk = 0.35
@@ -49,9 +49,9 @@ const (
 	// squared (see riskySleep).
 	pollCost = 0.4
 	// lateSleep bounds the sleep once a job runs past its estimate.
-	lateSleep = 800 * time.Millisecond
+	lateSleep = 700 * time.Millisecond
 	// trustFloor is the longest sleep allowed whatever the watch so far.
-	trustFloor = 3 * time.Second
+	trustFloor = 2500 * time.Millisecond
 	// longestSleep bounds any one sleep of the default schedule.
 	longestSleep = 20 * time.Second
 	// progressSleep bounds the sleep when WithProgress is set, so a step
@@ -412,7 +412,7 @@ const (
 
 // defaultStep is what a step is assumed to take with nothing published nor
 // seen.
-var defaultStep = [3]time.Duration{3 * time.Second, 3 * time.Second, 5 * time.Second}
+var defaultStep = [3]time.Duration{3 * time.Second, 3 * time.Second, 5250 * time.Millisecond}
 
 // estimateSchedule is WaitForJob's default schedule. It polls about every
 // second while verify-credentials or mfa-challenge runs. After that it keeps
@@ -531,7 +531,7 @@ type paceComponent struct{ weight, sigma float64 }
 // most often within a factor of two of them, sometimes far off.
 var pacePriors = [...][]paceComponent{
 	srcSeen:      {{0.85, 0.2}, {0.15, 1.5}},
-	srcPublished: {{0.7, 0.35}, {0.3, 2.5}},
+	srcPublished: {{0.7, 0.4}, {0.3, 2.5}},
 	srcDefault:   {{0.7, 0.6}, {0.3, 2.5}},
 }
 
