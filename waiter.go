@@ -101,14 +101,14 @@ const (
 // its end, about half a second where it probably ends, and under a second
 // once it runs late. The institution is the job's Institution, or that of
 // its connection (read once with GET /users/{id}/connections/{id} and
-// remembered). Against polling every second this sends a quarter to a third
-// fewer requests (a fifth with no published durations, or wrong ones), with
-// a median delay no longer, and fewer again once a few jobs at the
-// institution have been seen (figures in BENCHMARKS.md). While a job stays
-// in verify-credentials it polls as often as a 1 s poller, so short jobs
-// save least and a failed login or an MFA challenge saves nothing; reading
-// the connection costs one request; and [WithProgress], which caps each
-// sleep at 1.8 s, costs more on long jobs.
+// remembered). Against polling every second this sends about a quarter
+// fewer requests (the fewest savings with no published durations, or on
+// short jobs), with a median delay no longer, and fewer again once a few
+// jobs at the institution have been seen (figures in BENCHMARKS.md). While
+// a job stays in verify-credentials it polls as often as a 1 s poller, so
+// short jobs save least and a failed login or an MFA challenge saves
+// nothing; reading the connection costs one request; and [WithProgress],
+// which caps each sleep at 1.8 s, costs more on long jobs.
 // [WithPollInterval] replaces the schedule with a plain backoff.
 func (c *Client) WaitForJob(ctx context.Context, job *Job, opts ...WaitOption) (*Job, error) {
 	cfg := waitConfig{minInterval: defaultPollMin, maxInterval: defaultPollMax}
