@@ -24,18 +24,22 @@ const (
 // The default schedule's constants.
 const (
 	// fastPollMin and fastPollMax bound the interval while
-	// verify-credentials or mfa-challenge runs: a wrong password or an MFA
-	// challenge is then seen within a second, like Basiq's own 1 s poller.
-	fastPollMin = 900 * time.Millisecond
-	fastPollMax = 1000 * time.Millisecond
+	// verify-credentials or mfa-challenge runs: 1 s on average, like
+	// Basiq's own 1 s poller, so a wrong password or an MFA challenge is
+	// seen within a second (95% of the time) at the same cost.
+	fastPollMin = 950 * time.Millisecond
+	fastPollMax = 1050 * time.Millisecond
 	// densePollMin and densePollMax bound the interval where the job
-	// probably ends, and the shortest sleep of the whole schedule after
-	// verify-credentials.
-	densePollMin = 750 * time.Millisecond
-	densePollMax = 900 * time.Millisecond
+	// probably ends: a sleep the risk bounds would cut under denseBelow is
+	// cut to this instead. Polling about twice a second where the end is
+	// likely, and about once a second or less elsewhere, gives a lower
+	// median delay for fewer requests than any interval in between.
+	densePollMin = 450 * time.Millisecond
+	densePollMax = 550 * time.Millisecond
+	denseBelow   = 700 * time.Millisecond
 	// lateRisk bounds the chance, at each poll, that the job ends before
 	// the next one.
-	lateRisk = 0.15
+	lateRisk = 0.35
 	// tailRisk bounds the chance, at each poll, that the job ends more
 	// than tailLag before the next poll; tailWiden widens the estimate's
 	// spread for that bound.
@@ -44,11 +48,11 @@ const (
 	tailWiden = 1.2
 	// pollCost is what one poll is worth in seconds of expected delay
 	// squared (see riskySleep).
-	pollCost = 0.15
+	pollCost = 0.4
 	// lateSleep bounds the sleep once a job runs past its estimate.
-	lateSleep = 1200 * time.Millisecond
+	lateSleep = 700 * time.Millisecond
 	// trustFloor is the longest sleep allowed whatever the watch so far.
-	trustFloor = 3 * time.Second
+	trustFloor = 2500 * time.Millisecond
 	// longestSleep bounds any one sleep of the default schedule.
 	longestSleep = 20 * time.Second
 	// progressSleep bounds the sleep when WithProgress is set, so a step
@@ -86,25 +90,26 @@ const (
 // URL), and otherwise from GET /jobs/{id} on the base URL, so the access token
 // never goes to another origin or outside the prefix.
 //
-// When to poll: about every second (with jitter) while verify-credentials or
-// mfa-challenge runs, so a wrong password or an MFA challenge is reported
-// within a second. After that, WaitForJob estimates when the job ends from
-// the institution's published step durations (stats.averageDurationMs, or
-// [WithExpectedDurations]; a step over a few minutes counts as unpublished),
-// from the durations this Client saw at the same institution (a few dozen
-// per institution, kept in the Client), and from the job's own pace, learnt
-// at each step change. It then sleeps as long as the job is unlikely to
-// end meanwhile: long while it cannot be near its end, under a second where
-// it probably ends or once it runs late. The institution is the job's
-// Institution, or that of its connection (read once with
-// GET /users/{id}/connections/{id} and remembered). Against polling every
-// second this sends a fifth to a third fewer requests, with a median delay
-// no longer, and fewer again once a few jobs at the institution have been
-// seen (figures in BENCHMARKS.md). While a job stays in verify-credentials
-// it polls a little more often than every second, so short jobs save little
-// and a failed login costs slightly more requests; reading the connection
-// costs one request; and [WithProgress], which caps each sleep at 1.8 s,
-// costs more on long jobs.
+// When to poll: every second on average (with jitter) while
+// verify-credentials or mfa-challenge runs, so a wrong password or an MFA
+// challenge is reported within a second. After that, WaitForJob estimates
+// when the job ends from the institution's published step durations
+// (stats.averageDurationMs, or [WithExpectedDurations]; a step over a few
+// minutes counts as unpublished), from the durations this Client saw at the
+// same institution (a few dozen per institution, kept in the Client), and
+// from the job's own pace, learnt at each step change. It then sleeps as
+// long as the job is unlikely to end meanwhile: long while it cannot be near
+// its end, about half a second where it probably ends, and under a second
+// once it runs late. The institution is the job's Institution, or that of
+// its connection (read once with GET /users/{id}/connections/{id} and
+// remembered). Against polling every second this sends about a quarter
+// fewer requests (the fewest savings with no published durations, or on
+// short jobs), with a median delay no longer, and fewer again once a few
+// jobs at the institution have been seen (figures in BENCHMARKS.md). While
+// a job stays in verify-credentials it polls as often as a 1 s poller, so
+// short jobs save least and a failed login or an MFA challenge saves
+// nothing; reading the connection costs one request; and [WithProgress],
+// which caps each sleep at 1.8 s, costs more on long jobs.
 // [WithPollInterval] replaces the schedule with a plain backoff.
 func (c *Client) WaitForJob(ctx context.Context, job *Job, opts ...WaitOption) (*Job, error) {
 	cfg := waitConfig{minInterval: defaultPollMin, maxInterval: defaultPollMax}
@@ -535,12 +540,13 @@ const (
 
 // defaultStep is what a step is assumed to take with nothing published nor
 // seen.
-var defaultStep = [3]time.Duration{3 * time.Second, 3 * time.Second, 5 * time.Second}
+var defaultStep = [3]time.Duration{3 * time.Second, 3 * time.Second, 5250 * time.Millisecond}
 
 // estimateSchedule is WaitForJob's default schedule. It polls about every
 // second while verify-credentials or mfa-challenge runs. After that it keeps
 // a log-normal estimate of when the job ends and sleeps until the chance
-// that the job ended meanwhile reaches lateRisk. The estimate's median is the
+// that the job ended meanwhile reaches lateRisk, or about half a second
+// where it probably ends. The estimate's median is the
 // remaining steps' typical durations (seen at this bank, or published, or a
 // default) times the job's pace, learnt from the steps it watched; its
 // spread shrinks as the pace is learnt. A job that runs past its estimate
@@ -648,12 +654,13 @@ type paceComponent struct{ weight, sigma float64 }
 
 // pacePriors are the priors per source: durations seen or published are
 // most often about right (the first component), sometimes far off (the
-// second: a bank whose averages are wrong, or absurd); nothing known is
-// nothing known.
+// second: a bank whose averages are wrong, or absurd). With nothing known,
+// the defaults are a typical bank's, and a job, taking 3-30 s in all, is
+// most often within a factor of two of them, sometimes far off.
 var pacePriors = [...][]paceComponent{
 	srcSeen:      {{0.85, 0.2}, {0.15, 1.5}},
-	srcPublished: {{0.7, 0.45}, {0.3, 2.5}},
-	srcDefault:   {{1, 2.5}},
+	srcPublished: {{0.7, 0.4}, {0.3, 2.5}},
+	srcDefault:   {{0.7, 0.6}, {0.3, 2.5}},
 }
 
 // pacePosterior returns the law of the log pace given the observations xs
@@ -738,8 +745,8 @@ func (e *estimateSchedule) stepEnded(job *Job, title string) bool {
 }
 
 // sleep chooses the sleep after verify-credentials: the longest that keeps
-// the chance of the job ending meanwhile under lateRisk, bounded below by
-// the dense interval.
+// the chance of the job ending meanwhile under lateRisk, or the dense
+// interval where the job probably ends.
 func (e *estimateSchedule) sleep(now time.Time, job *Job, running string) time.Duration {
 	law := e.remaining(job, running)
 	// The running step started in [startLo, startHi]; when that is unknown
@@ -767,8 +774,9 @@ func (e *estimateSchedule) sleep(now time.Time, job *Job, running string) time.D
 // delay against the cost of a poll. It never lets the chance of ending
 // meanwhile pass lateRisk, nor the chance of ending more than tailLag before
 // the next poll pass tailRisk (under a law widened by tailWiden, as
-// estimates err more than they think); it never goes below dense, and once
-// the law's median has passed it stays within lateSleep.
+// estimates err more than they think); once the law's median has passed it
+// stays within lateSleep. A sleep these bounds cut under denseBelow, where
+// the job probably ends, becomes dense.
 func riskySleep(dense time.Duration, elapsed float64, law endLaw) time.Duration {
 	surv := law.surv(elapsed)
 	if !(surv > 1e-9) {
@@ -785,7 +793,10 @@ func riskySleep(dense time.Duration, elapsed float64, law endLaw) time.Duration 
 	if math.IsNaN(d) || d > longestSleep.Seconds() {
 		return longestSleep
 	}
-	return max(time.Duration(d*float64(time.Second)), dense)
+	if d < denseBelow.Seconds() {
+		return dense
+	}
+	return time.Duration(d * float64(time.Second))
 }
 
 // endLaw is a mixture of log-normal laws of a duration in seconds.
@@ -926,7 +937,7 @@ func (e *estimateSchedule) remember(m *waitMemory, now time.Time, job *Job) {
 	}
 	for i, d := range e.observed {
 		// Only durations watched closely enough teach something.
-		if d > 0 && e.obsWidth[i] <= 2*densePollMax {
+		if d > 0 && e.obsWidth[i] <= 2*fastPollMax {
 			m.record(e.bank, i, d)
 		}
 	}

@@ -446,24 +446,29 @@ func simRunSeeds(t *testing.T, scenario int, seeds []uint64, n int, p simPoller)
 }
 
 // TestWaitForJobMeetsTargets runs every scenario of the issue on a reduced
-// population (three seeds of 80 jobs each) and checks, against the fixed 1 s
-// poller on the same jobs: failure and MFA detection p95 <= 1 s and lag p95
-// <= 1.5 s (the issue's targets); GETs <= 0.9x the fixed poller's and lag
-// p50 within 60 ms of its p50 (the issue asks for 0.8x and no worse: with
-// 240 jobs the fixed poller's own p50 varies by about that much, and the
-// full harness, harness_waiter_test.go, reports where 0.8x is missed).
+// population (three seeds of 80 jobs each) and checks, against the fixed
+// 1 s poller on the same jobs: failure and MFA detection p95 <= 1 s, lag
+// p95 <= 1.5 s and GETs <= 0.8x the fixed poller's (the issue's targets);
+// lag p50 within 50 ms of the fixed poller's (the issue asks for no worse:
+// the median of 240 jobs varies by tens of milliseconds, and the full
+// harness, harness_waiter_test.go, checks it on 1,500 jobs per
+// scenario). Under the race detector, which slows the simulation several
+// times, it runs 20 jobs per seed and allows GETs 0.85x; the median of 60
+// jobs varies by a hundred milliseconds and more, so only the run without
+// the race detector checks it.
 func TestWaitForJobMeetsTargets(t *testing.T) {
+	seeds, n := []uint64{1, 2, 3}, 80
+	getsRatio, p50Slack := 0.8, 50*time.Millisecond
+	if basiq.RaceEnabled {
+		n, getsRatio, p50Slack = 20, 0.85, time.Second
+	}
 	var rows []string
-	seeds := []uint64{1, 2, 3}
 	for i := range simScenarios(0) {
-		sc, fixed := simRunSeeds(t, i, seeds, 80, simFixedPoller)
-		_, cand := simRunSeeds(t, i, seeds, 80, simDefaultWaiter)
+		sc, fixed := simRunSeeds(t, i, seeds, n, simFixedPoller)
+		_, cand := simRunSeeds(t, i, seeds, n, simDefaultWaiter)
 		rows = append(rows, simRow(sc, fixed, cand))
-		for _, miss := range simBounds(sc, fixed, cand, 0.9, 60*time.Millisecond, 1500*time.Millisecond) {
+		for _, miss := range simBounds(sc, fixed, cand, getsRatio, p50Slack, 1500*time.Millisecond) {
 			t.Errorf("%s", miss)
-		}
-		for _, miss := range simTargets(sc, fixed, cand) {
-			t.Logf("issue target missed: %s", miss)
 		}
 	}
 	t.Log("\n" + simHeader + "\n" + strings.Join(rows, "\n"))
