@@ -64,6 +64,12 @@ const (
 	// deadlineMargin is how long before the context's deadline the last
 	// poll is made, at most.
 	deadlineMargin = 200 * time.Millisecond
+	// stallAfter is how long a wait runs before the job counts as stalled
+	// (Basiq's jobs take 3 to 30 s); the default schedule then backs off,
+	// sleeping at least a thirtieth of the wait so far, up to stallSleep, so
+	// a job that never ends is not polled more than once a second forever.
+	stallAfter = 90 * time.Second
+	stallSleep = 10 * time.Second
 )
 
 // WaitForJob polls job until every step has succeeded (or been skipped) and
@@ -100,9 +106,11 @@ const (
 // from the job's own pace, learnt at each step change. It then sleeps as
 // long as the job is unlikely to end meanwhile: long while it cannot be near
 // its end, about half a second where it probably ends, and under a second
-// once it runs late. The institution is the job's Institution, or that of
-// its connection (read once with GET /users/{id}/connections/{id} and
-// remembered). Against polling every second this sends about a quarter
+// once it runs late; a wait past 90 s (a stalled job: Basiq's take 3 to
+// 30 s) backs off, sleeping a thirtieth of the wait so far, up to 10 s. The
+// institution is the job's Institution, or that of its connection (read in
+// the background, once, with GET /users/{id}/connections/{id}, and
+// remembered; a slow or failing read never delays a poll). Against polling every second this sends about a quarter
 // fewer requests (the fewest savings with no published durations, or on
 // short jobs), with a median delay no longer, and fewer again once a few
 // jobs at the institution have been seen (figures in BENCHMARKS.md). While
@@ -139,7 +147,7 @@ func (c *Client) WaitForJob(ctx context.Context, job *Job, opts ...WaitOption) (
 		sched = est
 	}
 	current, polled, changed := job, false, false
-	lastChance := false
+	lastChance, waitStart := false, time.Now()
 	// The job's institution is read in the background, so that a slow or
 	// failing read never holds up a poll; the schedule takes what it finds
 	// when it arrives.
@@ -186,6 +194,9 @@ func (c *Client) WaitForJob(ctx context.Context, job *Job, opts ...WaitOption) (
 			}
 		}
 		d := sched.next(time.Now(), current, changed)
+		if waited := time.Since(waitStart); est != nil && waited > stallAfter {
+			d = max(d, min(waited/30, stallSleep))
+		}
 		if cfg.progress != nil {
 			d = min(d, progressSleep)
 		}

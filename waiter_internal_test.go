@@ -830,3 +830,27 @@ func TestWaitNotHeldUpByTheInstitutionLookup(t *testing.T) {
 		})
 	}
 }
+
+// TestStalledJobIsPolledLessOverTime checks that a job that never ends is
+// not polled more than once a second forever: past 90 s the default
+// schedule backs off, while the first minute keeps its usual pace.
+func TestStalledJobIsPolledLessOverTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, mt := newMockClient(t)
+		start := time.Now()
+		var perMinute [60]int
+		mt.RegisterResponder(http.MethodGet, jobURL, func(r *http.Request) (*http.Response, error) {
+			if m := int(time.Since(start) / time.Minute); m < len(perMinute) {
+				perMinute[m]++
+			}
+			return jsonResp(http.StatusOK, jobBody(t, "j1", stepSpec{stVerify, "success", ""}, stepSpec{stAccounts, "in-progress", ""}))(r)
+		})
+		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+		defer cancel()
+		_, err := c.WaitForJob(ctx, &Job{ID: "j1", Links: JobLinks{Self: jobURL}})
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Greater(t, perMinute[0], 30, "the first minute is polled as usual")
+		assert.LessOrEqual(t, perMinute[10], 10, "ten minutes in, a few polls a minute")
+		assert.LessOrEqual(t, perMinute[59], 7, "an hour in, every 10 s at most")
+	})
+}
