@@ -126,7 +126,22 @@
 // only there and on GET /jobs/{id}; otherwise 403 forbidden-access. Each
 // token keeps the basiq-version it was issued under: an MFA answer on a
 // token issued under 1.0 or 2.0 gets 403 forbidden-access, since the
-// endpoint exists from 2.1. Errors
+// endpoint exists from 2.1.
+//
+// # Basiq 3.0
+//
+// A token issued under basiq-version 3.0 gets 3.0's API. A CLIENT_ACCESS
+// token must then be bound to a user (form field userId, of a user that
+// exists; otherwise 400 parameter-not-supplied or 404): it reads that user's
+// jobs only, answers their MFA challenges and opens the stand-in Consent UI,
+// nothing else (403 forbidden-access). 3.0 has no credential flow and no
+// institutions: POST /users/{id}/connections gets 405 method-not-allowed
+// (Allow: GET) and POST /users/{id}/connections/{id} 405 (Allow: DELETE,
+// GET), since 3.0 publishes those paths with other methods only; GET
+// /institutions and /institutions/{id} get 404 resource-not-found, since 3.0
+// has no such path. Jobs read with a 3.0 token carry jobType "connection".
+//
+// Errors
 // are Basiq's list: {"type":"list","correlationId":...,"data":[{"type":
 // "error","code","title","detail","source"}]}. An unknown path gets 404
 // resource-not-found; a known path with the wrong method gets 405

@@ -235,6 +235,7 @@ func shortJob(c *call, j *job) shortJobJSON {
 type jobJSON struct {
 	Type        string              `json:"type"`
 	ID          string              `json:"id"`
+	JobType     string              `json:"jobType,omitempty"` // 3.0 only
 	Created     string              `json:"created"`
 	Updated     string              `json:"updated"`
 	Steps       []stepJSON          `json:"steps"`
@@ -293,6 +294,9 @@ func (s *Server) jobView(c *call, j *job, withInstitution bool) jobJSON {
 		Type: "job", ID: j.id, Created: timestamp(j.created), Updated: timestamp(tl.updated),
 		Links: jobLinksJSON{Self: c.base + "/jobs/" + j.id, Source: c.base + userBase + "/connections/" + j.connID},
 	}
+	if c.v3() {
+		out.JobType = "connection"
+	}
 	if withInstitution {
 		out.Institution = &institutionRefJSON{Type: "institution", ID: j.instID}
 	}
@@ -325,6 +329,9 @@ func (s *Server) getJob(c *call) reply {
 	j, found := s.jobs[c.pv("id")]
 	if !found {
 		return fail(errNotFound("Job not found: " + c.pv("id")))
+	}
+	if !c.ownJob(j) {
+		return fail(errForbidden("This CLIENT_ACCESS token is bound to another user"))
 	}
 	return answer(http.StatusOK, s.jobView(c, j, false))
 }
@@ -367,6 +374,9 @@ func (s *Server) answerMFA(c *call) reply {
 	j, found := s.jobs[c.pv("id")]
 	if !found {
 		return fail(errNotFound("Job not found: " + c.pv("id")))
+	}
+	if !c.ownJob(j) {
+		return fail(errForbidden("This CLIENT_ACCESS token is bound to another user"))
 	}
 	var b struct {
 		Response []string `json:"mfa-response"`
