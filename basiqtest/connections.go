@@ -222,6 +222,18 @@ func (s *Server) createConnection(c *call) reply {
 	if errs := checkCredentials(in, &b); errs != nil {
 		return fail(errs...)
 	}
+	j, reused := s.connect(c, u, in, &b)
+	if reused {
+		// The duplicate-job rule: the job already running, with 200.
+		return answer(http.StatusOK, shortJob(c, j))
+	}
+	return answer(http.StatusAccepted, shortJob(c, j))
+}
+
+// connect creates or reuses the user's connection to in for checked
+// credentials b and starts its job; while its job runs, it returns that job
+// and true (the duplicate-job rule). s.mu must be held.
+func (s *Server) connect(c *call, u *user, in *Institution, b *credentialsBody) (*job, bool) {
 	// checkCredentials left only the login or only the token.
 	probe := connection{instID: in.ID, loginID: b.LoginID, userToken: b.UserToken}
 	var cn *connection
@@ -232,19 +244,19 @@ func (s *Server) createConnection(c *call) reply {
 		}
 	}
 	if cn != nil && cn.current != nil && !cn.current.finished {
-		// The duplicate-job rule: the job already running, with 200.
-		return answer(http.StatusOK, shortJob(c, cn.current))
+		return cn.current, true
 	}
 	if cn == nil {
 		cn = &connection{id: s.newID(), userID: u.id, instID: in.ID, status: connPending, created: c.now}
 		s.conns[cn.id] = cn
 		u.conns = append(u.conns, cn.id)
+		s.emit(c.now, "connection", "created", u.id, "/users/"+u.id+"/connections/"+cn.id)
 	} else if cn.status == connInvalid {
 		cn.status = connPending
 	}
 	cn.loginID, cn.password, cn.userToken = probe.loginID, b.Password, probe.userToken
 	cn.securityCode, cn.secondaryLoginID = b.SecurityCode, b.SecondaryLoginID
-	return answer(http.StatusAccepted, shortJob(c, s.startJob(c, cn)))
+	return s.startJob(c, cn), false
 }
 
 // lookupConnection finds the connection {c} of user {u}.
@@ -380,13 +392,15 @@ func (s *Server) deleteConnection(c *call) reply {
 	if !found {
 		return r
 	}
-	s.removeConnection(cn)
+	s.removeConnection(c.now, cn)
 	return answer(http.StatusNoContent, nil)
 }
 
-// removeConnection deletes cn with its jobs, accounts and transactions;
+// removeConnection deletes cn with its jobs, accounts and transactions,
+// and records connection.deleted;
 // s.mu must be held.
-func (s *Server) removeConnection(cn *connection) {
+func (s *Server) removeConnection(now time.Time, cn *connection) {
+	s.emit(now, "connection", "deleted", cn.userID, "/users/"+cn.userID+"/connections/"+cn.id)
 	for _, aid := range cn.accounts {
 		delete(s.accounts, aid)
 	}

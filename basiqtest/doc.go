@@ -141,6 +141,36 @@
 // /institutions and /institutions/{id} get 404 resource-not-found, since 3.0
 // has no such path. Jobs read with a 3.0 token carry jobType "connection".
 //
+// A stand-in Consent UI answers at srv.URL + "/consent/home": point a
+// client at it with basiq.WithConsentBaseURL(srv.URL + "/consent/home") and
+// [Client.ConsentURL] links to it. GET checks the token parameter (a
+// CLIENT_ACCESS 3.0 token bound to a user that exists, not expired: 401 or
+// 403 with a short HTML page otherwise) and answers a small HTML form
+// (institution, login, password; security code, secondary login and user
+// token for the banks that need them) carrying action, state and
+// connectionId along. POST of the form connects the bank as POST
+// /users/{id}/connections does in 2.x, with the sandbox logins' outcomes
+// (or, with connectionId, updates that connection's credentials), gives the
+// user an active consent if they have none, and redirects with 303 See Other
+// to [WithConsentRedirectURL] with jobIds and state added to its query;
+// without that option, to srv.URL + "/consent/done", a page showing them.
+// Missing credentials show the form again with 400. A test drives it with a
+// plain http.Client; a person can use it in a browser.
+//
+// GET /users/{id}/consents lists the user's consents (status active,
+// revoked, or expired after [WithConsentLifetime]); DELETE
+// /users/{id}/consents/{id} revokes an active one (400 otherwise) and
+// deletes the user's connections, accounts and transactions, as a consent
+// that does not retain data requires. [Server.AddConsent] adds one directly.
+//
+// Events are recorded for what happens: user.created, user.updated,
+// user.deleted, connection.created, connection.activated,
+// connection.invalidated, connection.deleted, consent.created,
+// consent.revoked, transactions.updated. GET /events lists them oldest
+// first (filters user.id, event.entity, event.type and event.id; one page),
+// GET /events/{id} reads one, GET /events/types lists the types; events are
+// kept 7 days. Consents and events answer tokens of every version.
+//
 // Errors
 // are Basiq's list: {"type":"list","correlationId":...,"data":[{"type":
 // "error","code","title","detail","source"}]}. An unknown path gets 404

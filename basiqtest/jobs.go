@@ -205,14 +205,22 @@ func (s *Server) settle(now time.Time) {
 		if !tl.transactionsAt.IsZero() && !j.appliedTransactions {
 			j.appliedTransactions = true
 			s.loadTransactions(cn, tl.transactionsAt)
+			s.emit(tl.transactionsAt, "transactions", "updated", cn.userID, "/users/"+cn.userID+"/transactions")
 		}
 		if !tl.done {
 			return false
 		}
+		connRef := "/users/" + cn.userID + "/connections/" + cn.id
 		switch {
 		case !tl.failed:
+			if cn.status != connActive {
+				s.emit(tl.updated, "connection", "activated", cn.userID, connRef)
+			}
 			cn.status = connActive
 		case tl.steps[0].status == statusFailed && tl.steps[0].err.code == "invalid-credentials":
+			if cn.status != connInvalid {
+				s.emit(tl.updated, "connection", "invalidated", cn.userID, connRef)
+			}
 			cn.status = connInvalid
 		}
 		j.finished = true

@@ -86,6 +86,8 @@ type Server struct {
 	txns       map[string]*transaction
 	active     []*job
 	seq        int64
+	events     []*event
+	consents   map[string]*consent
 }
 
 // token is an access token the server issued.
@@ -117,6 +119,8 @@ func NewUnstartedServer(opts ...Option) *Server {
 		tokenLifetime: DefaultTokenLifetime,
 		stepDuration:  DefaultStepDuration,
 		txPerAccount:  DefaultTransactionsPerAccount,
+
+		consentLifetime: DefaultConsentLifetime,
 	}
 	for _, o := range opts {
 		if o == nil {
@@ -138,6 +142,7 @@ func NewUnstartedServer(opts ...Option) *Server {
 		jobs:       map[string]*job{},
 		accounts:   map[string]*account{},
 		txns:       map[string]*transaction{},
+		consents:   map[string]*consent{},
 	}
 	s.insts, s.instByID = buildInstitutions(cfg.institutions)
 	s.mux = s.routes()
@@ -419,6 +424,15 @@ func (s *Server) routes() *http.ServeMux {
 	handle("GET /users/{u}/accounts/{a}", serverOnly, s.getAccount)
 	handle("GET /users/{u}/transactions", serverOnly, s.listTransactions)
 	handle("GET /users/{u}/transactions/{t}", serverOnly, s.getTransaction)
+	handle("GET /users/{u}/consents", serverOnly, s.listConsents)
+	handle("DELETE /users/{u}/consents/{id}", serverOnly, s.revokeConsent)
+	handle("GET /events", serverOnly, s.listEvents)
+	handle("GET /events/types", serverOnly, s.listEventTypes)
+	handle("GET /events/{id}", serverOnly, s.getEvent)
+	// The stand-in Consent UI answers HTML, not Basiq's JSON.
+	m.HandleFunc("GET /consent/home", s.consentForm)
+	m.HandleFunc("POST /consent/home", s.consentSubmit)
+	m.HandleFunc("GET /consent/done", s.consentDone)
 	return m
 }
 

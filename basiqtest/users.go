@@ -35,6 +35,7 @@ func (s *Server) AddUser(email string) string {
 	defer s.mu.Unlock()
 	u := &user{id: s.newID(), created: time.Now(), strs: map[string]string{"email": email}, extra: map[string]json.RawMessage{}}
 	s.users[u.id] = u
+	s.emit(u.created, "user", "created", u.id, "/users/"+u.id)
 	return u.id
 }
 
@@ -123,6 +124,7 @@ func (s *Server) createUser(c *call) reply {
 	}
 	u.id = s.newID()
 	s.users[u.id] = u
+	s.emit(c.now, "user", "created", u.id, "/users/"+u.id)
 	return answer(http.StatusCreated, s.userView(c, u))
 }
 
@@ -162,6 +164,7 @@ func (s *Server) updateUser(c *call) reply {
 		return fail(errs...)
 	}
 	u.strs, u.extra = strs, extra
+	s.emit(c.now, "user", "updated", u.id, "/users/"+u.id)
 	return answer(http.StatusOK, s.userView(c, u))
 }
 
@@ -172,8 +175,9 @@ func (s *Server) deleteUser(c *call) reply {
 		return r
 	}
 	for _, cid := range append([]string(nil), u.conns...) {
-		s.removeConnection(s.conns[cid])
+		s.removeConnection(c.now, s.conns[cid])
 	}
 	delete(s.users, u.id)
+	s.emit(c.now, "user", "deleted", u.id, "/users/"+u.id)
 	return answer(http.StatusNoContent, nil)
 }
