@@ -27,6 +27,10 @@ type connection struct {
 	jobCount int
 	// current is its latest job.
 	current *job
+	// statement: made by a statement upload; its jobs' verify-credentials
+	// ends with statementErr (nil for success) and asks no MFA.
+	statement    bool
+	statementErr *stepError
 }
 
 // Connection statuses.
@@ -421,4 +425,31 @@ func (s *Server) removeConnection(now time.Time, cn *connection) {
 		})
 	}
 	delete(s.conns, cn.id)
+}
+
+// purgeConnection is POST /users/{u}/connections/{c}/purge: an active
+// connection's accounts and transactions are deleted; the connection stays,
+// and its next job retrieves them again.
+func (s *Server) purgeConnection(c *call) reply {
+	cn, r, found := s.lookupConnection(c)
+	if !found {
+		return r
+	}
+	if cn.status != connActive {
+		return fail(errInvalidParam("connectionId", "Connection "+cn.id+" is "+cn.status+": only active connections can be purged."))
+	}
+	for _, aid := range cn.accounts {
+		delete(s.accounts, aid)
+	}
+	cn.accounts, cn.txnsLoaded = nil, false
+	if u := s.users[cn.userID]; u != nil {
+		u.txns = slices.DeleteFunc(u.txns, func(t *transaction) bool {
+			if t.connID == cn.id {
+				delete(s.txns, t.id)
+				return true
+			}
+			return false
+		})
+	}
+	return answer(http.StatusNoContent, nil)
 }

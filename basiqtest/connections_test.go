@@ -317,3 +317,19 @@ func TestConnectionsListFilter(t *testing.T) {
 	assert.InDelta(t, 3, l["count"], 0)
 	assert.Regexp(t, regexp.MustCompile(`/users/`+user+`/connections$`), str(l, "links", "self"))
 }
+
+func TestPurgeRemovesAnActiveConnectionsData(t *testing.T) {
+	_, c := startServer(t)
+	uid := c.createUser("a@hooli.example")
+	connID := c.wait(c.connectLogin(uid, InstHooli, LoginGavinBelson, PasswordGavinBelson)).connID()
+	require.NotEmpty(t, list(t, c.get("/users/"+uid+"/accounts")))
+
+	require.Equal(t, http.StatusNoContent, c.post("/users/"+uid+"/connections/"+connID+"/purge", nil).status)
+	assert.Empty(t, list(t, c.get("/users/"+uid+"/accounts")))
+	assert.Empty(t, list(t, c.get("/users/"+uid+"/transactions")))
+	assert.Equal(t, http.StatusOK, c.get("/users/"+uid+"/connections/"+connID).status, "the connection stays")
+
+	bad := c.wait(c.connectLogin(uid, InstHooli, LoginBighead, PasswordBighead)).connID()
+	c.post("/users/"+uid+"/connections/"+bad+"/purge", nil).errBody(t, http.StatusBadRequest, "parameter-not-valid")
+	c.post("/users/"+uid+"/connections/nope/purge", nil).errBody(t, http.StatusNotFound, "resource-not-found")
+}

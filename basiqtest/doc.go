@@ -171,6 +171,24 @@
 // GET /events/{id} reads one, GET /events/types lists the types; events are
 // kept 7 days. Consents and events answer tokens of every version.
 //
+// These answer both versions too. GET /connectors lists a "web" connector
+// per institution, and "pdf" and "csv" connectors for [InstHooli] (filters
+// connector.id, connector.method, connector.stage, connector.status,
+// connector.institution.country, connector.institution.tier,
+// connector.authorization.type); GET /connectors/{id}/{method} reads one.
+// POST /users/{id}/connections/{id}/purge deletes an active connection's
+// accounts and transactions (400 for a connection that is not active); the
+// connection stays. POST, GET and DELETE /users/{id}/auth_link manage the
+// user's one auth link (body mobile, else the user's; it expires after
+// [AuthLinkLifetime], then GET answers 410; its public link is not served).
+// POST /users/{id}/statements takes multipart institutionId and statement
+// (a .pdf or .csv file, up to basiq.MaxStatementBytes, at an institution
+// with that connector) and answers 202 with a job: a new connection whose
+// verify-credentials reads the file (a PDF must start with %PDF-, a CSV be
+// comma-separated text; otherwise it fails with bank-statement-not-supported)
+// and whose other steps bring accounts and transactions fixed by the file's
+// content.
+//
 // Errors
 // are Basiq's list: {"type":"list","correlationId":...,"data":[{"type":
 // "error","code","title","detail","source"}]}. An unknown path gets 404

@@ -177,6 +177,9 @@ func (s *Server) startJob(c *call, cn *connection) *job {
 		j.durVerify = s.cfg.failAfter
 	}
 	j.askMFA = in.Authorization == authUserMFA || (in.Authorization == authIntermittent && cn.jobCount%2 == 0)
+	if cn.statement {
+		j.verifyErr, j.hasMFA, j.askMFA = cn.statementErr, false, false
+	}
 	s.jobs[j.id] = j
 	s.active = append(s.active, j)
 	cn.current = j

@@ -7,7 +7,6 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -88,6 +87,7 @@ type Server struct {
 	seq        int64
 	events     []*event
 	consents   map[string]*consent
+	authLinks  map[string]*authLink // by user id
 }
 
 // token is an access token the server issued.
@@ -143,6 +143,7 @@ func NewUnstartedServer(opts ...Option) *Server {
 		accounts:   map[string]*account{},
 		txns:       map[string]*transaction{},
 		consents:   map[string]*consent{},
+		authLinks:  map[string]*authLink{},
 	}
 	s.insts, s.instByID = buildInstitutions(cfg.institutions)
 	s.mux = s.routes()
@@ -310,14 +311,18 @@ func readBody(r *http.Request) ([]byte, error) {
 	if r.Body == nil {
 		return nil, nil
 	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+	limit := int64(maxBodyBytes)
+	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/statements") {
+		limit = maxStatementBody
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	r.Body.Close()
 	r.Body = io.NopCloser(bytes.NewReader(b))
 	if err != nil {
 		return nil, err
 	}
-	if len(b) > maxBodyBytes {
-		return nil, errors.New("larger than 1 MiB")
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("larger than %d bytes", limit)
 	}
 	return b, nil
 }
@@ -424,6 +429,13 @@ func (s *Server) routes() *http.ServeMux {
 	handle("GET /users/{u}/accounts/{a}", serverOnly, s.getAccount)
 	handle("GET /users/{u}/transactions", serverOnly, s.listTransactions)
 	handle("GET /users/{u}/transactions/{t}", serverOnly, s.getTransaction)
+	handle("POST /users/{u}/connections/{c}/purge", serverOnly, s.purgeConnection)
+	handle("POST /users/{u}/statements", serverOnly, s.uploadStatement)
+	handle("POST /users/{u}/auth_link", serverOnly, s.createAuthLink)
+	handle("GET /users/{u}/auth_link", serverOnly, s.getAuthLink)
+	handle("DELETE /users/{u}/auth_link", serverOnly, s.deleteAuthLink)
+	handle("GET /connectors", serverOnly, s.listConnectors)
+	handle("GET /connectors/{id}/{method}", serverOnly, s.getConnector)
 	handle("GET /users/{u}/consents", serverOnly, s.listConsents)
 	handle("DELETE /users/{u}/consents/{id}", serverOnly, s.revokeConsent)
 	handle("GET /events", serverOnly, s.listEvents)

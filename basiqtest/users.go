@@ -178,6 +178,12 @@ func (s *Server) deleteUser(c *call) reply {
 		s.removeConnection(c.now, s.conns[cid])
 	}
 	delete(s.users, u.id)
+	delete(s.authLinks, u.id)
+	for id, cs := range s.consents {
+		if cs.userID == u.id {
+			delete(s.consents, id)
+		}
+	}
 	s.emit(c.now, "user", "deleted", u.id, "/users/"+u.id)
 	return answer(http.StatusNoContent, nil)
 }
