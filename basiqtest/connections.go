@@ -29,8 +29,9 @@ type connection struct {
 	current *job
 	// statement: made by a statement upload; its jobs' verify-credentials
 	// ends with statementErr (nil for success) and asks no MFA.
-	statement    bool
-	statementErr *stepError
+	statement       bool
+	statementErr    *stepError
+	statementMethod string // "pdf" or "csv"
 }
 
 // Connection statuses.
@@ -155,7 +156,11 @@ type connectionJSON struct {
 	MFAEnabled  bool                  `json:"mfaEnabled"`
 	Institution institutionRefJSON    `json:"institution"`
 	Accounts    listJSON[accountJSON] `json:"accounts"`
-	Links       connectionLinksJSON   `json:"links"`
+	// Method and ExpiryDate are 3.0's: how the connection was made ("web",
+	// or "pdf"/"csv" for statements) and when its consent ends.
+	Method     string              `json:"method,omitempty"`
+	ExpiryDate string              `json:"expiryDate,omitempty"`
+	Links      connectionLinksJSON `json:"links"`
 }
 
 type institutionRefJSON struct {
@@ -168,6 +173,8 @@ type connectionLinksJSON struct {
 	Self         string `json:"self"`
 	Accounts     string `json:"accounts"`
 	Transactions string `json:"transactions"`
+	User         string `json:"user"`
+	Institution  string `json:"institution"`
 }
 
 // filterLink is base+path with a filter on connection.id.
@@ -188,7 +195,7 @@ func (s *Server) connectionView(c *call, cn *connection) connectionJSON {
 		lastUsed = &v
 	}
 	userBase := "/users/" + cn.userID
-	return connectionJSON{
+	out := connectionJSON{
 		Type: "connection", ID: cn.id, Status: cn.status,
 		CreatedDate: timestamp(cn.created), LastUsed: lastUsed,
 		MFAEnabled: in.Authorization == authUserMFA || in.Authorization == authIntermittent,
@@ -199,8 +206,22 @@ func (s *Server) connectionView(c *call, cn *connection) connectionJSON {
 			Self:         c.base + userBase + "/connections/" + cn.id,
 			Accounts:     filterLink(c.base, userBase+"/accounts", cn.id),
 			Transactions: filterLink(c.base, userBase+"/transactions", cn.id),
+			User:         c.base + userBase,
+			Institution:  c.base + "/institutions/" + in.ID,
 		},
 	}
+	if c.v3() {
+		out.Method = "web"
+		if cn.statement {
+			out.Method = cn.statementMethod
+		}
+		expires := cn.created.Add(s.cfg.consentLifetime)
+		if cs := s.activeConsent(c.now, cn.userID); cs != nil {
+			expires = cs.expires
+		}
+		out.ExpiryDate = timestamp(expires)
+	}
+	return out
 }
 
 // timestamp formats t as RFC 3339 in UTC, to the second.

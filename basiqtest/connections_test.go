@@ -107,6 +107,8 @@ func TestConnectionLifecycle(t *testing.T) {
 		"self":         c.base + "/users/" + user + "/connections/" + connID,
 		"accounts":     c.base + "/users/" + user + "/accounts?" + filter,
 		"transactions": c.base + "/users/" + user + "/transactions?" + filter,
+		"user":         c.base + "/users/" + user,
+		"institution":  c.base + "/institutions/" + InstHooli,
 	}, cn["links"])
 	// The links work.
 	assert.Len(t, list(t, c.get(str(cn, "links", "accounts"))), len(accts))

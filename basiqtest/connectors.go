@@ -47,11 +47,12 @@ type connectorJSON struct {
 }
 
 type connectorInstJSON struct {
-	Type      string `json:"type"`
-	Name      string `json:"name"`
-	ShortName string `json:"shortName"`
-	Tier      string `json:"tier"`
-	Country   string `json:"country"`
+	Type      string   `json:"type"`
+	Name      string   `json:"name"`
+	ShortName string   `json:"shortName"`
+	Tier      string   `json:"tier"`
+	Country   string   `json:"country"`
+	Logo      logoJSON `json:"logo"`
 }
 
 type connectorAuthJSON struct {
@@ -71,7 +72,7 @@ func (s *Server) connectorView(c *call, k connector) connectorJSON {
 	in := k.in
 	out := connectorJSON{
 		Type: "connector", ID: in.ID, Method: k.method, Stage: in.Stage, Status: in.Status,
-		Institution: connectorInstJSON{Type: "institution", Name: in.Name, ShortName: in.ShortName, Tier: in.Tier, Country: in.Country},
+		Institution: connectorInstJSON{Type: "Test Bank", Name: in.Name, ShortName: in.ShortName, Tier: in.Tier, Country: in.Country, Logo: institutionLogo(c, in)},
 		Scopes:      []string{"ACCOUNT_DETAILS", "TRANSACTION_DETAILS"},
 		Links:       selfLinks{Self: c.base + "/connectors/" + in.ID + "/" + k.method},
 	}
@@ -80,10 +81,10 @@ func (s *Server) connectorView(c *call, k connector) connectorJSON {
 			LoginIDCaption: in.LoginIDCaption, PasswordCaption: in.PasswordCaption,
 			SecondaryLoginIDCaption: in.SecondaryLoginIDCaption, SecurityCodeCaption: in.SecurityCodeCaption,
 		}}
-		out.Stats = s.institutionView(c, in).Stats
 	} else {
 		out.Authorization = connectorAuthJSON{Type: "other"}
 	}
+	out.Stats = s.institutionView(c, in).Stats
 	return out
 }
 
@@ -112,7 +113,8 @@ func (s *Server) listConnectors(c *call) reply {
 			}
 		}
 	}
-	return answer(http.StatusOK, listJSON[connectorJSON]{Type: "list", Count: len(data), Data: data,
+	n := len(data)
+	return answer(http.StatusOK, listJSON[connectorJSON]{Type: "list", Count: n, TotalCount: &n, Data: data,
 		Links: &listLinks{Self: c.base + c.r.URL.RequestURI()}})
 }
 

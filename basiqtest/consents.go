@@ -98,11 +98,18 @@ type consentDataJSON struct {
 }
 
 type consentPermissionJSON struct {
-	Scope     string          `json:"scope"`
-	Entity    string          `json:"entity"`
-	Required  bool            `json:"required"`
-	Consented bool            `json:"consented"`
-	Purpose   purposeTextJSON `json:"purpose"`
+	Scope       string          `json:"scope"`
+	Information informationJSON `json:"information"`
+	Entity      string          `json:"entity"`
+	Required    bool            `json:"required"`
+	Consented   bool            `json:"consented"`
+	Purpose     purposeTextJSON `json:"purpose"`
+}
+
+type informationJSON struct {
+	Name          string   `json:"name"`
+	Description   string   `json:"description"`
+	AttributeList []string `json:"attributeList"`
 }
 
 func consentView(c *call, cs *consent) consentJSON {
@@ -113,8 +120,12 @@ func consentView(c *call, cs *consent) consentJSON {
 			Description: "Test data from the basiqtest sandbox banks"}},
 		Data: consentDataJSON{RetainData: false, InitialRetrievalDays: 90, Permissions: []consentPermissionJSON{
 			{Scope: "ACCOUNT_DETAILS", Entity: "account", Required: true, Consented: true,
+				Information: informationJSON{Name: "Account name, type and balance", Description: "Name of account, type of account, account balance",
+					AttributeList: []string{"Name of account", "Type of account", "Account balance"}},
 				Purpose: purposeTextJSON{Title: "Accounts", Description: "Account names, numbers and balances"}},
 			{Scope: "TRANSACTION_DETAILS", Entity: "transaction", Required: true, Consented: true,
+				Information: informationJSON{Name: "Transaction details", Description: "Incoming and outgoing transactions",
+					AttributeList: []string{"Amounts", "Dates", "Descriptions of transactions"}},
 				Purpose: purposeTextJSON{Title: "Transactions", Description: "Transactions of the accounts"}},
 		}},
 		Links: selfLinks{Self: c.base + "/users/" + cs.userID + "/consents/" + cs.id},

@@ -195,6 +195,16 @@
 // resource-not-found; a known path with the wrong method gets 405
 // method-not-allowed with an Allow header.
 //
+// # Published shapes
+//
+// Answers follow Basiq's published OpenAPI files for each version (2.x:
+// core-with-connection-create.yml and swagger.json; 3.0: core.yml and
+// data.yml). TestConformance checks it, and lists each deliberate departure
+// with its reason: a step that has not ended has result null, a pending
+// transaction postDate null, a transaction without a subclass subClass
+// null, jobs have an mfa-challenge step at MFA banks, transactions carry no
+// enrich, and events carry no data in lists.
+//
 // # Faults and recorded requests
 //
 // [Server.InjectFault] makes the next requests matching a method and path

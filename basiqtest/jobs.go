@@ -309,7 +309,7 @@ func (s *Server) jobView(c *call, j *job, withInstitution bool) jobJSON {
 		out.JobType = "connection"
 	}
 	if withInstitution {
-		out.Institution = &institutionRefJSON{Type: "institution", ID: j.instID}
+		out.Institution = &institutionRefJSON{Type: "institution", ID: j.instID, Links: &selfLinks{Self: c.base + "/institutions/" + j.instID}}
 	}
 	for _, st := range tl.steps {
 		sj := stepJSON{Title: st.title, Status: st.status}
@@ -375,7 +375,8 @@ func (s *Server) listJobs(c *call) reply {
 	for _, j := range jobs {
 		data = append(data, s.jobView(c, j, true))
 	}
-	return answer(http.StatusOK, listJSON[jobJSON]{Type: "list", Count: len(data), Data: data,
+	n := len(data)
+	return answer(http.StatusOK, listJSON[jobJSON]{Type: "list", Count: n, Size: &n, Data: data,
 		Links: &listLinks{Self: c.base + c.r.URL.RequestURI()}})
 }
 

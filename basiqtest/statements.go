@@ -76,7 +76,7 @@ func (s *Server) uploadStatement(c *call) reply {
 	}
 	sum := sha256.Sum256(content)
 	cn := &connection{id: s.newID(), userID: u.id, instID: in.ID, status: connPending, created: c.now,
-		loginID: "statement:" + hex.EncodeToString(sum[:8]), statement: true}
+		loginID: "statement:" + hex.EncodeToString(sum[:8]), statement: true, statementMethod: method}
 	if !statementReadable(method, content) {
 		cn.statementErr = errStatementUnreadable
 	}

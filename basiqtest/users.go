@@ -3,6 +3,7 @@ package basiqtest
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -69,7 +70,14 @@ func (s *Server) userView(c *call, u *user) map[string]any {
 	out["id"] = u.id
 	out["connections"] = listJSON[refJSON]{Type: "list", Count: len(conns), Data: conns}
 	out["accounts"] = listJSON[refJSON]{Type: "list", Count: len(accts), Data: accts}
-	out["links"] = selfLinks{Self: c.base + "/users/" + u.id}
+	self := c.base + "/users/" + u.id
+	out["links"] = map[string]string{"self": self, "accounts": self + "/accounts", "connections": self + "/connections",
+		"transactions": self + "/transactions", "auth_link": self + "/auth_link"}
+	if c.v3() {
+		// 3.0 names the user in one field too.
+		out["name"] = strings.TrimSpace(strings.Join(slices.DeleteFunc([]string{u.strs["firstName"], u.strs["middleName"], u.strs["lastName"]},
+			func(s string) bool { return s == "" }), " "))
+	}
 	return out
 }
 
