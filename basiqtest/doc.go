@@ -1,8 +1,11 @@
 // Package basiqtest is an in-memory Basiq API server for tests, like
 // net/http/httptest is for HTTP. It speaks the HTTP API the basiq package
 // uses — tokens, institutions, users, connections, jobs, accounts and
-// transactions — with Basiq's sandbox banks and logins, so tests and examples
-// run without a key or a network.
+// transactions, and for Basiq 3.0 a stand-in Consent UI, connectors,
+// consents, auth links, statement uploads and events — with Basiq's sandbox
+// banks and logins, so tests and examples run without a key or a network.
+// Each token answers as Basiq does for the version it was issued under (see
+// Basiq 3.0 below).
 //
 // # Start a server
 //

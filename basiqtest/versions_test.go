@@ -94,3 +94,15 @@ func TestJobsCarryJobTypeOn3Only(t *testing.T) {
 	require.Len(t, items, 1)
 	assert.Equal(t, "connection", str(items[0], "jobType"))
 }
+
+func TestClientTokenOn3AnswersOnlyItsUsersMFA(t *testing.T) {
+	_, c := startServer(t)
+	a, b := c.createUser("a@hooli.example"), c.createUser("b@hooli.example")
+	jobB := c.connectLogin(b, InstMFA, LoginGavinBelson, PasswordGavinBelson)
+	c.wait(jobB)
+
+	tokA := c.as(c.tokenFor(ScopeClientAccess, "3.0", url.Values{"userId": {a}}))
+	tokA.post("/jobs/"+jobB+"/mfa", map[string]any{"mfa-response": []string{MFACode}}).errBody(t, http.StatusForbidden, "forbidden-access")
+	tokB := c.as(c.tokenFor(ScopeClientAccess, "3.0", url.Values{"userId": {b}}))
+	assert.Equal(t, http.StatusAccepted, tokB.post("/jobs/"+jobB+"/mfa", map[string]any{"mfa-response": []string{MFACode}}).status)
+}
