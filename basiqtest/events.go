@@ -35,6 +35,11 @@ var eventTypes = []struct{ id, description string }{
 
 // emit records an event; s.mu must be held.
 func (s *Server) emit(at time.Time, entity, eventType, userID, dataRef string) {
+	// Events come in time order: drop the expired ones at the front, so a
+	// long run keeps 7 days of them at most.
+	for len(s.events) > 0 && at.Sub(s.events[0].created) >= eventRetention {
+		s.events = s.events[1:]
+	}
 	s.seq++
 	s.events = append(s.events, &event{id: s.newID(), entity: entity, eventType: eventType,
 		userID: userID, dataRef: dataRef, created: at, seq: s.seq})
