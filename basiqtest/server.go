@@ -43,7 +43,8 @@ const (
 	// endpoint except POST /jobs/{id}/mfa.
 	ScopeServerAccess = "SERVER_ACCESS"
 	// ScopeClientAccess is the token scope for client-side calls: only
-	// GET /jobs/{id} and POST /jobs/{id}/mfa.
+	// GET /jobs/{id}, POST /jobs/{id}/mfa and, bound to a user under 3.0,
+	// the stand-in Consent UI.
 	ScopeClientAccess = "CLIENT_ACCESS"
 )
 
