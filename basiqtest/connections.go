@@ -27,6 +27,11 @@ type connection struct {
 	jobCount int
 	// current is its latest job.
 	current *job
+	// statement: made by a statement upload; its jobs' verify-credentials
+	// ends with statementErr (nil for success) and asks no MFA.
+	statement       bool
+	statementErr    *stepError
+	statementMethod string // "pdf" or "csv"
 }
 
 // Connection statuses.
@@ -151,7 +156,11 @@ type connectionJSON struct {
 	MFAEnabled  bool                  `json:"mfaEnabled"`
 	Institution institutionRefJSON    `json:"institution"`
 	Accounts    listJSON[accountJSON] `json:"accounts"`
-	Links       connectionLinksJSON   `json:"links"`
+	// Method and ExpiryDate are 3.0's: how the connection was made ("web",
+	// or "pdf"/"csv" for statements) and when its consent ends.
+	Method     string              `json:"method,omitempty"`
+	ExpiryDate string              `json:"expiryDate,omitempty"`
+	Links      connectionLinksJSON `json:"links"`
 }
 
 type institutionRefJSON struct {
@@ -164,6 +173,8 @@ type connectionLinksJSON struct {
 	Self         string `json:"self"`
 	Accounts     string `json:"accounts"`
 	Transactions string `json:"transactions"`
+	User         string `json:"user"`
+	Institution  string `json:"institution"`
 }
 
 // filterLink is base+path with a filter on connection.id.
@@ -184,7 +195,7 @@ func (s *Server) connectionView(c *call, cn *connection) connectionJSON {
 		lastUsed = &v
 	}
 	userBase := "/users/" + cn.userID
-	return connectionJSON{
+	out := connectionJSON{
 		Type: "connection", ID: cn.id, Status: cn.status,
 		CreatedDate: timestamp(cn.created), LastUsed: lastUsed,
 		MFAEnabled: in.Authorization == authUserMFA || in.Authorization == authIntermittent,
@@ -195,8 +206,22 @@ func (s *Server) connectionView(c *call, cn *connection) connectionJSON {
 			Self:         c.base + userBase + "/connections/" + cn.id,
 			Accounts:     filterLink(c.base, userBase+"/accounts", cn.id),
 			Transactions: filterLink(c.base, userBase+"/transactions", cn.id),
+			User:         c.base + userBase,
+			Institution:  c.base + "/institutions/" + in.ID,
 		},
 	}
+	if c.v3() {
+		out.Method = "web"
+		if cn.statement {
+			out.Method = cn.statementMethod
+		}
+		expires := cn.created.Add(s.cfg.consentLifetime)
+		if cs := s.activeConsent(c.now, cn.userID); cs != nil {
+			expires = cs.expires
+		}
+		out.ExpiryDate = timestamp(expires)
+	}
+	return out
 }
 
 // timestamp formats t as RFC 3339 in UTC, to the second.
@@ -222,6 +247,18 @@ func (s *Server) createConnection(c *call) reply {
 	if errs := checkCredentials(in, &b); errs != nil {
 		return fail(errs...)
 	}
+	j, reused := s.connect(c, u, in, &b)
+	if reused {
+		// The duplicate-job rule: the job already running, with 200.
+		return answer(http.StatusOK, shortJob(c, j))
+	}
+	return answer(http.StatusAccepted, shortJob(c, j))
+}
+
+// connect creates or reuses the user's connection to in for checked
+// credentials b and starts its job; while its job runs, it returns that job
+// and true (the duplicate-job rule). s.mu must be held.
+func (s *Server) connect(c *call, u *user, in *Institution, b *credentialsBody) (*job, bool) {
 	// checkCredentials left only the login or only the token.
 	probe := connection{instID: in.ID, loginID: b.LoginID, userToken: b.UserToken}
 	var cn *connection
@@ -232,19 +269,19 @@ func (s *Server) createConnection(c *call) reply {
 		}
 	}
 	if cn != nil && cn.current != nil && !cn.current.finished {
-		// The duplicate-job rule: the job already running, with 200.
-		return answer(http.StatusOK, shortJob(c, cn.current))
+		return cn.current, true
 	}
 	if cn == nil {
 		cn = &connection{id: s.newID(), userID: u.id, instID: in.ID, status: connPending, created: c.now}
 		s.conns[cn.id] = cn
 		u.conns = append(u.conns, cn.id)
+		s.emit(c.now, "connection", "created", u.id, "/users/"+u.id+"/connections/"+cn.id)
 	} else if cn.status == connInvalid {
 		cn.status = connPending
 	}
 	cn.loginID, cn.password, cn.userToken = probe.loginID, b.Password, probe.userToken
 	cn.securityCode, cn.secondaryLoginID = b.SecurityCode, b.SecondaryLoginID
-	return answer(http.StatusAccepted, shortJob(c, s.startJob(c, cn)))
+	return s.startJob(c, cn), false
 }
 
 // lookupConnection finds the connection {c} of user {u}.
@@ -380,13 +417,15 @@ func (s *Server) deleteConnection(c *call) reply {
 	if !found {
 		return r
 	}
-	s.removeConnection(cn)
+	s.removeConnection(c.now, cn)
 	return answer(http.StatusNoContent, nil)
 }
 
-// removeConnection deletes cn with its jobs, accounts and transactions;
+// removeConnection deletes cn with its jobs, accounts and transactions,
+// and records connection.deleted;
 // s.mu must be held.
-func (s *Server) removeConnection(cn *connection) {
+func (s *Server) removeConnection(now time.Time, cn *connection) {
+	s.emit(now, "connection", "deleted", cn.userID, "/users/"+cn.userID+"/connections/"+cn.id)
 	for _, aid := range cn.accounts {
 		delete(s.accounts, aid)
 	}
@@ -407,4 +446,31 @@ func (s *Server) removeConnection(cn *connection) {
 		})
 	}
 	delete(s.conns, cn.id)
+}
+
+// purgeConnection is POST /users/{u}/connections/{c}/purge: an active
+// connection's accounts and transactions are deleted; the connection stays,
+// and its next job retrieves them again.
+func (s *Server) purgeConnection(c *call) reply {
+	cn, r, found := s.lookupConnection(c)
+	if !found {
+		return r
+	}
+	if cn.status != connActive {
+		return fail(errInvalidParam("connectionId", "Connection "+cn.id+" is "+cn.status+": only active connections can be purged."))
+	}
+	for _, aid := range cn.accounts {
+		delete(s.accounts, aid)
+	}
+	cn.accounts, cn.txnsLoaded = nil, false
+	if u := s.users[cn.userID]; u != nil {
+		u.txns = slices.DeleteFunc(u.txns, func(t *transaction) bool {
+			if t.connID == cn.id {
+				delete(s.txns, t.id)
+				return true
+			}
+			return false
+		})
+	}
+	return answer(http.StatusNoContent, nil)
 }

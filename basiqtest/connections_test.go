@@ -107,6 +107,8 @@ func TestConnectionLifecycle(t *testing.T) {
 		"self":         c.base + "/users/" + user + "/connections/" + connID,
 		"accounts":     c.base + "/users/" + user + "/accounts?" + filter,
 		"transactions": c.base + "/users/" + user + "/transactions?" + filter,
+		"user":         c.base + "/users/" + user,
+		"institution":  c.base + "/institutions/" + InstHooli,
 	}, cn["links"])
 	// The links work.
 	assert.Len(t, list(t, c.get(str(cn, "links", "accounts"))), len(accts))
@@ -316,4 +318,20 @@ func TestConnectionsListFilter(t *testing.T) {
 	l := c.get("/users/" + user + "/connections").obj(t)
 	assert.InDelta(t, 3, l["count"], 0)
 	assert.Regexp(t, regexp.MustCompile(`/users/`+user+`/connections$`), str(l, "links", "self"))
+}
+
+func TestPurgeRemovesAnActiveConnectionsData(t *testing.T) {
+	_, c := startServer(t)
+	uid := c.createUser("a@hooli.example")
+	connID := c.wait(c.connectLogin(uid, InstHooli, LoginGavinBelson, PasswordGavinBelson)).connID()
+	require.NotEmpty(t, list(t, c.get("/users/"+uid+"/accounts")))
+
+	require.Equal(t, http.StatusNoContent, c.post("/users/"+uid+"/connections/"+connID+"/purge", nil).status)
+	assert.Empty(t, list(t, c.get("/users/"+uid+"/accounts")))
+	assert.Empty(t, list(t, c.get("/users/"+uid+"/transactions")))
+	assert.Equal(t, http.StatusOK, c.get("/users/"+uid+"/connections/"+connID).status, "the connection stays")
+
+	bad := c.wait(c.connectLogin(uid, InstHooli, LoginBighead, PasswordBighead)).connID()
+	c.post("/users/"+uid+"/connections/"+bad+"/purge", nil).errBody(t, http.StatusBadRequest, "parameter-not-valid")
+	c.post("/users/"+uid+"/connections/nope/purge", nil).errBody(t, http.StatusNotFound, "resource-not-found")
 }

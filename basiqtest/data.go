@@ -183,7 +183,27 @@ type accountJSON struct {
 	Status         string           `json:"status"`
 	Institution    string           `json:"institution"`
 	Connection     string           `json:"connection"`
-	Links          selfLinks        `json:"links"`
+	// Published in both versions' files: accountHolder (null: the sandbox
+	// banks give none), ownership, creditLimit (credit cards), the dates
+	// the transactions cover.
+	AccountHolder        *string          `json:"accountHolder"`
+	IsOwned              bool             `json:"isOwned"`
+	AccountOwnership     string           `json:"accountOwnership"`
+	CreditLimit          *string          `json:"creditLimit"`
+	TransactionIntervals []intervalJSON   `json:"transactionIntervals"`
+	Links                accountLinksJSON `json:"links"`
+}
+
+type intervalJSON struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+type accountLinksJSON struct {
+	Self         string `json:"self"`
+	Transactions string `json:"transactions"`
+	Connection   string `json:"connection"`
+	Institution  string `json:"institution"`
 }
 
 type accountClassJSON struct {
@@ -192,14 +212,44 @@ type accountClassJSON struct {
 }
 
 func (s *Server) accountView(c *call, a *account) accountJSON {
-	return accountJSON{
+	userBase := c.base + "/users/" + a.userID
+	out := accountJSON{
 		Type: "account", ID: a.id, AccountNo: a.accountNo, Name: a.name, Currency: "AUD",
 		Class:   accountClassJSON{Type: a.classType, Product: a.product},
 		Balance: cents(a.balance), AvailableFunds: cents(a.available),
 		LastUpdated: timestamp(a.lastUpdated), Status: "available",
 		Institution: a.instID, Connection: a.connID,
-		Links: selfLinks{Self: c.base + "/users/" + a.userID + "/accounts/" + a.id},
+		IsOwned: true, AccountOwnership: "ONE_PARTY", TransactionIntervals: []intervalJSON{},
+		Links: accountLinksJSON{
+			Self:         userBase + "/accounts/" + a.id,
+			Transactions: userBase + "/transactions?" + url.Values{"filter": {"account.id.eq('" + a.id + "')"}}.Encode(),
+			Connection:   userBase + "/connections/" + a.connID,
+			Institution:  c.base + "/institutions/" + a.instID,
+		},
 	}
+	if a.classType == "credit-card" {
+		limit := cents(a.available - a.balance)
+		out.CreditLimit = &limit
+	}
+	// The transactions' dates, newest first: one interval from the oldest.
+	var from, to string
+	if u := s.users[a.userID]; u != nil {
+		for _, t := range u.txns {
+			if t.accountID != a.id {
+				continue
+			}
+			if to == "" || t.date > to {
+				to = t.date
+			}
+			if from == "" || t.date < from {
+				from = t.date
+			}
+		}
+	}
+	if from != "" {
+		out.TransactionIntervals = []intervalJSON{{From: from, To: to}}
+	}
+	return out
 }
 
 // transactionJSON is the wire form of a transaction.
@@ -218,6 +268,8 @@ type transactionJSON struct {
 	SubClass        *subClassJSON        `json:"subClass"`
 	TransactionDate string               `json:"transactionDate"`
 	PostDate        *string              `json:"postDate"`
+	Currency        string               `json:"currency"`
+	Reference       string               `json:"reference"`
 	Links           transactionLinksJSON `json:"links"`
 }
 
@@ -227,8 +279,10 @@ type subClassJSON struct {
 }
 
 type transactionLinksJSON struct {
-	Self    string `json:"self"`
-	Account string `json:"account"`
+	Self        string `json:"self"`
+	Account     string `json:"account"`
+	Connection  string `json:"connection"`
+	Institution string `json:"institution"`
 }
 
 func (s *Server) transactionView(c *call, t *transaction) transactionJSON {
@@ -238,7 +292,9 @@ func (s *Server) transactionView(c *call, t *transaction) transactionJSON {
 		Amount: cents(t.amount), Balance: cents(t.balance),
 		Account: t.accountID, Connection: t.connID, Institution: t.instID,
 		Direction: t.direction, Class: t.class, TransactionDate: dateTime(t.date),
-		Links: transactionLinksJSON{Self: userBase + "/transactions/" + t.id, Account: userBase + "/accounts/" + t.accountID},
+		Currency: "AUD", Reference: "",
+		Links: transactionLinksJSON{Self: userBase + "/transactions/" + t.id, Account: userBase + "/accounts/" + t.accountID,
+			Connection: userBase + "/connections/" + t.connID, Institution: c.base + "/institutions/" + t.instID},
 	}
 	if t.subCode != "" {
 		out.SubClass = &subClassJSON{Code: t.subCode, Title: t.subTitle}

@@ -1,8 +1,11 @@
 // Package basiqtest is an in-memory Basiq API server for tests, like
 // net/http/httptest is for HTTP. It speaks the HTTP API the basiq package
 // uses — tokens, institutions, users, connections, jobs, accounts and
-// transactions — with Basiq's sandbox banks and logins, so tests and examples
-// run without a key or a network.
+// transactions, and for Basiq 3.0 a stand-in Consent UI, connectors,
+// consents, auth links, statement uploads and events — with Basiq's sandbox
+// banks and logins, so tests and examples run without a key or a network.
+// Each token answers as Basiq does for the version it was issued under (see
+// Basiq 3.0 below).
 //
 // # Start a server
 //
@@ -126,11 +129,84 @@
 // only there and on GET /jobs/{id}; otherwise 403 forbidden-access. Each
 // token keeps the basiq-version it was issued under: an MFA answer on a
 // token issued under 1.0 or 2.0 gets 403 forbidden-access, since the
-// endpoint exists from 2.1. Errors
+// endpoint exists from 2.1.
+//
+// # Basiq 3.0
+//
+// A token issued under basiq-version 3.0 gets 3.0's API. A CLIENT_ACCESS
+// token must then be bound to a user (form field userId, of a user that
+// exists; otherwise 400 parameter-not-supplied or 404): it reads that user's
+// jobs only, answers their MFA challenges and opens the stand-in Consent UI,
+// nothing else (403 forbidden-access). 3.0 has no credential flow and no
+// institutions: POST /users/{id}/connections gets 405 method-not-allowed
+// (Allow: GET) and POST /users/{id}/connections/{id} 405 (Allow: DELETE,
+// GET), since 3.0 publishes those paths with other methods only; GET
+// /institutions and /institutions/{id} get 404 resource-not-found, since 3.0
+// has no such path. Jobs read with a 3.0 token carry jobType "connection".
+//
+// A stand-in Consent UI answers at srv.URL + "/consent/home": point a
+// client at it with basiq.WithConsentBaseURL(srv.URL + "/consent/home") and
+// [Client.ConsentURL] links to it. GET checks the token parameter (a
+// CLIENT_ACCESS 3.0 token bound to a user that exists, not expired: 401 or
+// 403 with a short HTML page otherwise) and answers a small HTML form
+// (institution, login, password; security code, secondary login and user
+// token for the banks that need them) carrying action, state and
+// connectionId along. POST of the form connects the bank as POST
+// /users/{id}/connections does in 2.x, with the sandbox logins' outcomes
+// (or, with connectionId, updates that connection's credentials), gives the
+// user an active consent if they have none, and redirects with 303 See Other
+// to [WithConsentRedirectURL] with jobIds and state added to its query;
+// without that option, to srv.URL + "/consent/done", a page showing them.
+// Missing credentials show the form again with 400. A test drives it with a
+// plain http.Client; a person can use it in a browser.
+//
+// GET /users/{id}/consents lists the user's consents (status active,
+// revoked, or expired after [WithConsentLifetime]); DELETE
+// /users/{id}/consents/{id} revokes an active one (400 otherwise) and
+// deletes the user's connections, accounts and transactions, as a consent
+// that does not retain data requires. [Server.AddConsent] adds one directly.
+//
+// Events are recorded for what happens: user.created, user.updated,
+// user.deleted, connection.created, connection.activated,
+// connection.invalidated, connection.deleted, consent.created,
+// consent.revoked, transactions.updated. GET /events lists them oldest
+// first (filters user.id, event.entity, event.type and event.id; one page),
+// GET /events/{id} reads one, GET /events/types lists the types; events are
+// kept 7 days. Consents and events answer tokens of every version.
+//
+// These answer both versions too. GET /connectors lists a "web" connector
+// per institution, and "pdf" and "csv" connectors for [InstHooli] (filters
+// connector.id, connector.method, connector.stage, connector.status,
+// connector.institution.country, connector.institution.tier,
+// connector.authorization.type); GET /connectors/{id}/{method} reads one.
+// POST /users/{id}/connections/{id}/purge deletes an active connection's
+// accounts and transactions (400 for a connection that is not active); the
+// connection stays. POST, GET and DELETE /users/{id}/auth_link manage the
+// user's one auth link (body mobile, else the user's; it expires after
+// [AuthLinkLifetime], then GET answers 410; its public link is not served).
+// POST /users/{id}/statements takes multipart institutionId and statement
+// (a .pdf or .csv file, up to basiq.MaxStatementBytes, at an institution
+// with that connector) and answers 202 with a job: a new connection whose
+// verify-credentials reads the file (a PDF must start with %PDF-, a CSV be
+// comma-separated text; otherwise it fails with bank-statement-not-supported)
+// and whose other steps bring accounts and transactions fixed by the file's
+// content.
+//
+// Errors
 // are Basiq's list: {"type":"list","correlationId":...,"data":[{"type":
 // "error","code","title","detail","source"}]}. An unknown path gets 404
 // resource-not-found; a known path with the wrong method gets 405
 // method-not-allowed with an Allow header.
+//
+// # Published shapes
+//
+// Answers follow Basiq's published OpenAPI files for each version (2.x:
+// core-with-connection-create.yml and swagger.json; 3.0: core.yml and
+// data.yml). TestConformance checks it, and lists each deliberate departure
+// with its reason: a step that has not ended has result null, a pending
+// transaction postDate null, a transaction without a subclass subClass
+// null, jobs have an mfa-challenge step at MFA banks, transactions carry no
+// enrich, and events carry no data in lists.
 //
 // # Faults and recorded requests
 //

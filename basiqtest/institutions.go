@@ -165,25 +165,49 @@ func usesToken(auth string) bool { return auth == authToken || auth == authUserT
 
 // institutionJSON is the wire form of an institution.
 type institutionJSON struct {
-	Type                    string     `json:"type"`
-	ID                      string     `json:"id"`
-	Name                    string     `json:"name"`
-	ShortName               string     `json:"shortName"`
-	InstitutionType         string     `json:"institutionType"`
-	Country                 string     `json:"country"`
-	ServiceName             string     `json:"serviceName"`
-	ServiceType             string     `json:"serviceType"`
-	Tier                    string     `json:"tier"`
-	Authorization           string     `json:"authorization"`
-	Stage                   string     `json:"stage"`
-	Status                  string     `json:"status"`
-	LoginIDCaption          string     `json:"loginIdCaption,omitempty"`
-	PasswordCaption         string     `json:"passwordCaption,omitempty"`
-	SecurityCodeCaption     string     `json:"securityCodeCaption,omitempty"`
-	SecondaryLoginIDCaption string     `json:"secondaryLoginIdCaption,omitempty"`
-	UserTokenCaption        string     `json:"userTokenCaption,omitempty"`
-	Stats                   *statsJSON `json:"stats"`
-	Links                   selfLinks  `json:"links"`
+	Type                    string       `json:"type"`
+	ID                      string       `json:"id"`
+	Name                    string       `json:"name"`
+	ShortName               string       `json:"shortName"`
+	InstitutionType         string       `json:"institutionType"`
+	Country                 string       `json:"country"`
+	ServiceName             string       `json:"serviceName"`
+	ServiceType             string       `json:"serviceType"`
+	Tier                    string       `json:"tier"`
+	Authorization           string       `json:"authorization"`
+	Stage                   string       `json:"stage"`
+	Status                  string       `json:"status"`
+	LoginIDCaption          string       `json:"loginIdCaption,omitempty"`
+	PasswordCaption         string       `json:"passwordCaption,omitempty"`
+	SecurityCodeCaption     string       `json:"securityCodeCaption,omitempty"`
+	SecondaryLoginIDCaption string       `json:"secondaryLoginIdCaption,omitempty"`
+	UserTokenCaption        string       `json:"userTokenCaption,omitempty"`
+	Stats                   *statsJSON   `json:"stats"`
+	Features                featuresJSON `json:"features"`
+	Logo                    logoJSON     `json:"logo"`
+	Links                   selfLinks    `json:"links"`
+}
+
+// featuresJSON says which sources can log in and answer MFA.
+type featuresJSON struct {
+	Login        []string `json:"login"`
+	MFAChallenge []string `json:"mfaChallenge"`
+}
+
+// logoJSON is an institution's logo; the server does not serve the images.
+type logoJSON struct {
+	Type  string        `json:"type"`
+	Links logoLinksJSON `json:"links"`
+}
+
+type logoLinksJSON struct {
+	Square string `json:"square"`
+	Full   string `json:"full"`
+}
+
+// institutionLogo is in's logo, with links on the server.
+func institutionLogo(c *call, in *Institution) logoJSON {
+	return logoJSON{Type: "image", Links: logoLinksJSON{Square: c.base + "/logos/" + in.ID + ".svg", Full: c.base + "/logos/" + in.ID + "-full.svg"}}
 }
 
 type statsJSON struct {
@@ -221,6 +245,13 @@ func (s *Server) institutionView(c *call, in *Institution) institutionJSON {
 	if s.cfg.noStats {
 		stats = nil
 	}
+	features := featuresJSON{Login: []string{"web"}, MFAChallenge: []string{}}
+	if in.Authorization == authOther {
+		features.Login = []string{}
+	}
+	if in.Authorization == authUserMFA || in.Authorization == authIntermittent {
+		features.MFAChallenge = []string{"web"}
+	}
 	return institutionJSON{
 		Type: "institution", ID: in.ID, Name: in.Name, ShortName: in.ShortName,
 		InstitutionType: "Test Bank", Country: in.Country, ServiceName: "Test Bank", ServiceType: "Test",
@@ -229,6 +260,8 @@ func (s *Server) institutionView(c *call, in *Institution) institutionJSON {
 		SecurityCodeCaption: in.SecurityCodeCaption, SecondaryLoginIDCaption: in.SecondaryLoginIDCaption,
 		UserTokenCaption: in.UserTokenCaption,
 		Stats:            stats,
+		Features:         features,
+		Logo:             institutionLogo(c, in),
 		Links:            selfLinks{Self: c.base + "/institutions/" + in.ID},
 	}
 }

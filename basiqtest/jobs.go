@@ -177,6 +177,9 @@ func (s *Server) startJob(c *call, cn *connection) *job {
 		j.durVerify = s.cfg.failAfter
 	}
 	j.askMFA = in.Authorization == authUserMFA || (in.Authorization == authIntermittent && cn.jobCount%2 == 0)
+	if cn.statement {
+		j.verifyErr, j.hasMFA, j.askMFA = cn.statementErr, false, false
+	}
 	s.jobs[j.id] = j
 	s.active = append(s.active, j)
 	cn.current = j
@@ -205,14 +208,22 @@ func (s *Server) settle(now time.Time) {
 		if !tl.transactionsAt.IsZero() && !j.appliedTransactions {
 			j.appliedTransactions = true
 			s.loadTransactions(cn, tl.transactionsAt)
+			s.emit(tl.transactionsAt, "transactions", "updated", cn.userID, "/users/"+cn.userID+"/transactions")
 		}
 		if !tl.done {
 			return false
 		}
+		connRef := "/users/" + cn.userID + "/connections/" + cn.id
 		switch {
 		case !tl.failed:
+			if cn.status != connActive {
+				s.emit(tl.updated, "connection", "activated", cn.userID, connRef)
+			}
 			cn.status = connActive
 		case tl.steps[0].status == statusFailed && tl.steps[0].err.code == "invalid-credentials":
+			if cn.status != connInvalid {
+				s.emit(tl.updated, "connection", "invalidated", cn.userID, connRef)
+			}
 			cn.status = connInvalid
 		}
 		j.finished = true
@@ -235,6 +246,7 @@ func shortJob(c *call, j *job) shortJobJSON {
 type jobJSON struct {
 	Type        string              `json:"type"`
 	ID          string              `json:"id"`
+	JobType     string              `json:"jobType,omitempty"` // 3.0 only
 	Created     string              `json:"created"`
 	Updated     string              `json:"updated"`
 	Steps       []stepJSON          `json:"steps"`
@@ -293,8 +305,11 @@ func (s *Server) jobView(c *call, j *job, withInstitution bool) jobJSON {
 		Type: "job", ID: j.id, Created: timestamp(j.created), Updated: timestamp(tl.updated),
 		Links: jobLinksJSON{Self: c.base + "/jobs/" + j.id, Source: c.base + userBase + "/connections/" + j.connID},
 	}
+	if c.v3() {
+		out.JobType = "connection"
+	}
 	if withInstitution {
-		out.Institution = &institutionRefJSON{Type: "institution", ID: j.instID}
+		out.Institution = &institutionRefJSON{Type: "institution", ID: j.instID, Links: &selfLinks{Self: c.base + "/institutions/" + j.instID}}
 	}
 	for _, st := range tl.steps {
 		sj := stepJSON{Title: st.title, Status: st.status}
@@ -325,6 +340,9 @@ func (s *Server) getJob(c *call) reply {
 	j, found := s.jobs[c.pv("id")]
 	if !found {
 		return fail(errNotFound("Job not found: " + c.pv("id")))
+	}
+	if !c.ownJob(j) {
+		return fail(errForbidden("This CLIENT_ACCESS token is bound to another user"))
 	}
 	return answer(http.StatusOK, s.jobView(c, j, false))
 }
@@ -357,7 +375,8 @@ func (s *Server) listJobs(c *call) reply {
 	for _, j := range jobs {
 		data = append(data, s.jobView(c, j, true))
 	}
-	return answer(http.StatusOK, listJSON[jobJSON]{Type: "list", Count: len(data), Data: data,
+	n := len(data)
+	return answer(http.StatusOK, listJSON[jobJSON]{Type: "list", Count: n, Size: &n, Data: data,
 		Links: &listLinks{Self: c.base + c.r.URL.RequestURI()}})
 }
 
@@ -367,6 +386,9 @@ func (s *Server) answerMFA(c *call) reply {
 	j, found := s.jobs[c.pv("id")]
 	if !found {
 		return fail(errNotFound("Job not found: " + c.pv("id")))
+	}
+	if !c.ownJob(j) {
+		return fail(errForbidden("This CLIENT_ACCESS token is bound to another user"))
 	}
 	var b struct {
 		Response []string `json:"mfa-response"`

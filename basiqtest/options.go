@@ -3,6 +3,7 @@ package basiqtest
 import (
 	"math"
 	"math/rand/v2"
+	"net/url"
 	"strings"
 	"time"
 
@@ -37,6 +38,50 @@ type config struct {
 	noStats   bool
 	published func(institutionID, step string) float64
 	failAfter time.Duration
+
+	// Basiq 3.0 (WithConsentRedirectURL, WithConsentLifetime).
+	consentRedirect string
+	consentLifetime time.Duration
+}
+
+// DefaultConsentLifetime is how long a consent lasts when no
+// [WithConsentLifetime] option is given: a year, as Basiq's longest.
+const DefaultConsentLifetime = 365 * 24 * time.Hour
+
+// WithConsentRedirectURL sets where the stand-in Consent UI sends the
+// browser after a submitted form (303 See Other), with jobIds and state
+// added to the URL's query, as Basiq's Consent UI redirects to the URL set in
+// its dashboard. Without it the browser lands on the server's own
+// srv.URL + "/consent/done" page. A URL that is not absolute http or https
+// with a host, or that has a fragment, is refused.
+func WithConsentRedirectURL(rawURL string) Option {
+	return func(c *config) error {
+		u, err := url.Parse(rawURL)
+		switch {
+		case err != nil:
+			return refuse("consentRedirectURL", "not a URL")
+		case u.Scheme != "http" && u.Scheme != "https":
+			return refuse("consentRedirectURL", "must be an absolute http or https URL")
+		case u.Host == "":
+			return refuse("consentRedirectURL", "must have a host")
+		case u.Fragment != "" || strings.Contains(rawURL, "#"):
+			return refuse("consentRedirectURL", "must not have a fragment")
+		}
+		c.consentRedirect = rawURL
+		return nil
+	}
+}
+
+// WithConsentLifetime sets how long a consent lasts before its status is
+// "expired" (default [DefaultConsentLifetime]). A d <= 0 is refused.
+func WithConsentLifetime(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return refuse("consentLifetime", "must be positive")
+		}
+		c.consentLifetime = d
+		return nil
+	}
 }
 
 // WithAPIKey sets the API key POST /token accepts (default [DefaultAPIKey]).

@@ -13,13 +13,14 @@ import (
 type Request struct {
 	// Method and Path are the request's method and URL path.
 	Method, Path string
-	// RawQuery is the URL's query, without "?".
+	// RawQuery is the URL's query, without "?"; a token parameter (the
+	// Consent UI's) reads "[REDACTED]".
 	RawQuery string
 	// Header is a copy of the request's header; Authorization values read
 	// "Basic [REDACTED]" or "Bearer [REDACTED]".
 	Header http.Header
 	// Body is the request body. The JSON fields (or form fields) password,
-	// userToken, securityCode and mfa-response, in any letter case and at
+	// userToken, securityCode, mfa-response and token, in any letter case and at
 	// any depth, read "[REDACTED]"; a body that is not valid JSON but names
 	// one of them is replaced as a whole.
 	Body string
@@ -47,7 +48,7 @@ func (s *Server) record(r *http.Request, body []byte) int {
 	rec := Request{
 		Method:   r.Method,
 		Path:     r.URL.Path,
-		RawQuery: r.URL.RawQuery,
+		RawQuery: maskQuery(r.URL.RawQuery),
 		Header:   maskHeader(r.Header),
 		Body:     maskBody(r.Header.Get("Content-Type"), body),
 	}
@@ -85,10 +86,21 @@ const redacted = "[REDACTED]"
 // secretField reports whether a body field holds a secret.
 func secretField(name string) bool {
 	switch strings.ToLower(name) {
-	case "password", "usertoken", "securitycode", "mfa-response":
+	case "password", "usertoken", "securitycode", "mfa-response", "token":
 		return true
 	}
 	return false
+}
+
+// maskQuery returns the query as recorded: a token parameter (the Consent
+// UI's link carries one) masked.
+func maskQuery(raw string) string {
+	vals, err := url.ParseQuery(raw)
+	if err != nil || !vals.Has("token") {
+		return raw
+	}
+	vals["token"] = []string{redacted}
+	return vals.Encode()
 }
 
 // maskBody returns the body as recorded: secrets in JSON or form fields
@@ -117,7 +129,7 @@ func maskBody(contentType string, body []byte) string {
 	dec.UseNumber()
 	if err := dec.Decode(&v); err != nil || dec.More() {
 		lower := strings.ToLower(string(body))
-		for _, name := range []string{"password", "usertoken", "securitycode", "mfa-response"} {
+		for _, name := range []string{"password", "usertoken", "securitycode", "mfa-response", `"token"`} {
 			if strings.Contains(lower, name) {
 				return redacted + " (a body that is not valid JSON, naming a secret field)"
 			}

@@ -7,7 +7,6 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -44,7 +43,8 @@ const (
 	// endpoint except POST /jobs/{id}/mfa.
 	ScopeServerAccess = "SERVER_ACCESS"
 	// ScopeClientAccess is the token scope for client-side calls: only
-	// GET /jobs/{id} and POST /jobs/{id}/mfa.
+	// GET /jobs/{id}, POST /jobs/{id}/mfa and, bound to a user under 3.0,
+	// the stand-in Consent UI.
 	ScopeClientAccess = "CLIENT_ACCESS"
 )
 
@@ -86,12 +86,16 @@ type Server struct {
 	txns       map[string]*transaction
 	active     []*job
 	seq        int64
+	events     []*event
+	consents   map[string]*consent
+	authLinks  map[string]*authLink // by user id
 }
 
 // token is an access token the server issued.
 type token struct {
 	scope   string
 	version string // the basiq-version it was issued under
+	userID  string // the user a client token is bound to ("" if none)
 	expires time.Time
 	expired bool
 }
@@ -116,6 +120,8 @@ func NewUnstartedServer(opts ...Option) *Server {
 		tokenLifetime: DefaultTokenLifetime,
 		stepDuration:  DefaultStepDuration,
 		txPerAccount:  DefaultTransactionsPerAccount,
+
+		consentLifetime: DefaultConsentLifetime,
 	}
 	for _, o := range opts {
 		if o == nil {
@@ -137,6 +143,8 @@ func NewUnstartedServer(opts ...Option) *Server {
 		jobs:       map[string]*job{},
 		accounts:   map[string]*account{},
 		txns:       map[string]*transaction{},
+		consents:   map[string]*consent{},
+		authLinks:  map[string]*authLink{},
 	}
 	s.insts, s.instByID = buildInstitutions(cfg.institutions)
 	s.mux = s.routes()
@@ -304,14 +312,18 @@ func readBody(r *http.Request) ([]byte, error) {
 	if r.Body == nil {
 		return nil, nil
 	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+	limit := int64(maxBodyBytes)
+	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/statements") {
+		limit = maxStatementBody
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	r.Body.Close()
 	r.Body = io.NopCloser(bytes.NewReader(b))
 	if err != nil {
 		return nil, err
 	}
-	if len(b) > maxBodyBytes {
-		return nil, errors.New("larger than 1 MiB")
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("larger than %d bytes", limit)
 	}
 	return b, nil
 }
@@ -351,7 +363,14 @@ type call struct {
 	r    *http.Request
 	now  time.Time
 	base string
+	tok  *token // nil on routes without a token
 }
+
+// v3 reports whether the request's token was issued under basiq-version 3.0.
+func (c *call) v3() bool { return c.tok != nil && c.tok.version == version3 }
+
+// version3 is Basiq's API version 3.0.
+const version3 = "3.0"
 
 // reply is what a route handler answers: a status and a JSON value, or
 // errors.
@@ -359,6 +378,7 @@ type reply struct {
 	status int
 	body   any
 	errs   []apiError
+	allow  string // the Allow header of a 405
 }
 
 func answer(status int, body any) reply { return reply{status: status, body: body} }
@@ -371,19 +391,36 @@ func (s *Server) routes() *http.ServeMux {
 	handle := func(pattern string, a access, h func(*call) reply) {
 		m.HandleFunc(pattern, s.wrap(a, h))
 	}
+	// v2Only routes are not in 3.0: a 3.0 token gets what 3.0's routing
+	// answers there, 405 with allow3 when 3.0 has the path with other
+	// methods, 404 when it has not the path at all.
+	v2Only := func(pattern string, a access, allow3 string, h func(*call) reply) {
+		handle(pattern, a, func(c *call) reply {
+			if !c.v3() {
+				return h(c)
+			}
+			if allow3 == "" {
+				return fail(errNotFound("Route not found in API version 3.0: " + c.r.URL.Path))
+			}
+			rep := fail(apiError{status: http.StatusMethodNotAllowed, code: "method-not-allowed", title: "Method not allowed",
+				detail: fmt.Sprintf("%s is not allowed on %s in API version 3.0: connections are made through the Consent UI", c.r.Method, c.r.URL.Path)})
+			rep.allow = allow3
+			return rep
+		})
+	}
 	handle("POST /token", noAuth, s.postToken)
-	handle("GET /institutions", serverOnly, s.listInstitutions)
-	handle("GET /institutions/{id}", serverOnly, s.getInstitution)
+	v2Only("GET /institutions", serverOnly, "", s.listInstitutions)
+	v2Only("GET /institutions/{id}", serverOnly, "", s.getInstitution)
 	handle("POST /users", serverOnly, s.createUser)
 	handle("GET /users/{u}", serverOnly, s.getUser)
 	handle("POST /users/{u}", serverOnly, s.updateUser)
 	handle("DELETE /users/{u}", serverOnly, s.deleteUser)
-	handle("POST /users/{u}/connections", serverOnly, s.createConnection)
+	v2Only("POST /users/{u}/connections", serverOnly, "GET", s.createConnection)
 	handle("GET /users/{u}/connections", serverOnly, s.listConnections)
 	// The literal "refresh" is more specific than {c}: ServeMux picks it.
 	handle("POST /users/{u}/connections/refresh", serverOnly, s.refreshAll)
 	handle("GET /users/{u}/connections/{c}", serverOnly, s.getConnection)
-	handle("POST /users/{u}/connections/{c}", serverOnly, s.updateConnection)
+	v2Only("POST /users/{u}/connections/{c}", serverOnly, "DELETE, GET", s.updateConnection)
 	handle("DELETE /users/{u}/connections/{c}", serverOnly, s.deleteConnection)
 	handle("POST /users/{u}/connections/{c}/refresh", serverOnly, s.refreshConnection)
 	handle("GET /jobs/{id}", anyScope, s.getJob)
@@ -393,6 +430,22 @@ func (s *Server) routes() *http.ServeMux {
 	handle("GET /users/{u}/accounts/{a}", serverOnly, s.getAccount)
 	handle("GET /users/{u}/transactions", serverOnly, s.listTransactions)
 	handle("GET /users/{u}/transactions/{t}", serverOnly, s.getTransaction)
+	handle("POST /users/{u}/connections/{c}/purge", serverOnly, s.purgeConnection)
+	handle("POST /users/{u}/statements", serverOnly, s.uploadStatement)
+	handle("POST /users/{u}/auth_link", serverOnly, s.createAuthLink)
+	handle("GET /users/{u}/auth_link", serverOnly, s.getAuthLink)
+	handle("DELETE /users/{u}/auth_link", serverOnly, s.deleteAuthLink)
+	handle("GET /connectors", serverOnly, s.listConnectors)
+	handle("GET /connectors/{id}/{method}", serverOnly, s.getConnector)
+	handle("GET /users/{u}/consents", serverOnly, s.listConsents)
+	handle("DELETE /users/{u}/consents/{id}", serverOnly, s.revokeConsent)
+	handle("GET /events", serverOnly, s.listEvents)
+	handle("GET /events/types", serverOnly, s.listEventTypes)
+	handle("GET /events/{id}", serverOnly, s.getEvent)
+	// The stand-in Consent UI answers HTML, not Basiq's JSON.
+	m.HandleFunc("GET /consent/home", s.consentForm)
+	m.HandleFunc("POST /consent/home", s.consentSubmit)
+	m.HandleFunc("GET /consent/done", s.consentDone)
 	return m
 }
 
@@ -403,11 +456,11 @@ func (s *Server) wrap(a access, h func(*call) reply) http.HandlerFunc {
 		s.mu.Lock()
 		now := time.Now()
 		var rep reply
-		if e, denied := s.authorize(r, a, now); denied {
+		if tok, e, denied := s.authorize(r, a, now); denied {
 			rep = fail(e)
 		} else {
 			s.settle(now)
-			rep = h(&call{r: r, now: now, base: s.linkBase(r)})
+			rep = h(&call{r: r, now: now, base: s.linkBase(r), tok: tok})
 		}
 		var body []byte
 		if rep.errs == nil && rep.body != nil {
@@ -419,6 +472,9 @@ func (s *Server) wrap(a access, h func(*call) reply) http.HandlerFunc {
 		}
 		s.mu.Unlock()
 		if rep.errs != nil {
+			if rep.allow != "" {
+				w.Header().Set("Allow", rep.allow)
+			}
 			s.writeErrors(w, rep.errs)
 			return
 		}
@@ -450,34 +506,41 @@ func (s *Server) linkBase(r *http.Request) string {
 }
 
 // authorize checks the bearer token against the route's scopes; s.mu must be
-// held. It reports the error to answer, and whether there is one.
-func (s *Server) authorize(r *http.Request, a access, now time.Time) (apiError, bool) {
+// held. It returns the token, and the error to answer and whether there is
+// one.
+func (s *Server) authorize(r *http.Request, a access, now time.Time) (*token, apiError, bool) {
 	if a == noAuth {
-		return apiError{}, false
+		return nil, apiError{}, false
 	}
 	scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	tok = strings.TrimSpace(tok)
 	t, known := s.tokens[tok]
 	if !strings.EqualFold(scheme, "Bearer") || tok == "" || !known {
-		return apiError{status: http.StatusUnauthorized, code: "invalid-authorization-token",
+		return nil, apiError{status: http.StatusUnauthorized, code: "invalid-authorization-token",
 			title:  "Invalid authorization token",
 			detail: "The Authorization header is missing or does not carry a valid bearer token."}, true
 	}
 	if t.expired || !now.Before(t.expires) {
-		return apiError{status: http.StatusForbidden, code: "access-denied",
+		return nil, apiError{status: http.StatusForbidden, code: "access-denied",
 			title: "Access denied", detail: "Token has expired"}, true
 	}
 	switch {
 	case a == serverOnly && t.scope != ScopeServerAccess:
-		return errForbidden("SERVER_ACCESS token required"), true
+		return nil, errForbidden("SERVER_ACCESS token required"), true
 	case a == clientOnly && t.scope != ScopeClientAccess:
-		return errForbidden("CLIENT_ACCESS token required"), true
+		return nil, errForbidden("CLIENT_ACCESS token required"), true
 	case a == clientOnly && (t.version == "1.0" || t.version == "2.0"):
 		// The only client-only route is the MFA answer, from version 2.1;
 		// a token's version is fixed when it is issued.
-		return errForbidden("a token issued under basiq-version 2.1 or later is required"), true
+		return nil, errForbidden("a token issued under basiq-version 2.1 or later is required"), true
 	}
-	return apiError{}, false
+	return t, apiError{}, false
+}
+
+// ownJob reports whether the call's token may read or answer j: a client
+// token bound to a user reaches that user's jobs only.
+func (c *call) ownJob(j *job) bool {
+	return c.tok == nil || c.tok.scope != ScopeClientAccess || c.tok.userID == "" || c.tok.userID == j.userID
 }
 
 // postToken is POST /token: the API key for an access token.
@@ -501,10 +564,22 @@ func (s *Server) postToken(c *call) reply {
 		return fail(apiError{status: http.StatusBadRequest, code: "parameter-not-valid",
 			title: "Parameter not valid", detail: "scope must be SERVER_ACCESS or CLIENT_ACCESS.", parameter: "scope"})
 	}
-	// A client token may name a userId; it is accepted and ignored.
+	// On 3.0 a client token must name a userId, which binds it to that
+	// user. Before 3.0 a userId is accepted and ignored, as it always was.
+	userID := ""
+	if scope == ScopeClientAccess && version == version3 {
+		userID = c.r.PostFormValue("userId")
+		switch {
+		case userID == "":
+			return fail(apiError{status: http.StatusBadRequest, code: "parameter-not-supplied",
+				title: "Required parameter not supplied", detail: "A CLIENT_ACCESS token must be bound to a userId in API version 3.0.", parameter: "userId"})
+		case userID != "" && s.users[userID] == nil:
+			return fail(errNotFound("User not found: " + userID))
+		}
+	}
 	tok := randomHex(32)
 	life := s.cfg.tokenLifetime
-	s.tokens[tok] = &token{scope: scope, version: version, expires: c.now.Add(life)}
+	s.tokens[tok] = &token{scope: scope, version: version, userID: userID, expires: c.now.Add(life)}
 	s.tokenCount[scope]++
 	secs := int(life / time.Second)
 	if secs < 1 {

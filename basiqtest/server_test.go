@@ -332,6 +332,13 @@ func TestOptionsRefuseValuesTheyCannotUse(t *testing.T) {
 		{"jobTiming", WithJobTiming(JobTiming{TotalMin: 5 * time.Second, TotalMax: time.Second})},
 		{"publishedAverages", WithPublishedAverages(nil)},
 		{"failingLoginAfter", WithFailingLoginAfter(-time.Second)},
+		{"consentRedirectURL", WithConsentRedirectURL("")},
+		{"consentRedirectURL", WithConsentRedirectURL("/relative")},
+		{"consentRedirectURL", WithConsentRedirectURL("ftp://x.example/")},
+		{"consentRedirectURL", WithConsentRedirectURL("https://x.example/#frag")},
+		{"consentRedirectURL", WithConsentRedirectURL("https:///nohost")},
+		{"consentRedirectURL", WithConsentRedirectURL("http://x.example/\x00")},
+		{"consentLifetime", WithConsentLifetime(0)},
 	} {
 		func() {
 			defer func() {

@@ -3,6 +3,7 @@ package basiqtest
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -35,6 +36,7 @@ func (s *Server) AddUser(email string) string {
 	defer s.mu.Unlock()
 	u := &user{id: s.newID(), created: time.Now(), strs: map[string]string{"email": email}, extra: map[string]json.RawMessage{}}
 	s.users[u.id] = u
+	s.emit(u.created, "user", "created", u.id, "/users/"+u.id)
 	return u.id
 }
 
@@ -68,7 +70,14 @@ func (s *Server) userView(c *call, u *user) map[string]any {
 	out["id"] = u.id
 	out["connections"] = listJSON[refJSON]{Type: "list", Count: len(conns), Data: conns}
 	out["accounts"] = listJSON[refJSON]{Type: "list", Count: len(accts), Data: accts}
-	out["links"] = selfLinks{Self: c.base + "/users/" + u.id}
+	self := c.base + "/users/" + u.id
+	out["links"] = map[string]string{"self": self, "accounts": self + "/accounts", "connections": self + "/connections",
+		"transactions": self + "/transactions", "auth_link": self + "/auth_link"}
+	if c.v3() {
+		// 3.0 names the user in one field too.
+		out["name"] = strings.TrimSpace(strings.Join(slices.DeleteFunc([]string{u.strs["firstName"], u.strs["middleName"], u.strs["lastName"]},
+			func(s string) bool { return s == "" }), " "))
+	}
 	return out
 }
 
@@ -123,6 +132,7 @@ func (s *Server) createUser(c *call) reply {
 	}
 	u.id = s.newID()
 	s.users[u.id] = u
+	s.emit(c.now, "user", "created", u.id, "/users/"+u.id)
 	return answer(http.StatusCreated, s.userView(c, u))
 }
 
@@ -162,6 +172,7 @@ func (s *Server) updateUser(c *call) reply {
 		return fail(errs...)
 	}
 	u.strs, u.extra = strs, extra
+	s.emit(c.now, "user", "updated", u.id, "/users/"+u.id)
 	return answer(http.StatusOK, s.userView(c, u))
 }
 
@@ -172,8 +183,15 @@ func (s *Server) deleteUser(c *call) reply {
 		return r
 	}
 	for _, cid := range append([]string(nil), u.conns...) {
-		s.removeConnection(s.conns[cid])
+		s.removeConnection(c.now, s.conns[cid])
 	}
 	delete(s.users, u.id)
+	delete(s.authLinks, u.id)
+	for id, cs := range s.consents {
+		if cs.userID == u.id {
+			delete(s.consents, id)
+		}
+	}
+	s.emit(c.now, "user", "deleted", u.id, "/users/"+u.id)
 	return answer(http.StatusNoContent, nil)
 }

@@ -22,7 +22,9 @@ func TestUserCreateAndGet(t *testing.T) {
 		"middleName": "", "lastName": "Belson", "custom": map[string]any{"a": []any{1.0, 2.5}},
 		"connections": map[string]any{"type": "list", "count": 0.0, "data": []any{}},
 		"accounts":    map[string]any{"type": "list", "count": 0.0, "data": []any{}},
-		"links":       map[string]any{"self": c.base + "/users/" + id},
+		"links": map[string]any{"self": c.base + "/users/" + id, "accounts": c.base + "/users/" + id + "/accounts",
+			"connections": c.base + "/users/" + id + "/connections", "transactions": c.base + "/users/" + id + "/transactions",
+			"auth_link": c.base + "/users/" + id + "/auth_link"},
 	}, u)
 	assert.Equal(t, u, c.get("/users/"+id).obj(t))
 
