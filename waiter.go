@@ -69,7 +69,10 @@ const (
 	// sleeping at least a thirtieth of the wait so far, up to stallSleep, so
 	// a job that never ends is not polled more than once a second forever.
 	stallAfter = 90 * time.Second
-	stallSleep = 10 * time.Second
+	// lookupGrace is how long a wait gives the read of its job's
+	// institution, once started, before it plans without it.
+	lookupGrace = 250 * time.Millisecond
+	stallSleep  = 10 * time.Second
 )
 
 // WaitForJob polls job until every step has succeeded (or been skipped) and
@@ -110,7 +113,8 @@ const (
 // 30 s) backs off, sleeping a thirtieth of the wait so far, up to 10 s. The
 // institution is the job's Institution, or that of its connection (read in
 // the background, once, with GET /users/{id}/connections/{id}, and
-// remembered; a slow or failing read never delays a poll). Against polling every second this sends about a quarter
+// remembered; a slow or failing read delays a poll by a quarter of a second
+// at most). Against polling every second this sends about a quarter
 // fewer requests (the fewest savings with no published durations, or on
 // short jobs), with a median delay no longer, and fewer again once a few
 // jobs at the institution have been seen (figures in BENCHMARKS.md). While
@@ -148,9 +152,10 @@ func (c *Client) WaitForJob(ctx context.Context, job *Job, opts ...WaitOption) (
 	}
 	current, polled, changed := job, false, false
 	lastChance, waitStart := false, time.Now()
+	lookupWaited := false
 	// The job's institution is read in the background, so that a slow or
-	// failing read never holds up a poll; the schedule takes what it finds
-	// when it arrives.
+	// failing read holds up a poll by lookupGrace at most; the schedule
+	// takes what it finds when it arrives.
 	var banks chan bankInfo
 	lookupCtx, stopLookup := context.WithCancel(ctx)
 	defer func() {
@@ -185,12 +190,16 @@ func (c *Client) WaitForJob(ctx context.Context, job *Job, opts ...WaitOption) (
 			}
 		}
 		if banks != nil {
-			select {
-			case info := <-banks:
+			// A lookup just started gets a moment (the usual answer takes
+			// milliseconds) before the schedule goes on without it; later,
+			// its answer is taken when it is there.
+			grace := 0 * time.Millisecond
+			if !lookupWaited {
+				grace, lookupWaited = lookupGrace, true
+			}
+			if info, ok := receiveWithin(ctx, banks, grace); ok {
 				c.useBank(est, info)
-				banks <- bankInfo{} // keep the channel full for the deferred read
 				banks = nil
-			default:
 			}
 		}
 		d := sched.next(time.Now(), current, changed)
@@ -233,6 +242,30 @@ func (c *Client) WaitForJob(ctx context.Context, job *Job, opts ...WaitOption) (
 		}
 		current, polled = next, true
 	}
+}
+
+// receiveWithin takes a value from ch if one comes within d (at once when
+// d is 0) and before ctx ends.
+func receiveWithin[T any](ctx context.Context, ch <-chan T, d time.Duration) (T, bool) {
+	select {
+	case v := <-ch:
+		return v, true
+	default:
+	}
+	if d <= 0 {
+		var zero T
+		return zero, false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case v := <-ch:
+		return v, true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	var zero T
+	return zero, false
 }
 
 // bankInfo is what the background lookup found of a waited job's
