@@ -101,6 +101,9 @@ type Client struct {
 	// retryMin is the shortest wait before a retry: a Retry-After that
 	// would reach the context's deadline is judged against it.
 	retryMin time.Duration
+	// attemptTimeout bounds one attempt (0: no bound): the default limit, or
+	// the caller's http.Client.Timeout.
+	attemptTimeout time.Duration
 	// transports hold the connections, whose buffers may still hold an
 	// answer from /token: hidden, like the credentials, from reflection.
 	transports hidden[transports]
@@ -196,6 +199,7 @@ func NewClient(opts ...Option) (*Client, error) {
 	// a Timeout around a wrapped transport with a goroutine and a timer per
 	// request.
 	hcCopy.Transport = keepIdle{RoundTripper: rt, timeout: attemptTimeout}
+	c.attemptTimeout = attemptTimeout
 	hcCopy.Timeout = 0
 
 	retrier := func(b retryablehttp.Backoff) *retryablehttp.Client {

@@ -64,11 +64,31 @@ func (s *StatementsService) Upload(ctx context.Context, userID, institutionID, f
 	if err := joinValidation(errs); err != nil {
 		return nil, err
 	}
+	// The upload is one attempt: bound it by the client's time limit per
+	// attempt here, so that the limit also ends a wait on r.
+	if c := s.client; c.attemptTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.attemptTimeout)
+		defer cancel()
+	}
+	// r is read on a goroutine, so that a reader that stalls cannot hold
+	// the call past its context: a Read blocked in r is left to return on
+	// its own.
 	br := bufio.NewReader(r)
-	if _, err := br.Peek(1); errors.Is(err, io.EOF) {
-		return nil, checkStatementSize(0)
-	} else if err != nil {
-		return nil, fmt.Errorf("basiq: reading the statement: %w", err)
+	peeked := make(chan error, 1)
+	go func() {
+		_, err := br.Peek(1)
+		peeked <- err
+	}()
+	select {
+	case err := <-peeked:
+		if errors.Is(err, io.EOF) {
+			return nil, checkStatementSize(0)
+		} else if err != nil {
+			return nil, fmt.Errorf("basiq: reading the statement: %w", err)
+		}
+	case <-ctx.Done():
+		return nil, fmt.Errorf("basiq: reading the statement: %w", ctx.Err())
 	}
 
 	boundary := multipart.NewWriter(io.Discard).Boundary()
@@ -78,6 +98,11 @@ func (s *StatementsService) Upload(ctx context.Context, userID, institutionID, f
 		return pr
 	}}
 	defer body.close() // ends the writer if the transport stopped reading
+	// The transport waits for the body it is sending: when the context
+	// ends, close the stream, so that a stalled reader does not hold the
+	// call.
+	stop := context.AfterFunc(ctx, body.close)
+	defer stop()
 	contentType := "multipart/form-data; boundary=" + boundary
 	job := new(Job)
 	_, err := s.client.call(ctx, http.MethodPost, pathf("users/%s/statements", userID), nil, job,

@@ -8,6 +8,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -253,4 +254,66 @@ func TestStatementsUploadRefusesAnAnswerWithoutAJob(t *testing.T) {
 	})
 	_, err := c.Statements.Upload(context.Background(), "u1", "AU01001", "s.pdf", strings.NewReader("%PDF"))
 	assert.ErrorIs(t, err, ErrInvalidResponse)
+}
+
+// stallingFile sends head, then blocks until release is closed.
+type stallingFile struct {
+	head    []byte
+	release chan struct{}
+}
+
+func (f *stallingFile) Read(p []byte) (int, error) {
+	if len(f.head) > 0 {
+		n := copy(p, f.head)
+		f.head = f.head[n:]
+		return n, nil
+	}
+	<-f.release
+	return 0, io.EOF
+}
+
+// TestUploadOfAStallingFileEndsWithItsContext checks that a file whose
+// reader stalls (a pipe, stdin, a network stream) does not hold Upload past
+// its context or the client's time limit per attempt, before the request or
+// while it is being sent.
+func TestUploadOfAStallingFileEndsWithItsContext(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/token" {
+			_, _ = io.WriteString(w, `{"access_token":"tok","expires_in":3600}`)
+			return
+		}
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = io.WriteString(w, `{"type":"job","id":"j1"}`)
+	}))
+	defer srv.Close()
+	release := make(chan struct{})
+	defer close(release) // the blocked reads return, and their goroutines end
+	for _, tc := range []struct {
+		name    string
+		head    string
+		timeout time.Duration // the caller's http.Client.Timeout; 0 for a context deadline
+	}{
+		{"stalls before its first byte", "", 0},
+		{"stalls mid-file", "%PDF-1.4", 0},
+		{"stalls mid-file, the client's timeout", "%PDF-1.4", 200 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := []Option{WithAPIKey(testKey), WithBaseURL(srv.URL)}
+			ctx := context.Background()
+			if tc.timeout > 0 {
+				opts = append(opts, WithHTTPClient(&http.Client{Timeout: tc.timeout}))
+			} else {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, 100*time.Millisecond)
+				defer cancel()
+			}
+			c, err := NewClient(opts...)
+			require.NoError(t, err)
+			start := time.Now()
+			_, err = c.Statements.Upload(ctx, "u1", "AU01001", "s.pdf", &stallingFile{head: []byte(tc.head), release: release})
+			require.Error(t, err)
+			assert.Less(t, time.Since(start), 3*time.Second, "Upload returned with its context, not with the reader")
+		})
+	}
 }
