@@ -216,20 +216,23 @@ func ParseConsentRedirect(u *url.URL) (*ConsentRedirect, error) {
 	}
 	r := &ConsentRedirect{State: q.Get("state")}
 	var errs []error
+	tooMany := &ValidationError{Field: "jobIds", Reason: fmt.Sprintf("more than %d job ids", maxRedirectJobs)}
 	for _, v := range q["jobIds"] {
 		if v == "" {
 			continue
 		}
 		for id := range strings.SplitSeq(v, ",") {
+			// Stop at the cap: a hostile redirect costs no more than it.
+			if len(r.JobIDs)+len(errs) >= maxRedirectJobs {
+				return nil, tooMany
+			}
+			id = strings.TrimSpace(id)
 			if err := checkID("jobIds", id); err != nil {
 				errs = append(errs, err)
 				continue
 			}
 			r.JobIDs = append(r.JobIDs, id)
 		}
-	}
-	if len(r.JobIDs)+len(errs) > maxRedirectJobs {
-		return nil, &ValidationError{Field: "jobIds", Reason: fmt.Sprintf("more than %d job ids", maxRedirectJobs)}
 	}
 	if err := joinValidation(errs); err != nil {
 		return nil, err

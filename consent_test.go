@@ -502,3 +502,21 @@ func FuzzParseConsentRedirect(f *testing.F) {
 		}
 	})
 }
+
+// TestParseConsentRedirectWorkIsBounded checks that a hostile redirect
+// carrying a million job id entries is refused at the cap, with work that
+// does not grow with the entries, and that spaces around ids are trimmed.
+func TestParseConsentRedirectWorkIsBounded(t *testing.T) {
+	// Not parallel: testing.AllocsPerRun counts the whole process's.
+	for _, q := range []string{strings.Repeat(",", 1<<20), strings.Repeat("a,", 1<<19)} {
+		u := &url.URL{RawQuery: "jobIds=" + q}
+		allocs := testing.AllocsPerRun(2, func() {
+			_, err := ParseConsentRedirect(u)
+			require.ErrorIs(t, err, ErrValidation)
+		})
+		assert.Less(t, allocs, 2000.0, "allocations for %d bytes of ids", len(q))
+	}
+	r, err := ParseConsentRedirect(&url.URL{RawQuery: "jobIds=j1,%20j2&state=s"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"j1", "j2"}, r.JobIDs)
+}

@@ -192,3 +192,17 @@ func TestConsentsExpireAfterTheirLifetime(t *testing.T) {
 		assert.Equal(t, "expired", str(list(t, c.get("/users/"+uid+"/consents"))[0], "status"))
 	})
 }
+
+// TestConsentTokenMaskedInMalformedQueriesAndForms checks that the client
+// token the Consent UI receives is masked in Server.Requests even when the
+// query or form has a pair the URL parser refuses: the handlers still read
+// the token from such a query.
+func TestConsentTokenMaskedInMalformedQueriesAndForms(t *testing.T) {
+	t.Parallel()
+	const tok = "0123456789abcdef0123456789abcdef"
+	for _, q := range []string{"token=" + tok + "&x=%zz", "token=" + tok + "&a=b;c", "x=%zz&token=" + tok} {
+		assert.NotContains(t, maskQuery(q), tok, q)
+	}
+	assert.NotContains(t, maskBody("application/x-www-form-urlencoded", []byte("token="+tok+"&institutionId=AU00000&x=%zz")), tok)
+	assert.Equal(t, "a=1&b=%zz", maskQuery("a=1&b=%zz"), "a query without a token is kept as it came")
+}

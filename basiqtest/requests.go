@@ -95,12 +95,29 @@ func secretField(name string) bool {
 // maskQuery returns the query as recorded: a token parameter (the Consent
 // UI's link carries one) masked.
 func maskQuery(raw string) string {
-	vals, err := url.ParseQuery(raw)
-	if err != nil || !vals.Has("token") {
+	return maskPairs(raw, func(k string) bool { return strings.EqualFold(k, "token") })
+}
+
+// maskPairs masks the value of every key=value pair of a query or form
+// whose key is secret. It reads the pairs as the server's handlers do (a
+// malformed pair elsewhere does not stop them reading a token), and keeps
+// every other pair as it came.
+func maskPairs(raw string, secret func(key string) bool) string {
+	pairs := strings.FieldsFunc(raw, func(r rune) bool { return r == '&' || r == ';' })
+	changed := false
+	for i, pair := range pairs {
+		key, _, _ := strings.Cut(pair, "=")
+		if k, err := url.QueryUnescape(key); err == nil {
+			key = k
+		}
+		if secret(key) {
+			pairs[i], changed = url.QueryEscape(key)+"="+url.QueryEscape(redacted), true
+		}
+	}
+	if !changed {
 		return raw
 	}
-	vals["token"] = []string{redacted}
-	return vals.Encode()
+	return strings.Join(pairs, "&")
 }
 
 // maskBody returns the body as recorded: secrets in JSON or form fields
@@ -110,19 +127,7 @@ func maskBody(contentType string, body []byte) string {
 		return ""
 	}
 	if strings.HasPrefix(strings.ToLower(strings.TrimSpace(contentType)), "application/x-www-form-urlencoded") {
-		if vals, err := url.ParseQuery(string(body)); err == nil {
-			masked := false
-			for k := range vals {
-				if secretField(k) {
-					vals[k] = []string{redacted}
-					masked = true
-				}
-			}
-			if !masked {
-				return string(body)
-			}
-			return vals.Encode()
-		}
+		return maskPairs(string(body), secretField)
 	}
 	var v any
 	dec := json.NewDecoder(bytes.NewReader(body))
