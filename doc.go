@@ -129,6 +129,25 @@
 // [EventFilter]). [AuthLinksService] (from 2.1) and [StatementsService]
 // (a PDF or CSV statement, streamed and never repeated) serve both versions.
 //
+// # Testing code that uses this library
+//
+// Three ways, each shown by a runnable example or test in this module:
+//
+//   - basiqtest.NewServer plays the Basiq API on a loopback address and its
+//     Client method returns a client for it; short steps
+//     (basiqtest.WithStepDuration) and a short [WithPollInterval] keep the
+//     test fast.
+//   - Inside a testing/synctest bubble, basiqtest.NewUnstartedServer and its
+//     Client method serve every request in-process: jobs can take the
+//     seconds the live API's take and [Client.WaitForJob] keeps its default
+//     schedule, but the bubble's clock jumps over every sleep, so a whole
+//     connect-and-wait flow takes no real time.
+//   - jarcoal/httpmock on a per-test transport (httpmock.NewMockTransport,
+//     passed through [WithHTTPClient]), answering with the bodies
+//     basiqtest.Fixtures renders (a token, an institution, a job started,
+//     in progress, done, failed, waiting for MFA): they are rendered by
+//     basiqtest's own code, so they have the shapes basiqtest serves.
+//
 // # Errors
 //
 // Every non-2xx answer is an [*APIError] carrying the status, Basiq's
