@@ -55,6 +55,10 @@
 //	}
 //	connectionID := job.ConnectionID()
 //
+// [WithWaitDefaults] gives every wait of a Client options to start from (a
+// call's own options override them): a test can make every wait in the
+// code it tests fast with one client option.
+//
 // # Answer an MFA challenge
 //
 // Some banks ask the customer for a one-time code or security answers after
@@ -136,7 +140,8 @@
 //   - basiqtest.NewServer plays the Basiq API on a loopback address and its
 //     Client method returns a client for it; short steps
 //     (basiqtest.WithStepDuration) and a short [WithPollInterval] keep the
-//     test fast.
+//     test fast; [WithWaitDefaults] sets that interval for every wait of
+//     the client, without passing options through the code under test.
 //   - Inside a testing/synctest bubble, basiqtest.NewUnstartedServer and its
 //     Client method serve every request in-process: jobs can take the
 //     seconds the live API's take and [Client.WaitForJob] keeps its default

@@ -82,7 +82,8 @@ func TestConnectAndWaitInSynctestBubbleTakesNoRealTime(t *testing.T) {
 
 // The third way: jarcoal/httpmock on a per-test transport, given the
 // bodies basiqtest.Fixtures renders (the shapes basiqtest itself serves),
-// so no test guesses Basiq's JSON. WithPollInterval keeps the wait short.
+// so no test guesses Basiq's JSON. WithWaitDefaults makes every wait of
+// the client short, without passing options through the code under test.
 func Example_testingWithHTTPMock() {
 	const base = "https://api.test"
 	mt := httpmock.NewMockTransport() // not httpmock.Activate: tests stay parallel
@@ -96,11 +97,12 @@ func Example_testingWithHTTPMock() {
 			Then(httpmock.NewStringResponder(http.StatusOK, f.JobFailed("", ""))))
 
 	client, err := basiq.NewClient(basiq.WithBaseURL(base), basiq.WithAPIKey("test-key"),
-		basiq.WithHTTPClient(&http.Client{Transport: mt}))
+		basiq.WithHTTPClient(&http.Client{Transport: mt}),
+		basiq.WithWaitDefaults(basiq.WithPollInterval(time.Millisecond, time.Millisecond)))
 	if err != nil {
 		log.Fatal(err)
 	}
-	_, err = connectHooli(context.Background(), client, "u1", basiq.WithPollInterval(time.Millisecond, time.Millisecond))
+	_, err = connectHooli(context.Background(), client, "u1")
 	var jobErr *basiq.JobError
 	if errors.As(err, &jobErr) {
 		fmt.Println(jobErr.Step, jobErr.Code, jobErr.Detail)
