@@ -90,7 +90,11 @@
 //		if err != nil {
 //			return err
 //		}
-//		fmt.Println(tx.PostDate, tx.Amount, tx.Description)
+//		if tx.PostDate.IsZero() { // pending: not posted yet
+//			fmt.Println("pending", tx.Amount, tx.Description)
+//			continue
+//		}
+//		fmt.Println(tx.PostDate.Format(time.DateOnly), tx.Amount, tx.Description)
 //	}
 //
 // Money (balances, amounts) stays the API's decimal string in a [Decimal];
