@@ -87,6 +87,7 @@ func (f Fixtures) Token() string {
 func (f Fixtures) Institution() string {
 	f = f.withDefaults(InstHooli)
 	s := NewUnstartedServer(WithStepDuration(fixtureStep))
+	defer s.Close()
 	in, ok := s.instByID[f.InstitutionID]
 	if !ok {
 		panic("basiqtest: Fixtures.Institution: no sandbox institution " + f.InstitutionID)
