@@ -116,6 +116,9 @@ type Client struct {
 	auth  hidden[*tokenSource]
 	insts *institutionCache
 	waits *waitMemory
+	// waitDefaults are WithWaitDefaults' options, applied before each
+	// wait's own.
+	waitDefaults []WaitOption
 }
 
 // NewClient returns a Client configured by opts. Without options it talks to
@@ -160,6 +163,8 @@ func NewClient(opts ...Option) (*Client, error) {
 		userAgent:  o.userAgent,
 		logger:     o.logger,
 		retryMin:   o.retryMin,
+
+		waitDefaults: o.waitDefaults,
 	}
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)

@@ -55,6 +55,10 @@
 //	}
 //	connectionID := job.ConnectionID()
 //
+// [WithWaitDefaults] gives every wait of a Client options to start from (a
+// call's own options override them): a test can make every wait in the
+// code it tests fast with one client option.
+//
 // # Answer an MFA challenge
 //
 // Some banks ask the customer for a one-time code or security answers after
@@ -86,7 +90,11 @@
 //		if err != nil {
 //			return err
 //		}
-//		fmt.Println(tx.PostDate, tx.Amount, tx.Description)
+//		if tx.PostDate.IsZero() { // pending: not posted yet
+//			fmt.Println("pending", tx.Amount, tx.Description)
+//			continue
+//		}
+//		fmt.Println(tx.PostDate.Format(time.DateOnly), tx.Amount, tx.Description)
 //	}
 //
 // Money (balances, amounts) stays the API's decimal string in a [Decimal];
@@ -128,6 +136,26 @@
 // the events Basiq records ([EventsService]: a lazy iterator with
 // [EventFilter]). [AuthLinksService] (from 2.1) and [StatementsService]
 // (a PDF or CSV statement, streamed and never repeated) serve both versions.
+//
+// # Testing code that uses this library
+//
+// Three ways, each shown by a runnable example or test in this module:
+//
+//   - basiqtest.NewServer plays the Basiq API on a loopback address and its
+//     Client method returns a client for it; short steps
+//     (basiqtest.WithStepDuration) and a short [WithPollInterval] keep the
+//     test fast; [WithWaitDefaults] sets that interval for every wait of
+//     the client, without passing options through the code under test.
+//   - Inside a testing/synctest bubble, basiqtest.NewUnstartedServer and its
+//     Client method serve every request in-process: jobs can take the
+//     seconds the live API's take and [Client.WaitForJob] keeps its default
+//     schedule, but the bubble's clock jumps over every sleep, so a whole
+//     connect-and-wait flow takes no real time.
+//   - jarcoal/httpmock on a per-test transport (httpmock.NewMockTransport,
+//     passed through [WithHTTPClient]), answering with the bodies
+//     basiqtest.Fixtures renders (a token, an institution, a job started,
+//     in progress, done, failed, waiting for MFA): they are rendered by
+//     basiqtest's own code, so they have the shapes basiqtest serves.
 //
 // # Errors
 //

@@ -27,6 +27,7 @@ type clientOptions struct {
 	retryMaxWait time.Duration
 	logger       *slog.Logger
 	consentURL   *url.URL
+	waitDefaults []WaitOption
 }
 
 // WithAPIKey sets the API key, exactly as the Basiq dashboard issues it. It is
@@ -161,9 +162,36 @@ func WithUserAgent(ua string) Option {
 	}
 }
 
-// WaitOption configures one [Client.WaitForJob] call. An option given a
-// value it cannot use makes WaitForJob return an error matching
-// [ErrValidation] before any request.
+// WithWaitDefaults sets wait options every [Client.WaitForJob] and
+// [Client.WaitForJobs] call of the Client starts from, so that, for example,
+// an application's tests make every wait fast
+// (WithWaitDefaults(WithPollInterval(time.Millisecond, 10*time.Millisecond)))
+// without passing options through the application's code. The options a
+// call gives are applied after these and override them. Nil options are
+// skipped; a bad option makes NewClient fail with its *ValidationError
+// (matching [ErrValidation]). Given twice, the later replaces the earlier.
+func WithWaitDefaults(opts ...WaitOption) Option {
+	return func(c *clientOptions) error {
+		var probe waitConfig
+		kept := make([]WaitOption, 0, len(opts))
+		for _, o := range opts {
+			if o != nil {
+				o(&probe)
+				kept = append(kept, o)
+			}
+		}
+		if err := joinValidation(probe.errs); err != nil {
+			return err
+		}
+		c.waitDefaults = kept
+		return nil
+	}
+}
+
+// WaitOption configures one [Client.WaitForJob] call or, through
+// [WithWaitDefaults], every wait of a Client. An option given a value it
+// cannot use makes WaitForJob return an error matching [ErrValidation]
+// before any request (NewClient, when given to WithWaitDefaults).
 type WaitOption func(*waitConfig)
 
 type waitConfig struct {

@@ -125,7 +125,8 @@ const (
 // [WithPollInterval] replaces the schedule with a plain backoff.
 func (c *Client) WaitForJob(ctx context.Context, job *Job, opts ...WaitOption) (*Job, error) {
 	cfg := waitConfig{minInterval: defaultPollMin, maxInterval: defaultPollMax}
-	for _, o := range opts {
+	// The client's defaults first, so the call's own options override them.
+	for _, o := range slices.Concat(c.waitDefaults, opts) {
 		if o != nil {
 			o(&cfg)
 		}

@@ -27,6 +27,11 @@
 // [Server.Transport] (which [Server.Client] then uses, with base URL
 // https://basiq.test) with links on the origin each request was sent to.
 //
+// Without a server at all, [Fixtures] renders the bodies a test on a mock
+// transport (jarcoal/httpmock) needs — a token, an institution, a job
+// started, in progress, done, failed or waiting for MFA — with the code that
+// renders the server's answers, so they have the shapes the server serves.
+//
 // Plain net/http works as well: get a token at POST /token with
 // "Authorization: Basic " + [Server.APIKey], a basiq-version header and the
 // form scope=SERVER_ACCESS, then send "Authorization: Bearer <token>".
