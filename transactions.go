@@ -1,12 +1,14 @@
 package basiq
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"iter"
 	"net/http"
 	"net/url"
 	"time"
+	"unicode/utf8"
 )
 
 // TransactionsService reads the transactions that a user's connections
@@ -91,17 +93,90 @@ type flexSubClass struct{ p *SubClass }
 func (f *flexSubClass) UnmarshalJSON(b []byte) error {
 	f.p = nil
 	var sc SubClass
-	var title string
 	switch {
 	case len(b) == 0 || b[0] == 'n':
 	case b[0] == '"':
-		if json.Unmarshal(b, &title) == nil && title != "" {
+		if title, ok := unquote(b); ok && title != "" {
 			f.p = &SubClass{Title: title}
 		}
-	case json.Unmarshal(b, &sc) == nil && sc != (SubClass{}):
-		f.p = &sc
+		return nil
+	default:
+		if plain, ok := flatSubClass(b); ok {
+			sc = plain // the usual form, read without a second decoder
+		} else if json.Unmarshal(b, &sc) != nil {
+			return nil
+		}
+		if sc != (SubClass{}) {
+			f.p = &sc
+		}
 	}
 	return nil
+}
+
+// flatSubClass reads the usual form of a sub-class, {"code":"...",
+// "title":"..."}: an object of those keys, spelled so, with string values
+// without escapes, in any order, repeated or not (the last wins, as with a
+// decoder). Anything else reports false, for encoding/json to read.
+func flatSubClass(b []byte) (SubClass, bool) {
+	var sc SubClass
+	b = skipSpace(b)
+	if len(b) == 0 || b[0] != '{' {
+		return sc, false
+	}
+	b = skipSpace(b[1:])
+	if len(b) > 0 && b[0] == '}' {
+		return sc, len(skipSpace(b[1:])) == 0
+	}
+	for {
+		var key, val []byte
+		var ok bool
+		if key, b, ok = plainString(skipSpace(b)); !ok {
+			return sc, false
+		}
+		if b = skipSpace(b); len(b) == 0 || b[0] != ':' {
+			return sc, false
+		}
+		if val, b, ok = plainString(skipSpace(b[1:])); !ok || !utf8.Valid(val) {
+			return sc, false
+		}
+		switch string(key) {
+		case "code":
+			sc.Code = string(val)
+		case "title":
+			sc.Title = string(val)
+		default:
+			return sc, false
+		}
+		switch b = skipSpace(b); {
+		case len(b) > 0 && b[0] == ',':
+			b = b[1:]
+		case len(b) > 0 && b[0] == '}':
+			return sc, len(skipSpace(b[1:])) == 0
+		default:
+			return sc, false
+		}
+	}
+}
+
+// skipSpace drops JSON white space from the front of b.
+func skipSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\r' || b[0] == '\n') {
+		b = b[1:]
+	}
+	return b
+}
+
+// plainString reads a JSON string without escapes at the front of b: its
+// contents and what follows it.
+func plainString(b []byte) (s, rest []byte, ok bool) {
+	if len(b) == 0 || b[0] != '"' {
+		return nil, b, false
+	}
+	end := bytes.IndexByte(b[1:], '"')
+	if end < 0 || bytes.IndexByte(b[1:end+1], '\\') >= 0 {
+		return nil, b, false
+	}
+	return b[1 : end+1], b[end+2:], true
 }
 
 // MaxTransactionsPageSize is the largest page the API serves.
@@ -156,50 +231,43 @@ func (s *TransactionsService) List(ctx context.Context, userID string, f *Transa
 	return paginateFast(ctx, s.client, path, &transactionsFastPath, (*transactionWire).transaction, maxListPages)
 }
 
-// transactionPlain is a transaction whose sub-class, if any, is an object:
-// a page of them decodes without a nested decoder.
+// transactionPlain is a transaction as the fast path decodes it: its
+// lenient fields read the usual forms without a nested decoder (a
+// sub-class object through flatSubClass), so a page decodes in one pass and
+// gives what the lenient form gives.
 type transactionPlain struct {
-	ID              string      `json:"id"`
-	Status          string      `json:"status"`
-	Description     string      `json:"description"`
-	Amount          Decimal     `json:"amount"`
-	Balance         Decimal     `json:"balance"`
-	Account         flexID      `json:"account"`
-	Connection      flexID      `json:"connection"`
-	Institution     flexID      `json:"institution"`
-	Direction       string      `json:"direction"`
-	Class           string      `json:"class"`
-	SubClass        *SubClass   `json:"subClass"`
-	TransactionDate lenientTime `json:"transactionDate"`
-	PostDate        lenientTime `json:"postDate"`
-	Links           Links       `json:"links"`
+	ID              string       `json:"id"`
+	Status          string       `json:"status"`
+	Description     string       `json:"description"`
+	Amount          Decimal      `json:"amount"`
+	Balance         Decimal      `json:"balance"`
+	Account         flexID       `json:"account"`
+	Connection      flexID       `json:"connection"`
+	Institution     flexID       `json:"institution"`
+	Direction       string       `json:"direction"`
+	Class           string       `json:"class"`
+	SubClass        flexSubClass `json:"subClass"`
+	TransactionDate lenientTime  `json:"transactionDate"`
+	PostDate        lenientTime  `json:"postDate"`
+	Links           Links        `json:"links"`
 }
 
 func (w *transactionPlain) transaction() Transaction {
 	t := Transaction{
 		ID: w.ID, Status: w.Status, Description: w.Description, Amount: w.Amount, Balance: w.Balance,
 		Account: string(w.Account), Connection: string(w.Connection), Institution: string(w.Institution),
-		Direction: w.Direction, Class: w.Class, SubClass: w.SubClass,
+		Direction: w.Direction, Class: w.Class, SubClass: w.SubClass.p,
 		TransactionDate: w.TransactionDate.Time, PostDate: w.PostDate.Time, Links: w.Links,
-	}
-	if t.SubClass != nil && *t.SubClass == (SubClass{}) {
-		t.SubClass = nil // as flexSubClass reads {}
 	}
 	return t
 }
 
-// transactionsFastPath is the fast path of a page of transactions.
+// transactionsFastPath is the fast path of a page of transactions. Every
+// field of transactionPlain reads a repeated key as the lenient form does
+// (the last one wins), so no page needs the lenient pass after it.
 var transactionsFastPath = fastPage[transactionPlain, Transaction]{
 	conv: (*transactionPlain).transaction,
-	safe: func(body []byte, p *page[transactionPlain]) bool {
-		objects := 0
-		for i := range p.Data {
-			if p.Data[i].SubClass != nil {
-				objects++
-			}
-		}
-		return plainDecodeSafe(body, "subClass", objects)
-	},
+	safe: func([]byte, *page[transactionPlain]) bool { return true },
 }
 
 func transactionsPath(userID string, f *TransactionFilter) (string, error) {
