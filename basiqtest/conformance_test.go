@@ -217,8 +217,9 @@ func TestConformance(t *testing.T) {
 			t.Errorf("basiqtest departs from Basiq's published files: %s", g)
 		}
 	}
-	for d := range departures {
-		if !slices.Contains(got, d) {
+	for d, why := range departures {
+		// Whether a poll catches a step before it ends depends on timing.
+		if !slices.Contains(got, d) && why != whyResultNull {
 			t.Errorf("listed departure no longer occurs (remove it from departures): %s", d)
 		}
 	}
@@ -238,8 +239,11 @@ const (
 
 // departures are the ways basiqtest departs from Basiq's published files on
 // purpose, each with its reason. The test fails on a departure not listed
-// here, and on one listed that no longer occurs.
+// here, and on one listed that no longer occurs (except a step's null
+// result, which a flow sees only when a poll catches the step running).
 var departures = map[string]string{
+	`2.x GET /jobs/{jobId}: 200: Error at "/steps/0/result": Value is not nullable`:                                                                                                                        whyResultNull,
+	`2.x GET /users/{userId}/jobs: 200: Error at "/data/*/steps/0/result": Value is not nullable`:                                                                                                          whyResultNull,
 	`2.x GET /jobs/{jobId}: 200: Error at "/steps/1/result": Value is not nullable`:                                                                                                                        whyResultNull,
 	`2.x GET /jobs/{jobId}: 200: Error at "/steps/1/title": value is not one of the allowed values ["verify-credentials","retrieve-accounts","retrieve-transactions","retrieve-statements"]`:               whyMFAStep,
 	`2.x GET /jobs/{jobId}: 200: Error at "/steps/2/result": Value is not nullable`:                                                                                                                        whyResultNull,
