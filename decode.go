@@ -115,14 +115,15 @@ type answerDecoder interface {
 	decodeAnswer(body []byte) error
 }
 
-// The fast path. Most answers are written the usual way: step results and
-// sub-classes as objects, timestamps in RFC 3339. Such an answer decodes in
-// one pass into a plain struct (no decoder of its own on any object, so no
+// The fast path of job answers. Most are written the usual way: step
+// results as objects, timestamps in RFC 3339. Such an answer decodes in one
+// pass into a plain struct (no decoder of its own on any object, so no
 // nested json.Unmarshal). The lenient decoders run only when that pass fails
-// (another form: an array of results, a bare-string sub-class) or when
-// [plainDecodeSafe] cannot rule out that the two ways give different
-// results. decode_fuzz_test.go checks that both give the same result
-// wherever the fast one is taken.
+// (another form: an array of results) or when [plainDecodeSafe] cannot rule
+// out that the two ways give different results. decode_fuzz_test.go checks
+// that both give the same result wherever the fast one is taken.
+// (Transaction pages need no such path: their lenient fields read the usual
+// forms without a nested decoder, a sub-class object through flatSubClass.)
 
 // plainDecodeSafe reports whether a plain decode of body gives what the
 // lenient one gives, for a field named key (ASCII letters only) that the

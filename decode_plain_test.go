@@ -27,7 +27,6 @@ func TestPlainStructsMatchTheirWireForms(t *testing.T) {
 	for _, tc := range []struct{ plain, wire any }{
 		{jobPlain{}, jobWire{}},
 		{stepPlain{}, Step{}},
-		{transactionPlain{}, transactionWire{}},
 	} {
 		assert.Equal(t, names(tc.wire), names(tc.plain), "%T and %T decode different fields", tc.plain, tc.wire)
 	}

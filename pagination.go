@@ -2,7 +2,6 @@ package basiq
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"iter"
 	"net/http"
@@ -43,39 +42,6 @@ func paginate[T any](ctx context.Context, c *Client, path string) iter.Seq2[T, e
 // paginateAs is paginate for items decoded as W (a wire form that decodes in
 // one pass) and yielded as T, over at most maxPages pages.
 func paginateAs[W, T any](ctx context.Context, c *Client, path string, conv func(*W) T, maxPages int) iter.Seq2[T, error] {
-	return paginateFast[W, W, T](ctx, c, path, nil, conv, maxPages)
-}
-
-// fastPage is the fast path of a page whose items are decoded as P (a plain
-// form) and yielded as T: conv converts an item, and safe reports whether
-// the plain decode of the page's body gives what the lenient one would
-// (see [plainDecodeSafe]).
-type fastPage[P, T any] struct {
-	conv func(*P) T
-	safe func(body []byte, p *page[P]) bool
-}
-
-// pageAnswer is one page's answer: decoded into plain when the fast path is
-// taken, else into lenient.
-type pageAnswer[P, W, T any] struct {
-	fast    *fastPage[P, T]
-	plain   page[P]
-	lenient page[W]
-	usedW   bool
-}
-
-func (a *pageAnswer[P, W, T]) decodeAnswer(body []byte) error {
-	if a.fast != nil && json.Unmarshal(body, &a.plain) == nil && a.fast.safe(body, &a.plain) {
-		return nil
-	}
-	a.usedW = true
-	return json.Unmarshal(body, &a.lenient)
-}
-
-// paginateFast is paginateAs with a fast path: each page is decoded as P
-// and converted by fast.conv, or, when fast is nil or its decode is not
-// taken, decoded as W and converted by conv.
-func paginateFast[P, W, T any](ctx context.Context, c *Client, path string, fast *fastPage[P, T], conv func(*W) T, maxPages int) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		var zero T
 		seen := map[string]bool{}
@@ -95,18 +61,13 @@ func paginateFast[P, W, T any](ctx context.Context, c *Client, path string, fast
 				return
 			}
 			seen[u.String()] = true
-			a := pageAnswer[P, W, T]{fast: fast}
-			if _, err := c.call(ctx, http.MethodGet, next, nil, &a); err != nil {
+			var p page[W]
+			if _, err := c.call(ctx, http.MethodGet, next, nil, &p); err != nil {
 				yield(zero, err)
 				return
 			}
-			var n int
-			var stop bool
-			if a.usedW {
-				n, next, stop = yieldPage(ctx, &a.lenient, conv, yield)
-			} else {
-				n, next, stop = yieldPage(ctx, &a.plain, fast.conv, yield)
-			}
+			n, nextLink, stop := yieldPage(ctx, &p, conv, yield)
+			next = nextLink
 			if stop {
 				return
 			}

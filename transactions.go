@@ -228,46 +228,7 @@ func (s *TransactionsService) List(ctx context.Context, userID string, f *Transa
 	if err != nil {
 		return func(yield func(Transaction, error) bool) { yield(Transaction{}, err) }
 	}
-	return paginateFast(ctx, s.client, path, &transactionsFastPath, (*transactionWire).transaction, maxListPages)
-}
-
-// transactionPlain is a transaction as the fast path decodes it: its
-// lenient fields read the usual forms without a nested decoder (a
-// sub-class object through flatSubClass), so a page decodes in one pass and
-// gives what the lenient form gives.
-type transactionPlain struct {
-	ID              string       `json:"id"`
-	Status          string       `json:"status"`
-	Description     string       `json:"description"`
-	Amount          Decimal      `json:"amount"`
-	Balance         Decimal      `json:"balance"`
-	Account         flexID       `json:"account"`
-	Connection      flexID       `json:"connection"`
-	Institution     flexID       `json:"institution"`
-	Direction       string       `json:"direction"`
-	Class           string       `json:"class"`
-	SubClass        flexSubClass `json:"subClass"`
-	TransactionDate lenientTime  `json:"transactionDate"`
-	PostDate        lenientTime  `json:"postDate"`
-	Links           Links        `json:"links"`
-}
-
-func (w *transactionPlain) transaction() Transaction {
-	t := Transaction{
-		ID: w.ID, Status: w.Status, Description: w.Description, Amount: w.Amount, Balance: w.Balance,
-		Account: string(w.Account), Connection: string(w.Connection), Institution: string(w.Institution),
-		Direction: w.Direction, Class: w.Class, SubClass: w.SubClass.p,
-		TransactionDate: w.TransactionDate.Time, PostDate: w.PostDate.Time, Links: w.Links,
-	}
-	return t
-}
-
-// transactionsFastPath is the fast path of a page of transactions. Every
-// field of transactionPlain reads a repeated key as the lenient form does
-// (the last one wins), so no page needs the lenient pass after it.
-var transactionsFastPath = fastPage[transactionPlain, Transaction]{
-	conv: (*transactionPlain).transaction,
-	safe: func([]byte, *page[transactionPlain]) bool { return true },
+	return paginateAs(ctx, s.client, path, (*transactionWire).transaction, maxListPages)
 }
 
 func transactionsPath(userID string, f *TransactionFilter) (string, error) {
