@@ -166,14 +166,15 @@ func skipSpace(b []byte) []byte {
 	return b
 }
 
-// plainString reads a JSON string without escapes at the front of b: its
-// contents and what follows it.
+// plainString reads a JSON string without escapes (and so without control
+// characters, which JSON refuses raw) at the front of b: its contents and
+// what follows it.
 func plainString(b []byte) (s, rest []byte, ok bool) {
 	if len(b) == 0 || b[0] != '"' {
 		return nil, b, false
 	}
 	end := bytes.IndexByte(b[1:], '"')
-	if end < 0 || bytes.IndexByte(b[1:end+1], '\\') >= 0 {
+	if end < 0 || bytes.ContainsFunc(b[1:end+1], func(r rune) bool { return r == '\\' || r < 0x20 }) {
 		return nil, b, false
 	}
 	return b[1 : end+1], b[end+2:], true
