@@ -161,7 +161,8 @@
 //
 // Every non-2xx answer is an [*APIError] carrying the status, Basiq's
 // correlation id and error objects; match statuses with [errors.Is] and
-// [ErrNotFound], [ErrUnauthorized], [ErrForbidden] or [ErrRateLimited].
+// [ErrBadRequest], [ErrNotFound], [ErrUnauthorized], [ErrForbidden] or
+// [ErrRateLimited].
 // A failed job step is a [*JobError] ([ErrJobFailed]); a refused argument a
 // [*ValidationError] ([ErrValidation]); a 2xx answer that cannot be understood
 // (the wrong shape, no id for the resource asked for, a list that does not

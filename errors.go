@@ -17,11 +17,16 @@ import (
 
 // Sentinel errors, for use with [errors.Is]. The typed errors below match them:
 // a *ValidationError matches ErrValidation, a *JobError ErrJobFailed, and an
-// *APIError the sentinel of its status (404 ErrNotFound, 401 ErrUnauthorized,
-// 403 ErrForbidden, 429 ErrRateLimited).
+// *APIError the sentinel of its status (400 ErrBadRequest, 404 ErrNotFound,
+// 401 ErrUnauthorized, 403 ErrForbidden, 429 ErrRateLimited).
 var (
-	// ErrValidation: an argument was refused before anything was sent.
+	// ErrValidation: an argument was refused by this library's own checks,
+	// before anything was sent. An argument the API refuses is an *APIError
+	// matching ErrBadRequest.
 	ErrValidation = errors.New("basiq: invalid argument")
+	// ErrBadRequest: the API answered 400 (a parameter it did not supply or
+	// found not valid; Basiq's code says which).
+	ErrBadRequest = errors.New("basiq: bad request")
 	// ErrJobFailed: a step of a job failed.
 	ErrJobFailed = errors.New("basiq: job failed")
 	// ErrNotFound: the API answered 404.
@@ -156,6 +161,8 @@ func (e *APIError) HasCode(code string) bool {
 // Is makes errors.Is match the sentinel of the error's status.
 func (e *APIError) Is(target error) bool {
 	switch target {
+	case ErrBadRequest:
+		return e.StatusCode == http.StatusBadRequest
 	case ErrNotFound:
 		return e.StatusCode == http.StatusNotFound && !e.keyRefused
 	case ErrUnauthorized:

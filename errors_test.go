@@ -571,3 +571,19 @@ func TestAPIErrorsMaskTheDecodedAPIKey(t *testing.T) {
 	assert.NotContains(t, err.Error(), string(decoded))
 	assert.NotContains(t, apiErr.Errors[0].Detail, string(decoded))
 }
+
+// TestBadRequestMatchesErrBadRequest checks that a 400 from the API matches
+// ErrBadRequest, not ErrValidation (which is for this library's own checks,
+// made before sending), and that other statuses do not.
+func TestBadRequestMatchesErrBadRequest(t *testing.T) {
+	t.Parallel()
+	for status, want := range map[int]bool{http.StatusBadRequest: true, http.StatusNotFound: false, http.StatusUnprocessableEntity: false} {
+		c, mt := newMockClient(t, WithMaxRetries(0))
+		mt.RegisterResponder(http.MethodGet, testBase+"/users/u1", jsonResp(status,
+			`{"type":"list","data":[{"code":"parameter-not-valid","title":"Parameter not valid"}]}`))
+		_, err := c.Users.Get(context.Background(), "u1")
+		require.Error(t, err)
+		assert.Equal(t, want, errors.Is(err, ErrBadRequest), "status %d", status)
+		assert.NotErrorIs(t, err, ErrValidation, "status %d", status)
+	}
+}

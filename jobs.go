@@ -293,7 +293,10 @@ func (j *Job) Step(title string) *Step {
 }
 
 // ConnectionID returns the id of the connection the job works on: the last
-// path segment of Links.Source, or "" if the job has no source link.
+// path segment of Links.Source, or "" if the job has no source link. A job
+// straight from [ConnectionsService.Create] has none yet (the API answers
+// with the job's id and self link only): wait for it with
+// [Client.WaitForJob] first, which returns the job as the API reads it.
 func (j *Job) ConnectionID() string {
 	return lastSegment(j.Links.Source)
 }

@@ -222,7 +222,11 @@ type TransactionFilter struct {
 //		if err != nil {
 //			return err
 //		}
-//		fmt.Println(tx.PostDate, tx.Amount, tx.Description)
+//		if tx.PostDate.IsZero() { // pending: not posted yet
+//			fmt.Println("pending", tx.Amount, tx.Description)
+//			continue
+//		}
+//		fmt.Println(tx.PostDate.Format(time.DateOnly), tx.Amount, tx.Description)
 //	}
 func (s *TransactionsService) List(ctx context.Context, userID string, f *TransactionFilter) iter.Seq2[Transaction, error] {
 	path, err := transactionsPath(userID, f)
