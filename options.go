@@ -259,7 +259,9 @@ func WithProgress(fn func(*Job)) WaitOption {
 // WithUntilStep makes WaitForJob return as soon as the step with this title has
 // succeeded (for example [StepRetrieveAccounts], to show accounts before the
 // transactions arrive), instead of waiting for every step. The default
-// schedule then aims its polls at that step's end.
+// schedule then aims its polls at that step's end. A title the job does not
+// have ends the wait, as soon as the job is read, with an error matching
+// [ErrValidation] (Field "untilStep") rather than a wait for every step.
 func WithUntilStep(title string) WaitOption {
 	return func(w *waitConfig) {
 		if strings.TrimSpace(title) == "" {

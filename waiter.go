@@ -177,6 +177,11 @@ func (c *Client) WaitForJob(ctx context.Context, job *Job, opts ...WaitOption) (
 			if done || err != nil {
 				return current, err
 			}
+			// A step the job does not have would be waited for in vain.
+			if polled && cfg.untilStep != "" && current.Step(cfg.untilStep) == nil {
+				return current, &ValidationError{Field: "untilStep",
+					Reason: fmt.Sprintf("job %s has no step %q", clean(current.ID, 100), clean(cfg.untilStep, 100))}
+			}
 		}
 		if est != nil && (polled || len(current.Steps) > 0) && !est.resolved && est.needsInstitution(current) {
 			est.resolved = true

@@ -854,3 +854,19 @@ func TestStalledJobIsPolledLessOverTime(t *testing.T) {
 		assert.LessOrEqual(t, perMinute[59], 7, "an hour in, every 10 s at most")
 	})
 }
+
+// TestUntilStepTheJobDoesNotHaveIsRefused checks that WithUntilStep naming a
+// step the job does not have ends the wait as soon as the job is read, with
+// an error matching ErrValidation, instead of waiting for every step.
+func TestUntilStepTheJobDoesNotHaveIsRefused(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	mt.RegisterResponder(http.MethodGet, jobURL, jobSequence(
+		jobBody(t, "j1", stepSpec{stVerify, "in-progress", ""}, stepSpec{stAccounts, "pending", ""})))
+	job, err := c.WaitForJob(waitCtx(t), &Job{ID: "j1", Links: JobLinks{Self: jobURL}}, fastPoll, WithUntilStep("retrieve-acounts"))
+	var ve *ValidationError
+	require.ErrorAs(t, err, &ve)
+	assert.Equal(t, "untilStep", ve.Field)
+	require.NotNil(t, job)
+	assert.Equal(t, 1, calls(mt, getJobKey), "refused at the first read")
+}
