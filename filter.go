@@ -1,7 +1,9 @@
 package basiq
 
 import (
+	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -69,6 +71,18 @@ func (b *filterBuilder) dateRange(field, path string, from, to time.Time) {
 	case !to.IsZero():
 		b.op(field, path, "lteq", to.Format(day))
 	}
+}
+
+// oneOf adds path.eq('v') when v is not empty, and refuses a v that is not
+// one of the values the API defines: a typo would otherwise match nothing
+// and look like an empty list. Raw remains for any other value.
+func (b *filterBuilder) oneOf(field, path, v string, allowed ...string) {
+	if v != "" && !slices.Contains(allowed, v) {
+		b.errs = append(b.errs, &ValidationError{Field: field,
+			Reason: fmt.Sprintf("must be one of %s (use Raw for another value)", strings.Join(allowed, ", "))})
+		return
+	}
+	b.eq(field, path, v)
 }
 
 // raw appends a filter the caller wrote, unchanged.

@@ -191,9 +191,10 @@ type TransactionFilter struct {
 	AccountID     string
 	ConnectionID  string
 	InstitutionID string
-	// Status is "pending" or "posted".
+	// Status is "pending" or "posted"; another value is refused before any
+	// request (use Raw for a value the API adds).
 	Status string
-	// Direction is "debit" or "credit".
+	// Direction is "debit" or "credit"; another value is refused likewise.
 	Direction string
 	// Class is a transaction class, such as "payment".
 	Class string
@@ -256,8 +257,8 @@ func (f *TransactionFilter) query() (url.Values, error) {
 		b.eq("accountId", "account.id", f.AccountID)
 		b.eq("connectionId", "connection.id", f.ConnectionID)
 		b.eq("institutionId", "institution.id", f.InstitutionID)
-		b.eq("status", "transaction.status", f.Status)
-		b.eq("direction", "transaction.direction", f.Direction)
+		b.oneOf("status", "transaction.status", f.Status, "pending", "posted")
+		b.oneOf("direction", "transaction.direction", f.Direction, "debit", "credit")
 		b.eq("class", "transaction.class", f.Class)
 		b.dateRange("postDate", "transaction.postDate", f.PostedFrom, f.PostedTo)
 		b.raw(f.Raw)
