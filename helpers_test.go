@@ -3,10 +3,12 @@ package basiq
 import (
 	"bytes"
 	"context"
+	"encoding/gob"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -495,4 +497,52 @@ func newPrefixClient(t *testing.T, opts ...Option) (*Client, *httpmock.MockTrans
 	c, mt := newMockClient(t, append([]Option{WithBaseURL(prefixBase)}, opts...)...)
 	mt.RegisterResponder(http.MethodPost, prefixBase+"/token", tokenResponder("tok", 3600))
 	return c, mt, recordAll(mt)
+}
+
+// fmtVerbs are the fmt verbs, flags and widths a value holding a secret is
+// formatted with in the formatting tests, bad verbs included.
+var fmtVerbs = []string{
+	"%s", "%q", "%v", "%+v", "%#v", "%x", "%X", "%t", "%e", "%d", "%T", "%p", "%b", "%o", "%c", "%U", "%g", "%z",
+	"%10s", "%-40v", "%+q", "%#q", "%#x", "% x", "% X", "%08d", "%.300s", "%+#v", "%!", "%[2]s", "%w",
+}
+
+// assertHidden checks that none of forbidden shows when v is formatted
+// with every verb of fmtVerbs (but those skip names), printed, encoded as
+// JSON (when it encodes), as gob (when withGob and it encodes) and logged
+// through log/slog's JSON and text handlers.
+func assertHidden(t *testing.T, v any, forbidden []string, skip func(verb string) bool, withGob bool) {
+	t.Helper()
+	check := func(what, out string) {
+		t.Helper()
+		for _, f := range forbidden {
+			if !assert.NotContains(t, out, f, "%s shows a secret", what) {
+				return
+			}
+		}
+	}
+	for _, verb := range fmtVerbs {
+		if skip == nil || !skip(verb) {
+			check(verb, fmt.Sprintf(verb, v))
+		}
+	}
+	check("Sprint", fmt.Sprint(v))
+	check("Sprintln", fmt.Sprintln(v))
+	if b, err := json.Marshal(v); err == nil {
+		check("encoding/json", string(b))
+	}
+	var gobOut bytes.Buffer
+	if err := gob.NewEncoder(&gobOut).Encode(v); withGob && err == nil {
+		check("encoding/gob", gobOut.String())
+	}
+	for _, h := range []func(io.Writer) slog.Handler{
+		func(w io.Writer) slog.Handler { return slog.NewJSONHandler(w, nil) },
+		func(w io.Writer) slog.Handler { return slog.NewTextHandler(w, nil) },
+	} {
+		var logs bytes.Buffer
+		l := slog.New(h(&logs))
+		l.Info("value", "v", v)
+		l.Info("value", slog.Any("v", v), slog.Group("g", "v", v))
+		l.With("v", v).Info("value")
+		check("log/slog", logs.String())
+	}
 }
