@@ -7,7 +7,9 @@
 // signatures over "{webhook-id}.{webhook-timestamp}.{body}". An endpoint
 // that acts on a notification without checking that signature lets anyone
 // on the internet drive it; this package checks it, in constant time, and
-// refuses timestamps more than five minutes away, which stops replays.
+// refuses timestamps more than five minutes away, which limits replays of a
+// captured message to that window (deduplicate on [Notification.ID] to
+// stop them).
 //
 // Receiving notifications takes three lines:
 //

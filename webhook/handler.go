@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 )
 
 // Handler returns an http.Handler for the endpoint Basiq posts notifications
@@ -26,11 +27,14 @@ import (
 // [Notification.ID] where acting twice matters. Basiq expects a quick
 // answer, so fn should hand slow work to a queue.
 //
-// A nil v or fn makes every request answer 500, since there is nothing safe
-// to do with it.
+// A nil v or fn, or a Verifier not made by [NewVerifier], makes every
+// request answer 500, since there is nothing safe to do with it. A panic in
+// fn is not recovered here (net/http drops the connection, which Basiq
+// counts as a failed delivery). Slow senders are bounded by the server: set
+// ReadHeaderTimeout and ReadTimeout on the [http.Server].
 func Handler(v *Verifier, fn func(ctx context.Context, n *Notification) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if v == nil || fn == nil {
+		if v == nil || v.mac == nil || fn == nil {
 			reply(w, http.StatusInternalServerError, "webhook handler is not configured")
 			return
 		}
@@ -38,6 +42,13 @@ func Handler(v *Verifier, fn func(ctx context.Context, n *Notification) error) h
 			w.Header().Set("Allow", http.MethodPost)
 			reply(w, http.StatusMethodNotAllowed, "notifications are POSTed")
 			return
+		}
+		// An unsigned request is refused before its body is read.
+		for _, name := range [...]string{HeaderID, HeaderTimestamp, HeaderSignature} {
+			if strings.TrimSpace(r.Header.Get(name)) == "" {
+				reply(w, http.StatusBadRequest, ErrNoSignature.Error())
+				return
+			}
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, v.maxBody)
 		n, err := v.Parse(r)

@@ -53,7 +53,7 @@ func TestHandlerAnswers(t *testing.T) {
 			return notificationRequest(t, vectorSecret, "msg_h", now.Add(-time.Hour), handlerBody)
 		}, nil, http.StatusBadRequest, false},
 		{"signed but not a notification", func(t *testing.T) *http.Request {
-			return notificationRequest(t, vectorSecret, "msg_h", now, `{"hello":"world"}`)
+			return notificationRequest(t, vectorSecret, "msg_h", now, `["not", "an", "object"]`)
 		}, nil, http.StatusBadRequest, false},
 		{"body over the bound", func(t *testing.T) *http.Request {
 			return notificationRequest(t, vectorSecret, "msg_h", now, `{"eventTypeId":"x","pad":"`+strings.Repeat("p", webhook.DefaultMaxBodyBytes)+`"}`)
@@ -82,6 +82,23 @@ func TestHandlerAnswers(t *testing.T) {
 	}
 }
 
+func TestHandlerRefusesUnsignedRequestsWithoutReadingTheBody(t *testing.T) {
+	var called atomic.Bool
+	h := webhook.Handler(vectorVerifier(t), func(context.Context, *webhook.Notification) error { called.Store(true); return nil })
+	var read atomic.Int64
+	r := httptest.NewRequest(http.MethodPost, "/hooks", readerFunc(func(p []byte) (int, error) {
+		if read.Add(int64(len(p))) > 1<<20 {
+			return 0, io.EOF
+		}
+		return len(p), nil
+	}))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	assert.Equal(t, http.StatusBadRequest, w.Code)
+	assert.Zero(t, read.Load())
+	assert.False(t, called.Load())
+}
+
 func headerValues(h http.Header) []string {
 	var out []string
 	for k, vs := range h {
@@ -94,8 +111,9 @@ func headerValues(h http.Header) []string {
 func TestHandlerWithoutVerifierOrFunctionAnswers500(t *testing.T) {
 	v := vectorVerifier(t)
 	for name, h := range map[string]http.Handler{
-		"nil verifier": webhook.Handler(nil, func(context.Context, *webhook.Notification) error { return nil }),
-		"nil function": webhook.Handler(v, nil),
+		"nil verifier":  webhook.Handler(nil, func(context.Context, *webhook.Notification) error { return nil }),
+		"nil function":  webhook.Handler(v, nil),
+		"zero Verifier": webhook.Handler(&webhook.Verifier{}, func(context.Context, *webhook.Notification) error { return nil }),
 	} {
 		t.Run(name, func(t *testing.T) {
 			w := httptest.NewRecorder()

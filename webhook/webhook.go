@@ -43,8 +43,10 @@ const DefaultMaxBodyBytes = 64 << 10
 // own examples leave it out.
 const secretPrefix = "whsec_"
 
-// The errors of verification. Each error a [Verifier] returns matches one of
-// them with [errors.Is]; none carries the secret, a signature or the body.
+// The errors of this package. Each error a [Verifier] returns matches one of
+// them with [errors.Is], except a failure to read a request body in
+// [Verifier.Parse], which wraps the reader's error; none carries the secret,
+// a signature or the body.
 var (
 	// ErrNoSignature: a header the scheme requires (webhook-id,
 	// webhook-timestamp or webhook-signature) is missing or empty.
@@ -60,8 +62,8 @@ var (
 	// ErrBodyTooLarge: the body is over the verifier's bound
 	// ([WithMaxBodyBytes]); it was not verified.
 	ErrBodyTooLarge = errors.New("webhook: body too large")
-	// ErrInvalidPayload: the signature matches but the body is not a
-	// notification: not a JSON object, or without an eventTypeId.
+	// ErrInvalidPayload: the signature matches but the body is not a JSON
+	// object.
 	ErrInvalidPayload = errors.New("webhook: invalid notification body")
 	// ErrInvalidSecret: the secret given to [NewVerifier] or [Sign] is empty
 	// or not base64 (after an optional "whsec_" prefix).
@@ -136,8 +138,9 @@ type Notification struct {
 }
 
 // Verifier checks notifications signed with one endpoint's secret. It is safe
-// for concurrent use. The secret cannot be read back from it: its formatted
-// and logged forms say [REDACTED].
+// for concurrent use. The secret cannot be read back from it: it is held in
+// a closure, and its formatted and logged forms say [REDACTED]. A Verifier
+// is made by [NewVerifier]; its zero value verifies nothing.
 type Verifier struct {
 	mac       func(id, ts string, body []byte) []byte // holds the key
 	tolerance time.Duration
@@ -211,27 +214,26 @@ func NewVerifier(secret string, opts ...VerifierOption) (*Verifier, error) {
 }
 
 // String returns a description without the secret.
-func (v *Verifier) String() string {
-	if v == nil {
-		return "webhook.Verifier(nil)"
-	}
+func (v Verifier) String() string {
 	return fmt.Sprintf("webhook.Verifier{Secret: [REDACTED], Tolerance: %v}", v.tolerance)
 }
 
 // Format prints [Verifier.String] for every verb, so %#v and %+v do not
 // reach the fields.
-func (v *Verifier) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, v.String()) }
+func (v Verifier) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, v.String()) }
 
 // LogValue logs [Verifier.String].
-func (v *Verifier) LogValue() slog.Value { return slog.StringValue(v.String()) }
+func (v Verifier) LogValue() slog.Value { return slog.StringValue(v.String()) }
 
 // Verify checks that body, with the headers it came with, was signed with
 // the verifier's secret and that its timestamp is within the tolerance. It
 // returns nil or an error matching [ErrNoSignature], [ErrInvalidSignature]
-// or [ErrTimestampOutOfRange]. The signature is checked first, in constant
-// time, so an unsigned request learns nothing about the clock. Any v1
-// signature in the header that matches is enough; entries of other versions
-// are ignored.
+// or [ErrTimestampOutOfRange] ([ErrInvalidSecret] from a Verifier not made
+// by [NewVerifier]). The signature is checked first, in constant time, so an
+// unsigned request learns nothing about the clock. Any v1 signature in the
+// header that matches is enough; entries of other versions are ignored. The
+// header is read with [http.Header.Get], so its keys must be in canonical
+// form (as net/http makes them); build it with Set for other sources.
 func (v *Verifier) Verify(h http.Header, body []byte) error {
 	_, err := v.verify(h, body)
 	return err
@@ -247,7 +249,7 @@ func (v *Verifier) verify(h http.Header, body []byte) (time.Time, error) {
 			return time.Time{}, fmt.Errorf("%w: %s", ErrNoSignature, hv.name)
 		}
 	}
-	want := v.mac(id, ts, body)
+	want := "v1," + base64.StdEncoding.EncodeToString(v.mac(id, ts, body))
 	if !matchAny(sigs, want) {
 		return time.Time{}, ErrInvalidSignature
 	}
@@ -264,21 +266,17 @@ func (v *Verifier) verify(h http.Header, body []byte) (time.Time, error) {
 	return at, nil
 }
 
-// matchAny reports whether one v1 entry of the space-separated header value
-// decodes to want. Every entry is looked at, so the time taken does not say
-// which one matched.
-func matchAny(header string, want []byte) bool {
+// matchAny reports whether one entry of the space-separated header value is
+// want, the "v1,<base64>" entry Basiq writes, with or without its padding;
+// entries of other versions never match it, and neither do other spellings
+// of the same bytes. Every entry is compared in constant time, so the time
+// taken does not say which one matched.
+func matchAny(header string, want string) bool {
+	padded, unpadded := []byte(want), []byte(strings.TrimRight(want, "="))
 	ok := false
 	for entry := range strings.FieldsSeq(header) {
-		version, sig, found := strings.Cut(entry, ",")
-		if !found || version != "v1" {
-			continue
-		}
-		got, err := decodeBase64(sig)
-		if err != nil {
-			continue
-		}
-		if hmac.Equal(got, want) {
+		e := []byte(entry)
+		if hmac.Equal(e, padded) || hmac.Equal(e, unpadded) {
 			ok = true
 		}
 	}
@@ -295,7 +293,7 @@ func (v *Verifier) Parse(r *http.Request) (*Notification, error) {
 	}
 	defer r.Body.Close()
 	limit := int64(DefaultMaxBodyBytes)
-	if v != nil {
+	if v != nil && v.maxBody > 0 {
 		limit = v.maxBody
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
@@ -326,22 +324,24 @@ func (v *Verifier) parse(h http.Header, body []byte) (*Notification, error) {
 	return n, nil
 }
 
-// decodeNotification reads the notification's fields; fields it does not
-// know are ignored, and links may be an object or, as some of Basiq's
-// examples write them, a list of one.
+// decodeNotification reads the notification's fields from a JSON object;
+// fields it does not know are ignored, and links may be an object or, as
+// some of Basiq's examples write them, a list of one.
 func decodeNotification(body []byte) (*Notification, error) {
 	var wire struct {
-		EventTypeID *string         `json:"eventTypeId"`
-		EventID     *string         `json:"eventId"`
+		EventTypeID json.RawMessage `json:"eventTypeId"`
+		EventID     json.RawMessage `json:"eventId"`
 		Links       json.RawMessage `json:"links"`
 	}
-	if err := json.Unmarshal(body, &wire); err != nil || wire.EventTypeID == nil || *wire.EventTypeID == "" {
+	if b := bytes.TrimSpace(body); len(b) == 0 || b[0] != '{' || json.Unmarshal(b, &wire) != nil {
 		return nil, ErrInvalidPayload
 	}
-	n := &Notification{EventTypeID: *wire.EventTypeID}
-	if wire.EventID != nil {
-		n.EventID = *wire.EventID
-	}
+	// A field of another type is left empty: the message is signed, so it
+	// is passed on for the application to judge rather than refused, which
+	// would make Basiq retry it for hours and then disable the endpoint.
+	n := &Notification{}
+	_ = json.Unmarshal(wire.EventTypeID, &n.EventTypeID)
+	_ = json.Unmarshal(wire.EventID, &n.EventID)
 	type links struct {
 		Event       string `json:"event"`
 		EventEntity string `json:"eventEntity"`

@@ -148,6 +148,29 @@ func TestVerifyRefusesWhatWasNotSigned(t *testing.T) {
 	}
 }
 
+func TestVerifyRefusesOtherSpellingsOfTheSignature(t *testing.T) {
+	v := vectorVerifier(t)
+	b64 := strings.TrimPrefix(vectorSig, "v1,")
+	require.True(t, strings.HasSuffix(b64, "E="))
+	// The last character's low bits are padding: F, G and H decode to the
+	// same bytes as E, but are not the signature Basiq writes.
+	for _, alt := range []string{"F=", "G=", "H="} {
+		sig := "v1," + b64[:len(b64)-2] + alt
+		assert.ErrorIs(t, v.Verify(headerWithSig(sig), []byte(vectorBody)), webhook.ErrInvalidSignature, sig)
+	}
+	for _, sig := range []string{"V1," + b64, "v1, " + b64, "v1," + b64 + "==", "v1," + strings.NewReplacer("+", "-", "/", "_").Replace(b64), `"` + vectorSig + `"`} {
+		assert.ErrorIs(t, v.Verify(headerWithSig(sig), []byte(vectorBody)), webhook.ErrInvalidSignature, sig)
+	}
+	// Without its padding it is still Basiq's signature.
+	assert.NoError(t, v.Verify(headerWithSig(strings.TrimRight(vectorSig, "=")), []byte(vectorBody)))
+}
+
+func headerWithSig(sig string) http.Header {
+	h := vectorHeader()
+	h.Set(webhook.HeaderSignature, sig)
+	return h
+}
+
 func TestVerifyAcceptsAnyMatchingV1AmongSeveral(t *testing.T) {
 	v := vectorVerifier(t)
 	for _, header := range []string{
@@ -274,6 +297,9 @@ func TestVerifierNeverShowsItsSecret(t *testing.T) {
 		assert.NotContains(t, out, fmt.Sprintf("%x", raw))
 		assert.NotContains(t, out, string(raw))
 	}
+	for _, out := range []string{fmt.Sprintf("%v", *v), fmt.Sprintf("%+v", *v), fmt.Sprintf("%#v", *v)} {
+		assert.Contains(t, out, "[REDACTED]", "a Verifier value formats as the pointer does")
+	}
 	var nilV *webhook.Verifier
 	assert.NotPanics(t, func() { _ = fmt.Sprint(nilV) })
 	assert.ErrorIs(t, nilV.Verify(vectorHeader(), []byte(vectorBody)), webhook.ErrInvalidSecret)
@@ -306,6 +332,10 @@ func TestParseDecodesNotifications(t *testing.T) {
 			webhook.Notification{EventTypeID: "statement.created", EventID: "ev3"}},
 		{"links of an odd shape ignored", `{"eventTypeId":"user.created","eventId":"ev4","links":"nope"}`,
 			webhook.Notification{EventTypeID: "user.created", EventID: "ev4"}},
+		// Signed, so passed on for the application to judge: refusing would
+		// make Basiq retry it for hours and then disable the endpoint.
+		{"no event type", `{"eventId":"ev5"}`, webhook.Notification{EventID: "ev5"}},
+		{"fields of other types left empty", `{"eventTypeId":7,"eventId":{"a":1}}`, webhook.Notification{}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -325,7 +355,7 @@ func TestParseDecodesNotifications(t *testing.T) {
 
 func TestParseRefusesBodiesThatAreNotNotifications(t *testing.T) {
 	v := vectorVerifier(t)
-	for _, body := range []string{``, `null`, `[]`, `"x"`, `{}`, `{"eventTypeId":""}`, `{"eventTypeId":7}`, `{"eventTypeId":"a"`, `{"eventTypeId":"a","eventId":5}`} {
+	for _, body := range []string{``, `null`, `[]`, `"x"`, `{"eventTypeId":"a"`, `7`, `{"eventTypeId":"a"}x`} {
 		_, err := v.Parse(notificationRequest(t, vectorSecret, "msg_1", time.Unix(vectorTS, 0), body))
 		assert.ErrorIs(t, err, webhook.ErrInvalidPayload, body)
 	}
