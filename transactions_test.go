@@ -260,7 +260,7 @@ func TestTransactionsListInvalidArguments(t *testing.T) {
 		{"page size 501", "u1", &TransactionFilter{PageSize: 501}, []string{"limit"}},
 		{"page size -1", "u1", &TransactionFilter{PageSize: -1}, []string{"limit"}},
 		{"quote in a filter value", "u1", &TransactionFilter{AccountID: "a1'),account.id.eq('a2"}, []string{"accountId"}},
-		{"control character in a filter value", "u1", &TransactionFilter{Class: "payment\n"}, []string{"class"}},
+		{"control character in a filter value", "u1", &TransactionFilter{InstitutionID: "AU00000\n"}, []string{"institutionId"}},
 		{"posted to before posted from", "u1", &TransactionFilter{PostedFrom: jan(31), PostedTo: jan(1)}, []string{"postDate"}},
 		{"several problems, one error", "u1", &TransactionFilter{Status: "'", PageSize: 1000}, []string{"status", "limit"}},
 	}
