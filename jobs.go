@@ -59,8 +59,7 @@ func (s StepStatus) Known() bool {
 func (s StepStatus) Done() bool { return s == StepStatusSuccess || s == StepStatusSkipped }
 
 // StepTitle names the step titles; an alias so Step.Title and
-// WithUntilStep keep their string signatures. The constants below are the
-// titles a connection job has.
+// WithUntilStep keep their string signatures.
 type StepTitle = string
 
 // The step titles of a connection job, in the order they run (a Step's
