@@ -23,12 +23,32 @@ type Account struct {
 	AvailableFunds Decimal      `json:"availableFunds"`
 	// LastUpdated is zero when the API does not give it.
 	LastUpdated time.Time `json:"lastUpdated"`
-	Status      string    `json:"status"`
+	// Status is [AccountStatusAvailable] or [AccountStatusUnavailable].
+	Status AccountStatus `json:"status"`
 	// Institution and Connection are ids; the API sends them as strings or as
 	// objects with an id, and both are read.
 	Institution string `json:"institution"`
 	Connection  string `json:"connection"`
 	Links       Links  `json:"links"`
+}
+
+// AccountStatus says whether an account's data can be read. A value the
+// library does not know is kept as the API sent it; [AccountStatus.Known]
+// tells them apart.
+type AccountStatus string
+
+// The account statuses the API defines.
+const (
+	// AccountStatusAvailable: the account's data can be read.
+	AccountStatusAvailable AccountStatus = "available"
+	// AccountStatusUnavailable: the bank no longer gives the account's
+	// data, for example after the account was closed.
+	AccountStatusUnavailable AccountStatus = "unavailable"
+)
+
+// Known reports whether s is one of the statuses this library understands.
+func (s AccountStatus) Known() bool {
+	return s == AccountStatusAvailable || s == AccountStatusUnavailable
 }
 
 // AccountList is a list of accounts inside another resource.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"reflect"
 	"testing"
 	"time"
 
@@ -147,4 +148,30 @@ func TestAccountsGet(t *testing.T) {
 	reqs := rec.all()
 	require.Len(t, reqs, 1)
 	assert.Equal(t, "/users/u1/accounts/a1", reqs[0].Path)
+}
+
+// TestAccountStatusIsTyped checks that an account's status is an
+// AccountStatus, that every status Basiq's published files list is a
+// known constant, and that one the library does not know is read
+// unchanged.
+func TestAccountStatusIsTyped(t *testing.T) {
+	t.Parallel()
+	var a Account
+	var _ AccountStatus = a.Status // compile-time
+	sf, ok := reflect.TypeFor[Account]().FieldByName("Status")
+	require.True(t, ok)
+	assert.Equal(t, reflect.TypeFor[AccountStatus](), sf.Type)
+
+	require.NoError(t, json.Unmarshal([]byte(accountA1JSON), &a))
+	assert.Equal(t, AccountStatusAvailable, a.Status)
+	assert.True(t, a.Status.Known())
+	require.NoError(t, json.Unmarshal([]byte(`{"id":"a3","status":"frozen"}`), &a))
+	assert.Equal(t, AccountStatus("frozen"), a.Status)
+	assert.False(t, a.Status.Known())
+
+	for _, file := range []string{"v2/swagger.json", "v3/data.yml"} {
+		for _, v := range specEnum(t, file, "AccountsData", "status") {
+			assert.True(t, AccountStatus(v).Known(), "%s: %q", file, v)
+		}
+	}
 }

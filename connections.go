@@ -237,6 +237,16 @@ const (
 	ConnectionPreInit ConnectionStatus = "pre-init"
 )
 
+// Known reports whether s is one of the statuses this library understands.
+// A status it does not know is kept as the API sent it.
+func (s ConnectionStatus) Known() bool {
+	switch s {
+	case ConnectionPending, ConnectionActive, ConnectionInvalid, ConnectionInit, ConnectionPreInit:
+		return true
+	}
+	return false
+}
+
 // Connection is a user's link to one institution, as
 // GET /users/{userId}/connections/{id} answers.
 type Connection struct {

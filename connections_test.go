@@ -1034,3 +1034,23 @@ func checkRedaction[T fmt.Stringer](t *testing.T, p, unset T, shown string, logg
 		}
 	})
 }
+
+// TestConnectionStatusesCoverTheSpec checks that every connection status
+// Basiq's 2.x and 3.0 files list (and "init", which the reference pages
+// add for 3.0) is a known constant, and that one the library does not
+// know is read unchanged.
+func TestConnectionStatusesCoverTheSpec(t *testing.T) {
+	t.Parallel()
+	for _, file := range []string{"v2/swagger.json", "v2/core-with-connection-create.yml", "v3/data.yml"} {
+		for _, schema := range []string{"ConnectionsData", "ConnectionGetResponseResource"} {
+			for _, v := range specEnum(t, file, schema, "status") {
+				assert.True(t, ConnectionStatus(v).Known(), "%s %s: %q", file, schema, v)
+			}
+		}
+	}
+	assert.True(t, ConnectionInit.Known())
+	var c Connection
+	require.NoError(t, json.Unmarshal([]byte(`{"id":"c1","status":"suspended"}`), &c))
+	assert.Equal(t, ConnectionStatus("suspended"), c.Status)
+	assert.False(t, c.Status.Known())
+}

@@ -86,6 +86,7 @@
 //
 //	for tx, err := range client.Transactions.List(ctx, userID, &basiq.TransactionFilter{
 //		ConnectionID: job.ConnectionID(),
+//		Direction:    basiq.TransactionDirectionDebit,
 //	}) {
 //		if err != nil {
 //			return err
@@ -96,6 +97,17 @@
 //		}
 //		fmt.Println(tx.PostDate.Format(time.DateOnly), tx.Amount, tx.Description)
 //	}
+//
+// A transaction's Direction, Status and Class are typed values
+// ([TransactionDirection], [TransactionStatus], [TransactionClass]); an
+// account's status is an [AccountStatus] and a connection's a
+// [ConnectionStatus]. Compare them with the constants, such as
+// [TransactionClassPayment]. A value the API adds later is read unchanged
+// and its Known method reports false. In a filter, a value that is not one
+// of the constants (a typo such as "debits") is refused with a
+// [*ValidationError] before any request, instead of matching nothing; write
+// a condition on a value the library does not know yet in the filter's Raw
+// field, in Basiq's filter grammar.
 //
 // Money (balances, amounts) stays the API's decimal string in a [Decimal];
 // read it exactly with [Decimal.Rat] or [Decimal.MinorUnits], never through a

@@ -163,7 +163,7 @@ func ExampleTransactionsService_List() {
 	var spent int64
 	for tx, err := range client.Transactions.List(ctx, userID, &basiq.TransactionFilter{
 		ConnectionID: job.ConnectionID(),
-		Direction:    "debit",
+		Direction:    basiq.TransactionDirectionDebit,
 		PageSize:     25,
 	}) {
 		if err != nil {

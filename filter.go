@@ -74,15 +74,19 @@ func (b *filterBuilder) dateRange(field, path string, from, to time.Time) {
 }
 
 // oneOf adds path.eq('v') when v is not empty, and refuses a v that is not
-// one of the values the API defines: a typo would otherwise match nothing
+// one of the values the library knows: a typo would otherwise match nothing
 // and look like an empty list. Raw remains for any other value.
-func (b *filterBuilder) oneOf(field, path, v string, allowed ...string) {
-	if v != "" && !slices.Contains(allowed, v) {
+func oneOf[T ~string](b *filterBuilder, field, path string, v T, known []T) {
+	if v != "" && !slices.Contains(known, v) {
+		names := make([]string, len(known))
+		for i, k := range known {
+			names[i] = string(k)
+		}
 		b.errs = append(b.errs, &ValidationError{Field: field,
-			Reason: fmt.Sprintf("must be one of %s (use Raw for another value)", strings.Join(allowed, ", "))})
+			Reason: fmt.Sprintf("must be one of %s; use Raw for a value this library does not know", strings.Join(names, ", "))})
 		return
 	}
-	b.eq(field, path, v)
+	b.eq(field, path, string(v))
 }
 
 // raw appends a filter the caller wrote, unchanged.

@@ -1,7 +1,6 @@
 package basiq
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/url"
@@ -468,21 +467,4 @@ func fuzzParseFilter(s string) ([]fuzzCond, error) {
 		}
 		s = s[1:]
 	}
-}
-
-// TestTransactionFilterRefusesValuesTheAPIDoesNotDefine checks that a typo
-// in a filter value the API defines ("debits") is refused before any
-// request, instead of matching nothing and looking like an empty list.
-func TestTransactionFilterRefusesValuesTheAPIDoesNotDefine(t *testing.T) {
-	t.Parallel()
-	for _, f := range []TransactionFilter{{Direction: "debits"}, {Direction: "Debit"}, {Status: "settled"}} {
-		c, mt := newMockClient(t)
-		for _, err := range c.Transactions.List(context.Background(), "u1", &f) {
-			require.ErrorIs(t, err, ErrValidation, "%+v", f)
-		}
-		assert.Equal(t, 0, mt.GetTotalCallCount(), "no request for %+v", f)
-	}
-	q, err := (&TransactionFilter{Direction: "credit", Status: "posted"}).query()
-	require.NoError(t, err)
-	assert.Equal(t, "transaction.status.eq('posted'),transaction.direction.eq('credit')", q.Get("filter"))
 }

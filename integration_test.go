@@ -149,9 +149,9 @@ func TestIntegrationLifecycle(t *testing.T) {
 	assert.Equal(t, first.Amount, tx.Amount)
 
 	// Debits only, through the typed filter.
-	for tx, err := range client.Transactions.List(ctx, user.ID, &basiq.TransactionFilter{ConnectionID: connID, Direction: "debit"}) {
+	for tx, err := range client.Transactions.List(ctx, user.ID, &basiq.TransactionFilter{ConnectionID: connID, Direction: basiq.TransactionDirectionDebit}) {
 		require.NoError(t, err)
-		assert.Equal(t, "debit", tx.Direction)
+		assert.Equal(t, basiq.TransactionDirectionDebit, tx.Direction)
 		assert.True(t, strings.HasPrefix(string(tx.Amount), "-"), "debit %s is negative", tx.Amount)
 	}
 

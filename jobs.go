@@ -58,15 +58,19 @@ func (s StepStatus) Known() bool {
 // Done reports whether the step finished without failing.
 func (s StepStatus) Done() bool { return s == StepStatusSuccess || s == StepStatusSkipped }
 
+// StepTitle names the step titles; an alias so Step.Title and
+// WithUntilStep keep their string signatures.
+type StepTitle = string
+
 // The step titles of a connection job, in the order they run (a Step's
 // Title; its state is a [StepStatus]). Steps are always looked up by title:
 // some institutions add an mfa-challenge step.
 const (
-	StepVerifyCredentials    = "verify-credentials"
-	StepMFAChallenge         = "mfa-challenge"
-	StepRetrieveAccounts     = "retrieve-accounts"
-	StepRetrieveTransactions = "retrieve-transactions"
-	StepRetrieveStatements   = "retrieve-statements"
+	StepVerifyCredentials    StepTitle = "verify-credentials"
+	StepMFAChallenge         StepTitle = "mfa-challenge"
+	StepRetrieveAccounts     StepTitle = "retrieve-accounts"
+	StepRetrieveTransactions StepTitle = "retrieve-transactions"
+	StepRetrieveStatements   StepTitle = "retrieve-statements"
 )
 
 // Job is the background work behind a connection change, as GET /jobs/{id}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -502,6 +503,27 @@ decide:
 	case "invalid":
 		if done || !errors.Is(err, ErrInvalidResponse) {
 			t.Fatalf("judgeJob = %v, %v; want ErrInvalidResponse (steps %+v)", done, err, job.Steps)
+		}
+	}
+}
+
+// TestStepTitlesKeepStringSignatures checks that the step title constants
+// are StepTitle, an alias of string, so that Step.Title, Job.Step and
+// WithUntilStep take them and plain strings alike, and that every title
+// Basiq's published files list has a constant.
+func TestStepTitlesKeepStringSignatures(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, reflect.TypeFor[string](), reflect.TypeFor[StepTitle]())
+	titles := []StepTitle{StepVerifyCredentials, StepMFAChallenge, StepRetrieveAccounts, StepRetrieveTransactions, StepRetrieveStatements}
+	job := &Job{Steps: []Step{{Title: StepVerifyCredentials}, {Title: "retrieve-accounts"}}}
+	var s string = StepRetrieveAccounts
+	assert.Same(t, &job.Steps[1], job.Step(s))
+	assert.Same(t, &job.Steps[0], job.Step(StepVerifyCredentials))
+	assert.NotNil(t, WithUntilStep(StepRetrieveTransactions))
+
+	for _, file := range []string{"v2/swagger.json", "v3/core.yml"} {
+		for _, v := range specEnum(t, file, "JobsStep", "title") {
+			assert.Contains(t, titles, v, "%s: step title %q", file, v)
 		}
 	}
 }

@@ -61,3 +61,37 @@ func specExample(t *testing.T, file, path, method, status, name string) []byte {
 	require.NoError(t, err)
 	return b
 }
+
+// specEnum returns the values Basiq's file (such as "v3/data.yml" or
+// "v2/swagger.json") lists for property of schema: under
+// components.schemas in OpenAPI 3 files, under definitions in Swagger 2
+// files. The test is skipped with a clear message when the files are
+// absent, and fails when the schema or property has no enum.
+func specEnum(t *testing.T, file, schema, property string) []string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(specsDir, file))
+	if os.IsNotExist(err) {
+		t.Skipf("Basiq's published API files are absent (%s): the test reads their enums", filepath.Join(specsDir, file))
+	}
+	require.NoError(t, err)
+	type schemas map[string]struct {
+		Properties map[string]struct {
+			Enum []string `yaml:"enum"`
+		} `yaml:"properties"`
+	}
+	var doc struct {
+		Components struct {
+			Schemas schemas `yaml:"schemas"`
+		} `yaml:"components"`
+		Definitions schemas `yaml:"definitions"`
+	}
+	require.NoError(t, yaml.Unmarshal(raw, &doc), file) // JSON is YAML too
+	s, ok := doc.Components.Schemas[schema]
+	if !ok {
+		s, ok = doc.Definitions[schema]
+	}
+	require.True(t, ok, "%s has no schema %s", file, schema)
+	enum := s.Properties[property].Enum
+	require.NotEmpty(t, enum, "%s: %s.%s has no enum", file, schema, property)
+	return enum
+}

@@ -7,6 +7,7 @@ import (
 	"iter"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 	"unicode/utf8"
 )
@@ -19,20 +20,21 @@ type TransactionsService service
 // answers. Amount is negative for money out; see [Decimal].
 type Transaction struct {
 	ID string `json:"id"`
-	// Status is "pending" or "posted".
-	Status      string  `json:"status"`
-	Description string  `json:"description"`
-	Amount      Decimal `json:"amount"`
-	Balance     Decimal `json:"balance"`
+	// Status is [TransactionStatusPending] or [TransactionStatusPosted].
+	Status      TransactionStatus `json:"status"`
+	Description string            `json:"description"`
+	Amount      Decimal           `json:"amount"`
+	Balance     Decimal           `json:"balance"`
 	// Account, Connection and Institution are ids; the API sends them as
 	// strings or as objects with an id, and both are read.
 	Account     string `json:"account"`
 	Connection  string `json:"connection"`
 	Institution string `json:"institution"`
-	// Direction is "debit" or "credit".
-	Direction string `json:"direction"`
-	// Class is the transaction's class, such as "payment" or "transfer".
-	Class string `json:"class"`
+	// Direction is [TransactionDirectionDebit] or
+	// [TransactionDirectionCredit].
+	Direction TransactionDirection `json:"direction"`
+	// Class is the transaction's class, such as [TransactionClassPayment].
+	Class TransactionClass `json:"class"`
 	// SubClass is the finer classification, nil when the API gives none.
 	SubClass *SubClass `json:"subClass,omitempty"`
 	// TransactionDate and PostDate are zero when absent; PostDate is zero
@@ -41,6 +43,85 @@ type Transaction struct {
 	PostDate        time.Time `json:"postDate"`
 	Links           Links     `json:"links"`
 }
+
+// TransactionStatus says whether a transaction has been posted. A value
+// the library does not know is kept as the API sent it; [TransactionStatus.Known]
+// tells them apart.
+type TransactionStatus string
+
+// The transaction statuses the API defines.
+const (
+	// TransactionStatusPending: not posted yet; the transaction's PostDate
+	// is zero.
+	TransactionStatusPending TransactionStatus = "pending"
+	// TransactionStatusPosted: posted to the account.
+	TransactionStatusPosted TransactionStatus = "posted"
+)
+
+// transactionStatuses lists the statuses [TransactionStatus.Known] accepts.
+var transactionStatuses = []TransactionStatus{TransactionStatusPending, TransactionStatusPosted}
+
+// Known reports whether s is one of the statuses this library understands.
+func (s TransactionStatus) Known() bool { return slices.Contains(transactionStatuses, s) }
+
+// TransactionDirection says whether money left or entered the account. A
+// value the library does not know is kept as the API sent it;
+// [TransactionDirection.Known] tells them apart.
+type TransactionDirection string
+
+// The transaction directions the API defines.
+const (
+	// TransactionDirectionDebit: money out; the amount is negative.
+	TransactionDirectionDebit TransactionDirection = "debit"
+	// TransactionDirectionCredit: money in; the amount is positive.
+	TransactionDirectionCredit TransactionDirection = "credit"
+)
+
+// transactionDirections lists the directions [TransactionDirection.Known]
+// accepts.
+var transactionDirections = []TransactionDirection{TransactionDirectionDebit, TransactionDirectionCredit}
+
+// Known reports whether d is one of the directions this library understands.
+func (d TransactionDirection) Known() bool { return slices.Contains(transactionDirections, d) }
+
+// TransactionClass is the broad kind of a transaction; its SubClass is
+// finer. A value the library does not know is kept as the API sent it;
+// [TransactionClass.Known] tells them apart.
+type TransactionClass string
+
+// The transaction classes the API defines.
+const (
+	// TransactionClassBankFee: a fee the bank charged.
+	TransactionClassBankFee TransactionClass = "bank-fee"
+	// TransactionClassCashWithdrawal: cash taken out, at an ATM or a
+	// counter.
+	TransactionClassCashWithdrawal TransactionClass = "cash-withdrawal"
+	// TransactionClassDirectCredit: money paid in by a third party, such as
+	// a salary.
+	TransactionClassDirectCredit TransactionClass = "direct-credit"
+	// TransactionClassInterest: interest the account earned.
+	TransactionClassInterest TransactionClass = "interest"
+	// TransactionClassLoanInterest: interest charged on a loan.
+	TransactionClassLoanInterest TransactionClass = "loan-interest"
+	// TransactionClassLoanRepayment: a repayment of a loan.
+	TransactionClassLoanRepayment TransactionClass = "loan-repayment"
+	// TransactionClassPayment: a payment to a merchant or another party.
+	TransactionClassPayment TransactionClass = "payment"
+	// TransactionClassRefund: money returned by a merchant.
+	TransactionClassRefund TransactionClass = "refund"
+	// TransactionClassTransfer: money moved between accounts.
+	TransactionClassTransfer TransactionClass = "transfer"
+)
+
+// transactionClasses lists the classes [TransactionClass.Known] accepts.
+var transactionClasses = []TransactionClass{
+	TransactionClassBankFee, TransactionClassCashWithdrawal, TransactionClassDirectCredit,
+	TransactionClassInterest, TransactionClassLoanInterest, TransactionClassLoanRepayment,
+	TransactionClassPayment, TransactionClassRefund, TransactionClassTransfer,
+}
+
+// Known reports whether c is one of the classes this library understands.
+func (c TransactionClass) Known() bool { return slices.Contains(transactionClasses, c) }
 
 // SubClass is a transaction's finer classification.
 type SubClass struct {
@@ -62,20 +143,20 @@ func (t *Transaction) UnmarshalJSON(b []byte) error {
 // transactionWire is a transaction as the API writes it; its lenient fields
 // decode themselves, so a page decodes in one pass.
 type transactionWire struct {
-	ID              string       `json:"id"`
-	Status          string       `json:"status"`
-	Description     string       `json:"description"`
-	Amount          Decimal      `json:"amount"`
-	Balance         Decimal      `json:"balance"`
-	Account         flexID       `json:"account"`
-	Connection      flexID       `json:"connection"`
-	Institution     flexID       `json:"institution"`
-	Direction       string       `json:"direction"`
-	Class           string       `json:"class"`
-	SubClass        flexSubClass `json:"subClass"`
-	TransactionDate lenientTime  `json:"transactionDate"`
-	PostDate        lenientTime  `json:"postDate"`
-	Links           Links        `json:"links"`
+	ID              string               `json:"id"`
+	Status          TransactionStatus    `json:"status"`
+	Description     string               `json:"description"`
+	Amount          Decimal              `json:"amount"`
+	Balance         Decimal              `json:"balance"`
+	Account         flexID               `json:"account"`
+	Connection      flexID               `json:"connection"`
+	Institution     flexID               `json:"institution"`
+	Direction       TransactionDirection `json:"direction"`
+	Class           TransactionClass     `json:"class"`
+	SubClass        flexSubClass         `json:"subClass"`
+	TransactionDate lenientTime          `json:"transactionDate"`
+	PostDate        lenientTime          `json:"postDate"`
+	Links           Links                `json:"links"`
 }
 
 func (w *transactionWire) transaction() Transaction {
@@ -191,20 +272,23 @@ type TransactionFilter struct {
 	AccountID     string
 	ConnectionID  string
 	InstitutionID string
-	// Status is "pending" or "posted"; another value is refused before any
-	// request (use Raw for a value the API adds).
-	Status string
-	// Direction is "debit" or "credit"; another value is refused likewise.
-	Direction string
-	// Class is a transaction class, such as "payment".
-	Class string
+	// Status, Direction and Class keep the transactions with this value.
+	// A value that is not one of the constants of its type (such as
+	// "debits" for a Direction) is refused with a *ValidationError before
+	// any request, rather than matching nothing. For a value this library
+	// does not know yet, write the condition in Raw instead, such as
+	// transaction.class.eq('new-class').
+	Status    TransactionStatus
+	Direction TransactionDirection
+	Class     TransactionClass
 	// PostedFrom and PostedTo bound the post date, inclusive, by calendar day
 	// (only the date part is used). Either may be zero.
 	PostedFrom, PostedTo time.Time
 	// PageSize is how many transactions each request asks for, 1 to 500; 0
 	// leaves the API's default (500).
 	PageSize int
-	// Raw is a filter in Basiq's grammar, appended unchanged.
+	// Raw is a filter in Basiq's grammar, appended unchanged: the way to
+	// filter on a value this library does not know.
 	Raw string
 }
 
@@ -257,9 +341,9 @@ func (f *TransactionFilter) query() (url.Values, error) {
 		b.eq("accountId", "account.id", f.AccountID)
 		b.eq("connectionId", "connection.id", f.ConnectionID)
 		b.eq("institutionId", "institution.id", f.InstitutionID)
-		b.oneOf("status", "transaction.status", f.Status, "pending", "posted")
-		b.oneOf("direction", "transaction.direction", f.Direction, "debit", "credit")
-		b.eq("class", "transaction.class", f.Class)
+		oneOf(&b, "status", "transaction.status", f.Status, transactionStatuses)
+		oneOf(&b, "direction", "transaction.direction", f.Direction, transactionDirections)
+		oneOf(&b, "class", "transaction.class", f.Class, transactionClasses)
 		b.dateRange("postDate", "transaction.postDate", f.PostedFrom, f.PostedTo)
 		b.raw(f.Raw)
 		limit = f.PageSize

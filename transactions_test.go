@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -259,7 +260,7 @@ func TestTransactionsListInvalidArguments(t *testing.T) {
 		{"page size 501", "u1", &TransactionFilter{PageSize: 501}, []string{"limit"}},
 		{"page size -1", "u1", &TransactionFilter{PageSize: -1}, []string{"limit"}},
 		{"quote in a filter value", "u1", &TransactionFilter{AccountID: "a1'),account.id.eq('a2"}, []string{"accountId"}},
-		{"control character in a filter value", "u1", &TransactionFilter{Class: "payment\n"}, []string{"class"}},
+		{"control character in a filter value", "u1", &TransactionFilter{InstitutionID: "AU00000\n"}, []string{"institutionId"}},
 		{"posted to before posted from", "u1", &TransactionFilter{PostedFrom: jan(31), PostedTo: jan(1)}, []string{"postDate"}},
 		{"several problems, one error", "u1", &TransactionFilter{Status: "'", PageSize: 1000}, []string{"status", "limit"}},
 	}
@@ -438,4 +439,181 @@ func TestTransactionDecoding(t *testing.T) {
 	tx = Transaction{SubClass: &SubClass{Title: "old"}}
 	require.NoError(t, json.Unmarshal([]byte(`{"id":"t2"}`), &tx))
 	assert.Nil(t, tx.SubClass)
+}
+
+// TestTransactionFilterRefusesValuesTheAPIDoesNotDefine checks that a typo
+// in a direction, status or class ("debits") is refused before any
+// request, instead of matching nothing and looking like an empty list, and
+// that the error points at Raw.
+func TestTransactionFilterRefusesValuesTheAPIDoesNotDefine(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		f         TransactionFilter
+		wantField string
+	}{
+		{TransactionFilter{Direction: "debits"}, "direction"},
+		{TransactionFilter{Direction: "Debit"}, "direction"},
+		{TransactionFilter{Direction: "DEBIT"}, "direction"},
+		{TransactionFilter{Direction: " credit"}, "direction"},
+		{TransactionFilter{Direction: "unknown"}, "direction"},
+		{TransactionFilter{Status: "settled"}, "status"},
+		{TransactionFilter{Status: "Posted"}, "status"},
+		{TransactionFilter{Status: "pending "}, "status"},
+		{TransactionFilter{Class: "payments"}, "class"},
+		{TransactionFilter{Class: "Payment"}, "class"},
+		{TransactionFilter{Class: "bank_fee"}, "class"},
+		{TransactionFilter{Class: "direct-cedit"}, "class"}, // a typo in Basiq's own 2.x file
+		{TransactionFilter{Class: "fee"}, "class"},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("%s=%q", tc.wantField, string(tc.f.Direction)+string(tc.f.Status)+string(tc.f.Class)), func(t *testing.T) {
+			t.Parallel()
+			c, mt := newMockClient(t)
+			var errs []error
+			for _, err := range c.Transactions.List(t.Context(), "u1", &tc.f) {
+				errs = append(errs, err)
+			}
+			require.Len(t, errs, 1)
+			assert.Equal(t, []string{tc.wantField}, validationFields(t, errs[0]))
+			assert.Contains(t, errs[0].Error(), "use Raw for a value this library does not know")
+			assert.Equal(t, 0, mt.GetTotalCallCount(), "no request: %v", mt.GetCallCountInfo())
+		})
+	}
+}
+
+// TestTransactionFilterAcceptsEveryDefinedValue sends each constant as the
+// filter condition the API expects.
+func TestTransactionFilterAcceptsEveryDefinedValue(t *testing.T) {
+	t.Parallel()
+	type accepted struct {
+		f    TransactionFilter
+		want string
+	}
+	var tests []accepted
+	for _, d := range []TransactionDirection{TransactionDirectionDebit, TransactionDirectionCredit} {
+		tests = append(tests, accepted{TransactionFilter{Direction: d}, "transaction.direction.eq('" + string(d) + "')"})
+	}
+	for _, s := range []TransactionStatus{TransactionStatusPending, TransactionStatusPosted} {
+		tests = append(tests, accepted{TransactionFilter{Status: s}, "transaction.status.eq('" + string(s) + "')"})
+	}
+	for _, c := range []TransactionClass{
+		TransactionClassBankFee, TransactionClassCashWithdrawal, TransactionClassDirectCredit,
+		TransactionClassInterest, TransactionClassLoanInterest, TransactionClassLoanRepayment,
+		TransactionClassPayment, TransactionClassRefund, TransactionClassTransfer,
+	} {
+		tests = append(tests, accepted{TransactionFilter{Class: c}, "transaction.class.eq('" + string(c) + "')"})
+	}
+	for _, tc := range tests {
+		q, err := tc.f.query()
+		require.NoError(t, err, "%+v", tc.f)
+		assert.Equal(t, tc.want, q.Get("filter"), "%+v", tc.f)
+	}
+	q, err := (&TransactionFilter{Direction: TransactionDirectionCredit, Status: TransactionStatusPosted, Class: TransactionClassRefund}).query()
+	require.NoError(t, err)
+	assert.Equal(t, "transaction.status.eq('posted'),transaction.direction.eq('credit'),transaction.class.eq('refund')", q.Get("filter"))
+}
+
+// TestTransactionFilterRawCarriesValuesTheLibraryDoesNotKnow checks the
+// escape hatch the refusal points at: a value the library does not know
+// goes through Raw unchanged and reaches the API.
+func TestTransactionFilterRawCarriesValuesTheLibraryDoesNotKnow(t *testing.T) {
+	t.Parallel()
+	const raw = "transaction.class.eq('crypto-purchase'),transaction.direction.eq('unknown'),transaction.status.eq('reversed')"
+	c, _, rec := setup(t, http.MethodGet, txURL, jsonResp(http.StatusOK, txPage("", "t1")))
+	ids, errs := drainTx(t, c.Transactions.List(t.Context(), "u1", &TransactionFilter{Direction: TransactionDirectionDebit, Raw: raw}))
+	require.Empty(t, errs)
+	assert.Equal(t, []string{"t1"}, ids)
+	reqs := rec.all()
+	require.Len(t, reqs, 1)
+	assert.Equal(t, "transaction.direction.eq('debit'),"+raw, reqs[0].Query.Get("filter"))
+}
+
+// TestTransactionUnknownValuesDecodeUnchanged checks that a direction,
+// status or class the library does not know is read as the API sent it,
+// never refused, on a page and on its own, and that Known says so.
+func TestTransactionUnknownValuesDecodeUnchanged(t *testing.T) {
+	t.Parallel()
+	const odd = `{"type":"transaction","id":"t1","status":"reversed","direction":"sideways","class":"crypto-purchase","amount":"-1.00"}`
+	const usual = `{"type":"transaction","id":"t2","status":"posted","direction":"debit","class":"payment","amount":"-1.00"}`
+	page := `{"type":"list","data":[` + odd + `,` + usual + `],"links":{}}`
+
+	var single Transaction
+	require.NoError(t, json.Unmarshal([]byte(odd), &single))
+	c, _, _ := setup(t, http.MethodGet, txURL, jsonResp(http.StatusOK, page))
+	var listed []Transaction
+	for tx, err := range c.Transactions.List(t.Context(), "u1", nil) {
+		require.NoError(t, err)
+		listed = append(listed, tx)
+	}
+	require.Len(t, listed, 2)
+
+	for _, tx := range []Transaction{single, listed[0]} {
+		assert.Equal(t, TransactionStatus("reversed"), tx.Status)
+		assert.Equal(t, TransactionDirection("sideways"), tx.Direction)
+		assert.Equal(t, TransactionClass("crypto-purchase"), tx.Class)
+		assert.False(t, tx.Status.Known())
+		assert.False(t, tx.Direction.Known())
+		assert.False(t, tx.Class.Known())
+	}
+	assert.Equal(t, TransactionStatusPosted, listed[1].Status)
+	assert.Equal(t, TransactionDirectionDebit, listed[1].Direction)
+	assert.Equal(t, TransactionClassPayment, listed[1].Class)
+	assert.True(t, listed[1].Status.Known())
+	assert.True(t, listed[1].Direction.Known())
+	assert.True(t, listed[1].Class.Known())
+	assert.False(t, TransactionStatus("").Known(), "an absent value is not a known one")
+}
+
+// TestTransactionValuesHaveTheirTypes pins the field types: the typed
+// values are what a caller compares with the constants.
+func TestTransactionValuesHaveTheirTypes(t *testing.T) {
+	t.Parallel()
+	// Compile-time: each field holds its type.
+	var tx Transaction
+	var f TransactionFilter
+	var _ TransactionDirection = tx.Direction
+	var _ TransactionStatus = tx.Status
+	var _ TransactionClass = tx.Class
+	f.Direction, f.Status, f.Class = tx.Direction, tx.Status, tx.Class
+
+	for _, tc := range []struct {
+		of    reflect.Type
+		field string
+		want  reflect.Type
+	}{
+		{reflect.TypeFor[Transaction](), "Direction", reflect.TypeFor[TransactionDirection]()},
+		{reflect.TypeFor[Transaction](), "Status", reflect.TypeFor[TransactionStatus]()},
+		{reflect.TypeFor[Transaction](), "Class", reflect.TypeFor[TransactionClass]()},
+		{reflect.TypeFor[transactionWire](), "Direction", reflect.TypeFor[TransactionDirection]()},
+		{reflect.TypeFor[transactionWire](), "Status", reflect.TypeFor[TransactionStatus]()},
+		{reflect.TypeFor[transactionWire](), "Class", reflect.TypeFor[TransactionClass]()},
+		{reflect.TypeFor[TransactionFilter](), "Direction", reflect.TypeFor[TransactionDirection]()},
+		{reflect.TypeFor[TransactionFilter](), "Status", reflect.TypeFor[TransactionStatus]()},
+		{reflect.TypeFor[TransactionFilter](), "Class", reflect.TypeFor[TransactionClass]()},
+	} {
+		sf, ok := tc.of.FieldByName(tc.field)
+		require.True(t, ok, "%v.%s", tc.of, tc.field)
+		assert.Equal(t, tc.want, sf.Type, "%v.%s", tc.of, tc.field)
+		assert.Equal(t, reflect.String, sf.Type.Kind(), "%v.%s", tc.of, tc.field)
+	}
+}
+
+// TestTransactionValuesCoverTheSpec checks that every direction, status
+// and class Basiq's published files list has a constant that Known accepts.
+func TestTransactionValuesCoverTheSpec(t *testing.T) {
+	t.Parallel()
+	for _, file := range []string{"v2/swagger.json", "v3/data.yml"} {
+		for _, v := range specEnum(t, file, "TransactionData", "direction") {
+			assert.True(t, TransactionDirection(v).Known(), "%s: direction %q", file, v)
+		}
+		for _, v := range specEnum(t, file, "TransactionData", "status") {
+			assert.True(t, TransactionStatus(v).Known(), "%s: status %q", file, v)
+		}
+	}
+	// The 2.x file spells one class "direct-cedit"; 3.0's spells it right.
+	for _, v := range specEnum(t, "v3/data.yml", "TransactionData", "class") {
+		assert.True(t, TransactionClass(v).Known(), "class %q", v)
+	}
+	assert.Contains(t, specEnum(t, "v2/swagger.json", "TransactionData", "class"), "direct-cedit",
+		"the 2.x file's typo is fixed: read its classes here too")
 }
