@@ -62,8 +62,9 @@ func WithBaseURL(rawURL string) Option {
 // Client uses. The Client works on a copy and adds its own redirect policy:
 // redirects outside the base URL (another origin, or a path outside its prefix)
 // and redirects of the token request or of a request carrying a bank password
-// or MFA answer are not followed, so credentials never
-// leave the base URL. The default is a client with a 60 s timeout per attempt.
+// or MFA answer are not followed (the call ends with a [*RedirectError]), so
+// credentials never leave the base URL. The default is a client with a 60 s
+// timeout per attempt.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *clientOptions) error {
 		if hc == nil {
