@@ -444,6 +444,19 @@ func TestRedirectLoopEndsWithRedirectError(t *testing.T) {
 	assert.Equal(t, 10, calls(mt, "GET "+testBase+"/jobs/j1"), "one request and 9 redirects followed, then none")
 }
 
+func TestRefusedRedirectNeverShowsASecretInItsTarget(t *testing.T) {
+	t.Parallel()
+	const password = "hunter2secretpw"
+	c, mt := newMockClient(t, WithMaxRetries(0))
+	mt.RegisterResponder(http.MethodPost, testBase+"/users/u1/connections/c1", redirect(http.StatusTemporaryRedirect, "https://"+password+".evil.test/x?pw="+password))
+	_, err := c.Connections.Update(t.Context(), "u1", "c1", ConnectionUpdateParams{Password: password})
+	var redir *RedirectError
+	require.ErrorAs(t, err, &redir)
+	assert.NotContains(t, err.Error(), password)
+	assert.NotContains(t, redir.Origin, password)
+	assert.Equal(t, "https://"+redacted+".evil.test", redir.Origin)
+}
+
 func TestRedirectOutsideBasePathNotFollowed(t *testing.T) {
 	t.Parallel()
 	for _, location := range []string{testBase + "/admin", testBase + "/basiq/../admin", "/admin", "../../admin", testBase + "/basiqx/jobs/j1"} {

@@ -715,6 +715,16 @@ func TestWaitErrorStringsCarryOnePrefix(t *testing.T) {
 			_, err := c.WaitForJob(t.Context(), &Job{ID: "j1"}, WithPollInterval(0, 0), WithProgress(nil))
 			return err
 		}, ErrValidation},
+		{"amount that is not a number", func(t *testing.T) error {
+			c, mt := newMockClient(t, WithMaxRetries(0))
+			mt.RegisterResponder(http.MethodGet, testBase+"/users/u1/transactions/t1", jsonResp(http.StatusOK, `{"type":"transaction","id":"t1","amount":123456789012345678901234567890123456789012345678901234567890,"account":"a1"}`))
+			mt.RegisterResponder(http.MethodGet, testBase+"/users/u1/transactions", jsonResp(http.StatusOK, `{"type":"list","data":[{"type":"transaction","id":"t1","amount":123456789012345678901234567890123456789012345678901234567890}],"links":{}}`))
+			_, err := c.Transactions.Get(t.Context(), "u1", "t1")
+			if err == nil {
+				_, err = collect(c.Transactions.List(t.Context(), "u1", nil))
+			}
+			return err
+		}, ErrInvalidResponse},
 		{"MFA answer without a user on 3.0", func(t *testing.T) error {
 			c, mt := newMockClient(t, WithVersion("3.0"))
 			mt.RegisterResponder(http.MethodGet, jobURL, jsonResp(http.StatusNotFound, user404JSON))

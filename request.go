@@ -288,7 +288,7 @@ func (c *Client) send(req *retryablehttp.Request, cfg *callConfig, v any) (*http
 		c.logger.LogAttrs(req.Context(), slog.LevelDebug, "basiq: request failed",
 			slog.String("method", req.Method), slog.String("path", safePath(req.URL)),
 			slog.Duration("elapsed", time.Since(start)), slog.String("error", err.Error()))
-		return nil, transportError(req, err)
+		return nil, transportError(req, err, c.requestSecrets(req, cfg))
 	}
 	defer resp.Body.Close()
 
@@ -415,10 +415,12 @@ func callSite(req *retryablehttp.Request) string {
 // without net/http's *url.Error text, which repeats the whole URL (for a
 // redirect, the target's, whose path and query may carry secrets). A
 // refused redirect unwraps to its *RedirectError alone; anything else to
-// the error the transport returned.
-func transportError(req *retryablehttp.Request, err error) error {
+// the error the transport returned, its Origin masked of the request's
+// secrets (a server that saw them could put them in the target's host).
+func transportError(req *retryablehttp.Request, err error, secrets []string) error {
 	var redir *RedirectError
 	if errors.As(err, &redir) {
+		redir.Origin = maskForms(redir.Origin, secretForms(secrets))
 		return errorf("%s: %w", callSite(req), redir)
 	}
 	shown := err
