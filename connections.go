@@ -135,7 +135,7 @@ func (p ConnectionParams) Validate(inst *Institution) error {
 	kind := fmt.Sprintf("for institution %s, whose authorization is %q", instID, clean(string(auth), 50))
 	switch {
 	case auth == AuthOther:
-		errs = append(errs, &ValidationError{Field: "institution.id", Reason: fmt.Sprintf("names institution %s, whose authorization is %q: it cannot be connected with credentials; send the customer to the Consent UI (Client.ConsentURL) instead", instID, clean(string(auth), 50))})
+		errs = append(errs, &ValidationError{Field: "institution.id", Reason: fmt.Sprintf("names institution %s, whose authorization is %q: it cannot be connected with credentials; connect it through an auth link (AuthLinks.Create) or, on API version 3.0, the Consent UI (Client.ConsentURL)", instID, clean(string(auth), 50))})
 	case auth.UsesLogin():
 		need("loginId", p.LoginID, kind)
 		need("password", p.Password, kind)

@@ -15,6 +15,12 @@ import (
 	"unicode/utf8"
 )
 
+// Sentinel errors, for use with [errors.Is]. The typed errors below match them:
+// a *ValidationError matches ErrValidation, a *JobError ErrJobFailed, an
+// *MFAChallenge ErrMFARequired, a *RedirectError ErrRedirectRefused, and an
+// *APIError the sentinel of its status (400 ErrBadRequest, 404 ErrNotFound,
+// 401 ErrUnauthorized, 403 ErrForbidden, 429 ErrRateLimited).
+//
 // Every error this package returns prints "basiq: " once, at its start,
 // however many layers it went through. The typed errors ([*APIError],
 // [*JobError], [*MFAChallenge], [*ValidationError], [*RedirectError]) and the
@@ -22,18 +28,12 @@ import (
 // layer that adds context (the request, the job waited for, the token fetch)
 // writes it after the prefix and leaves out the prefix of the error it wraps:
 //
-//	basiq: waiting for job j1: GET /jobs/j1: API error 404 Not Found: resource-not-found: ...
+//	basiq: waiting for job j1: API error 404 Not Found: resource-not-found: ...
 //
 // Every layer unwraps to the one below, so [errors.Is] and [errors.As] find
 // the sentinels and the typed errors through all of them. Several
 // validation problems found at once print one sentence a line, the prefix on
 // the first only.
-
-// Sentinel errors, for use with [errors.Is]. The typed errors below match them:
-// a *ValidationError matches ErrValidation, a *JobError ErrJobFailed, an
-// *MFAChallenge ErrMFARequired, a *RedirectError ErrRedirectRefused, and an
-// *APIError the sentinel of its status (400 ErrBadRequest, 404 ErrNotFound,
-// 401 ErrUnauthorized, 403 ErrForbidden, 429 ErrRateLimited).
 var (
 	// ErrValidation: an argument was refused by this library's own checks,
 	// before anything was sent; the error is a *ValidationError, or several
@@ -51,7 +51,8 @@ var (
 	ErrUnauthorized = errors.New("basiq: unauthorized")
 	// ErrForbidden: the API answered 403.
 	ErrForbidden = errors.New("basiq: forbidden")
-	// ErrRateLimited: the API answered 429, after any retries.
+	// ErrRateLimited: the API answered 429, after any retries;
+	// [APIError.RetryAfter] says how long the server asked to wait.
 	ErrRateLimited = errors.New("basiq: rate limited")
 	// ErrMFARequired: a job waits for the customer's answer to an MFA
 	// challenge; the error is an *MFAChallenge.
@@ -702,6 +703,7 @@ type RedirectError struct {
 	StatusCode int
 	// Origin is the scheme, host and port (when given) of the redirect's
 	// target, such as "https://login.example"; never its path or query.
+	// The request's secrets are masked in it, as in an [APIError].
 	Origin string
 
 	// why says which rule refused the redirect.
