@@ -250,9 +250,9 @@ func (c *Client) requestToken(ctx context.Context, form url.Values, version stri
 			// ErrUnauthorized and not ErrNotFound, so a caller does not take
 			// it for a missing resource.
 			apiErr.keyRefused = true
-			return "", 0, fmt.Errorf("basiq: getting access token: API key refused: %w", apiErr)
+			return "", 0, errorf("getting access token: API key refused: %w", apiErr)
 		}
-		return "", 0, fmt.Errorf("basiq: getting access token: %w", err)
+		return "", 0, errorf("getting access token: %w", err)
 	}
 	if err := checkToken(tr.AccessToken); err != nil {
 		return "", 0, err

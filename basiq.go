@@ -3,7 +3,6 @@ package basiq
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -153,7 +152,7 @@ func NewClient(opts ...Option) (*Client, error) {
 		}
 	}
 	if strings.TrimSpace(o.apiKey) == "" {
-		return nil, &ValidationError{Field: "apiKey", Reason: "no API key: use WithAPIKey or set " + EnvAPIKey}
+		return nil, &ValidationError{Field: "apiKey", Reason: "is required: use WithAPIKey or set " + EnvAPIKey}
 	}
 	c := &Client{
 		baseURL:    o.baseURL,
@@ -317,22 +316,22 @@ func parseBaseURL(raw string) (*url.URL, error) {
 func checkServiceURL(field, raw string) (*url.URL, error) {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil || u.Host == "" || u.Hostname() == "" {
-		return nil, &ValidationError{Field: field, Reason: "not an absolute URL"}
+		return nil, &ValidationError{Field: field, Reason: "is not an absolute URL: give one such as " + DefaultBaseURL}
 	}
 	if u.User != nil {
-		return nil, &ValidationError{Field: field, Reason: "must not carry user information"}
+		return nil, &ValidationError{Field: field, Reason: "must not carry user information: remove the user@ part"}
 	}
 	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
-		return nil, &ValidationError{Field: field, Reason: "must not carry a query or fragment"}
+		return nil, &ValidationError{Field: field, Reason: "must not carry a query or fragment: remove what follows ? or #"}
 	}
 	switch strings.ToLower(u.Scheme) {
 	case "https":
 	case "http":
 		if !isLoopback(u.Hostname()) {
-			return nil, &ValidationError{Field: field, Reason: "http is allowed only for loopback hosts; use https"}
+			return nil, &ValidationError{Field: field, Reason: "must use https: http is allowed only for loopback hosts"}
 		}
 	default:
-		return nil, &ValidationError{Field: field, Reason: "scheme must be https"}
+		return nil, &ValidationError{Field: field, Reason: "must use https (http only for loopback hosts)"}
 	}
 	u.Scheme = strings.ToLower(u.Scheme)
 	return u, nil
@@ -467,25 +466,39 @@ func (c *Client) underBase(u *url.URL) bool {
 }
 
 // checkRedirect refuses any redirect of a request carrying the API key (POST
-// /token: the key goes nowhere else, even on the same origin) or secrets in
+// /token: the key goes nowhere else, even on the same origin), secrets in
 // its body (a bank password, an MFA answer: they go to their own endpoint
-// only, and a 307 would resend them), and any redirect outside the base URL
-// (another origin, or a path outside its prefix), so that no credential
-// follows them; then it defers to the caller's own policy, if any. A refused
-// redirect comes back as its 3xx answer.
+// only, and a 307 would resend them) or a body sent once (an upload), and
+// any redirect outside the base URL (another origin, or a path outside its
+// prefix), so that no credential follows them; then it defers to the
+// caller's own policy, if any, and stops after 10 redirects. A refused
+// redirect is a *RedirectError (matching [ErrRedirectRefused]) that says
+// which rule refused it.
 func (c *Client) checkRedirect(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
-		if len(via) > 0 && policyOf(via[0].Context()).noRedirect {
-			return http.ErrUseLastResponse
+		refuse := func(why redirectRule) error {
+			e := &RedirectError{Origin: origin(req.URL), why: why, basePath: c.baseURL.Path}
+			if req.Response != nil {
+				e.StatusCode = req.Response.StatusCode
+			}
+			return e
+		}
+		if len(via) > 0 {
+			if why := policyOf(via[0].Context()).noRedirect; why != redirectFollowed {
+				return refuse(why)
+			}
+		}
+		if !c.sameOrigin(req.URL) || req.URL.User != nil {
+			return refuse(redirectOtherOrigin)
 		}
 		if !c.underBase(req.URL) {
-			return http.ErrUseLastResponse
+			return refuse(redirectOutsidePath)
 		}
 		if next != nil {
 			return next(req, via)
 		}
 		if len(via) >= 10 {
-			return errors.New("stopped after 10 redirects")
+			return refuse(redirectTooMany)
 		}
 		return nil
 	}

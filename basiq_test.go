@@ -209,13 +209,19 @@ func TestSuccessWithoutTheResourceIsInvalid(t *testing.T) {
 func TestCrossOriginRedirectNotFollowed(t *testing.T) {
 	t.Parallel()
 	c, mt := newMockClient(t, WithMaxRetries(0))
-	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", redirect(http.StatusFound, "https://evil.test/steal"))
-	mt.RegisterResponder(http.MethodGet, "https://evil.test/steal", jsonResp(200, `{"id":"j1","steps":[]}`))
+	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", redirect(http.StatusFound, "https://evil.test:8443/steal?token=s3cr3t#frag"))
+	mt.RegisterResponder(http.MethodGet, "https://evil.test:8443/steal", jsonResp(200, `{"id":"j1","steps":[]}`))
 	_, err := c.Jobs.Get(context.Background(), "j1")
+	require.ErrorIs(t, err, ErrRedirectRefused)
+	var redir *RedirectError
+	require.ErrorAs(t, err, &redir)
+	assert.Equal(t, http.StatusFound, redir.StatusCode)
+	assert.Equal(t, "https://evil.test:8443", redir.Origin)
+	assert.Equal(t, "basiq: GET /jobs/j1: redirect to another origin not followed: https://evil.test:8443", err.Error())
+	assert.NotErrorIs(t, err, ErrNotFound)
 	var apiErr *APIError
-	require.ErrorAs(t, err, &apiErr)
-	assert.Equal(t, http.StatusFound, apiErr.StatusCode)
-	assert.Equal(t, 0, calls(mt, "GET https://evil.test/steal"))
+	assert.False(t, errors.As(err, &apiErr), "a refused redirect is not an API error")
+	assert.Equal(t, 0, calls(mt, "GET https://evil.test:8443/steal"))
 }
 
 func TestSameOriginRedirectFollowed(t *testing.T) {
@@ -387,9 +393,11 @@ func TestRedirectOfTokenRequestNotFollowed(t *testing.T) {
 			mt.RegisterResponder(http.MethodPost, testBase+"/token", redirect(status, testBase+"/token2"))
 			unexpected := recordAll(mt)
 			_, err := c.Jobs.Get(t.Context(), "j1")
-			var apiErr *APIError
-			require.ErrorAs(t, err, &apiErr)
-			assert.Equal(t, status, apiErr.StatusCode)
+			require.ErrorIs(t, err, ErrRedirectRefused)
+			var redir *RedirectError
+			require.ErrorAs(t, err, &redir)
+			assert.Equal(t, status, redir.StatusCode)
+			assert.Equal(t, "basiq: getting access token: POST /token: redirect of the API key request not followed: the key is sent to POST /token only", err.Error())
 			assert.Empty(t, unexpected(), "the API key follows no redirect, even on the same origin")
 			assert.NotContains(t, err.Error(), testKey)
 		})
@@ -405,12 +413,48 @@ func TestRedirectOfCredentialPostNotFollowed(t *testing.T) {
 			mt.RegisterResponder(http.MethodPost, testBase+"/users/u1/connections/c1", redirect(status, testBase+"/users/u1/elsewhere"))
 			unexpected := recordAll(mt)
 			_, err := c.Connections.Update(t.Context(), "u1", "c1", ConnectionUpdateParams{Password: "pw-redirected-secret"})
-			var apiErr *APIError
-			require.ErrorAs(t, err, &apiErr)
-			assert.Equal(t, status, apiErr.StatusCode)
+			require.ErrorIs(t, err, ErrRedirectRefused)
+			var redir *RedirectError
+			require.ErrorAs(t, err, &redir)
+			assert.Equal(t, status, redir.StatusCode)
+			assert.Equal(t, "basiq: POST /users/u1/connections/c1: redirect of a request carrying a password, user token, security code or MFA answer not followed: they are sent to their own endpoint only", err.Error())
 			assert.Empty(t, unexpected(), "the password goes to its own endpoint only, even on the same origin")
 		})
 	}
+}
+
+func TestRedirectOfUploadNotFollowed(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t, WithMaxRetries(0))
+	mt.RegisterResponder(http.MethodPost, testBase+"/users/u1/statements", redirect(http.StatusTemporaryRedirect, testBase+"/users/u1/statements2"))
+	unexpected := recordAll(mt)
+	_, err := c.Statements.Upload(t.Context(), "u1", "AU00000", "statement.pdf", strings.NewReader("%PDF-1.4"))
+	require.ErrorIs(t, err, ErrRedirectRefused)
+	assert.Equal(t, "basiq: POST /users/u1/statements: redirect of a file upload not followed: the file is sent once", err.Error())
+	assert.Empty(t, unexpected(), "an upload is sent once, even on the same origin")
+}
+
+func TestRedirectLoopEndsWithRedirectError(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t, WithMaxRetries(0))
+	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", redirect(http.StatusFound, testBase+"/jobs/j1?again=1"))
+	_, err := c.Jobs.Get(t.Context(), "j1")
+	require.ErrorIs(t, err, ErrRedirectRefused)
+	assert.Equal(t, "basiq: GET /jobs/j1: redirect not followed: stopped after 10 redirects: https://api.test", err.Error())
+	assert.Equal(t, 10, calls(mt, "GET "+testBase+"/jobs/j1"), "one request and 9 redirects followed, then none")
+}
+
+func TestRefusedRedirectNeverShowsASecretInItsTarget(t *testing.T) {
+	t.Parallel()
+	const password = "hunter2secretpw"
+	c, mt := newMockClient(t, WithMaxRetries(0))
+	mt.RegisterResponder(http.MethodPost, testBase+"/users/u1/connections/c1", redirect(http.StatusTemporaryRedirect, "https://"+password+".evil.test/x?pw="+password))
+	_, err := c.Connections.Update(t.Context(), "u1", "c1", ConnectionUpdateParams{Password: password})
+	var redir *RedirectError
+	require.ErrorAs(t, err, &redir)
+	assert.NotContains(t, err.Error(), password)
+	assert.NotContains(t, redir.Origin, password)
+	assert.Equal(t, "https://"+redacted+".evil.test", redir.Origin)
 }
 
 func TestRedirectOutsideBasePathNotFollowed(t *testing.T) {
@@ -421,9 +465,11 @@ func TestRedirectOutsideBasePathNotFollowed(t *testing.T) {
 			c, mt, unexpected := newPrefixClient(t, WithMaxRetries(0))
 			mt.RegisterResponder(http.MethodGet, prefixBase+"/jobs/j1", redirect(http.StatusFound, location))
 			_, err := c.Jobs.Get(t.Context(), "j1")
-			var apiErr *APIError
-			require.ErrorAs(t, err, &apiErr)
-			assert.Equal(t, http.StatusFound, apiErr.StatusCode)
+			require.ErrorIs(t, err, ErrRedirectRefused)
+			var redir *RedirectError
+			require.ErrorAs(t, err, &redir)
+			assert.Equal(t, http.StatusFound, redir.StatusCode)
+			assert.Equal(t, "basiq: GET /basiq/jobs/j1: redirect outside the base URL's path /basiq/ not followed: https://api.test", err.Error())
 			assert.Empty(t, unexpected(), "the bearer token follows no redirect outside the base path")
 		})
 	}

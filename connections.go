@@ -117,43 +117,44 @@ func (p ConnectionParams) Validate(inst *Institution) error {
 		errs = append(errs, err)
 	}
 	if inst == nil {
-		return joinValidation(append(errs, &ValidationError{Field: "institution", Reason: "unknown institution"}))
+		return joinValidation(append(errs, &ValidationError{Field: "institution", Reason: "is unknown: pass Validate the institution Institutions.Get returns for p.Institution.ID"}))
 	}
 	blank := func(s string) bool { return strings.TrimSpace(s) == "" }
 	need := func(field, value, why string) {
 		if blank(value) {
-			errs = append(errs, &ValidationError{Field: field, Reason: "required: " + why})
+			errs = append(errs, &ValidationError{Field: field, Reason: "is required " + why})
 		}
 	}
-	refuse := func(field, value, why string) {
+	refuse := func(field, value, why, instead string) {
 		if !blank(value) {
-			errs = append(errs, &ValidationError{Field: field, Reason: "not used: " + why})
+			errs = append(errs, &ValidationError{Field: field, Reason: "must be empty " + why + ", which takes " + instead + " instead"})
 		}
 	}
 	auth := inst.Authorization
-	kind := fmt.Sprintf("institution %s has %q authorization", inst.ID, auth)
+	instID := clean(inst.ID, 100)
+	kind := fmt.Sprintf("for institution %s, whose authorization is %q", instID, clean(string(auth), 50))
 	switch {
 	case auth == AuthOther:
-		errs = append(errs, &ValidationError{Field: "institution.id", Reason: kind + " and cannot be connected with credentials"})
+		errs = append(errs, &ValidationError{Field: "institution.id", Reason: fmt.Sprintf("names institution %s, whose authorization is %q: it cannot be connected with credentials; connect it through an auth link (AuthLinks.Create) or, on API version 3.0, the Consent UI (Client.ConsentURL)", instID, clean(string(auth), 50))})
 	case auth.UsesLogin():
 		need("loginId", p.LoginID, kind)
 		need("password", p.Password, kind)
-		refuse("userToken", p.UserToken, kind)
+		refuse("userToken", p.UserToken, kind, "a loginId and password")
 	case auth.UsesToken():
 		need("userToken", p.UserToken, kind)
-		refuse("loginId", p.LoginID, kind)
-		refuse("password", p.Password, kind)
+		refuse("loginId", p.LoginID, kind, "a userToken")
+		refuse("password", p.Password, kind, "a userToken")
 	default:
 		if blank(p.LoginID) && blank(p.UserToken) {
-			errs = append(errs, &ValidationError{Field: "loginId", Reason: "required: a login id or a user token must be given"})
+			errs = append(errs, &ValidationError{Field: "loginId", Reason: "is required " + kind + " when userToken is empty: give a loginId and password, or a userToken"})
 		}
 	}
 	if auth != AuthOther {
 		if inst.SecurityCodeCaption != "" {
-			need("securityCode", p.SecurityCode, fmt.Sprintf("institution %s asks for %q", inst.ID, inst.SecurityCodeCaption))
+			need("securityCode", p.SecurityCode, fmt.Sprintf("for institution %s, which asks for %q", instID, clean(inst.SecurityCodeCaption, 100)))
 		}
 		if inst.SecondaryLoginIDCaption != "" {
-			need("secondaryLoginId", p.SecondaryLoginID, fmt.Sprintf("institution %s asks for %q", inst.ID, inst.SecondaryLoginIDCaption))
+			need("secondaryLoginId", p.SecondaryLoginID, fmt.Sprintf("for institution %s, which asks for %q", instID, clean(inst.SecondaryLoginIDCaption, 100)))
 		}
 	}
 	return joinValidation(errs)
@@ -200,7 +201,7 @@ func (s *ConnectionsService) Create(ctx context.Context, userID string, p Connec
 	}
 	inst, err := s.client.Institutions.cached(ctx, p.Institution.ID)
 	if err != nil {
-		return nil, fmt.Errorf("basiq: reading institution %s to validate the connection: %w", p.Institution.ID, err)
+		return nil, errorf("reading institution %s to validate the connection: %w", p.Institution.ID, err)
 	}
 	if err := p.Validate(&inst); err != nil {
 		return nil, err
@@ -365,7 +366,7 @@ func (s *ConnectionsService) Update(ctx context.Context, userID, connectionID st
 	}
 	errs := []error{checkIDs("userId", userID, "connectionId", connectionID)}
 	if strings.TrimSpace(p.Password) == "" {
-		errs = append(errs, &ValidationError{Field: "password", Reason: "required"})
+		errs = append(errs, &ValidationError{Field: "password", Reason: "is required: give the customer's new bank password"})
 	}
 	if err := joinValidation(errs); err != nil {
 		return nil, err

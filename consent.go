@@ -151,7 +151,7 @@ type ConsentLinkParams struct {
 func (c *Client) ConsentURL(ctx context.Context, userID string, p ConsentLinkParams) (string, error) {
 	errs := []error{checkID("userId", userID)}
 	if !p.Action.known() {
-		errs = append(errs, &ValidationError{Field: "action", Reason: "not one of the Consent UI's actions"})
+		errs = append(errs, &ValidationError{Field: "action", Reason: "is not one of the Consent UI's actions: use one of the ConsentAction constants, such as ConsentConnect"})
 	}
 	if p.InstitutionID != "" {
 		errs = append(errs, checkID("institutionId", p.InstitutionID))
@@ -160,7 +160,7 @@ func (c *Client) ConsentURL(ctx context.Context, userID string, p ConsentLinkPar
 		errs = append(errs, checkID("connectionId", p.ConnectionID))
 	}
 	if strings.ContainsFunc(p.State, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-		errs = append(errs, &ValidationError{Field: "state", Reason: "contains control characters"})
+		errs = append(errs, &ValidationError{Field: "state", Reason: "contains control characters: pass plain text, which the Consent UI sends back unchanged"})
 	}
 	if err := joinValidation(errs); err != nil {
 		return "", err
@@ -208,15 +208,15 @@ type ConsentRedirect struct {
 // error names it, cleaned and bounded.
 func ParseConsentRedirect(u *url.URL) (*ConsentRedirect, error) {
 	if u == nil {
-		return nil, &ValidationError{Field: "redirect", Reason: "required"}
+		return nil, &ValidationError{Field: "redirect", Reason: "is required: pass the URL the Consent UI redirected the customer to (r.URL in your handler)"}
 	}
 	q, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
-		return nil, &ValidationError{Field: "redirect", Reason: "the query cannot be read"}
+		return nil, &ValidationError{Field: "redirect", Reason: "has a query that cannot be read: pass the URL as the Consent UI sent it"}
 	}
 	r := &ConsentRedirect{State: q.Get("state")}
 	var errs []error
-	tooMany := &ValidationError{Field: "jobIds", Reason: fmt.Sprintf("more than %d job ids", maxRedirectJobs)}
+	tooMany := &ValidationError{Field: "jobIds", Reason: fmt.Sprintf("holds more than %d job ids, more than the Consent UI sends: pass the URL the Consent UI redirected to", maxRedirectJobs)}
 	for _, v := range q["jobIds"] {
 		if v == "" {
 			continue
@@ -238,9 +238,9 @@ func ParseConsentRedirect(u *url.URL) (*ConsentRedirect, error) {
 		return nil, err
 	}
 	if len(r.JobIDs) == 0 {
-		reason := "the redirect carries no job ids"
+		reason := "is missing from the redirect, which carries no job ids: the customer left the Consent UI or it failed, so there is no job to wait for"
 		if e := strings.TrimSpace(q.Get("error")); e != "" {
-			reason += "; the Consent UI reported error " + fmt.Sprintf("%q", clean(e, 100))
+			reason = "is missing from the redirect, which carries no job ids: the Consent UI reported error " + fmt.Sprintf("%q", clean(e, 100))
 			if d := strings.TrimSpace(q.Get("error_description")); d != "" {
 				reason += fmt.Sprintf(" (%q)", clean(d, 200))
 			}

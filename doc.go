@@ -175,12 +175,16 @@
 // correlation id and error objects; match statuses with [errors.Is] and
 // [ErrBadRequest], [ErrNotFound], [ErrUnauthorized], [ErrForbidden] or
 // [ErrRateLimited].
-// A failed job step is a [*JobError] ([ErrJobFailed]); a refused argument a
-// [*ValidationError] ([ErrValidation]); a 2xx answer that cannot be understood
+// A failed job step is a [*JobError] ([ErrJobFailed]); a step waiting for
+// the customer's MFA answer a [*MFAChallenge] ([ErrMFARequired]); a refused
+// argument a [*ValidationError] ([ErrValidation]), whose message says what
+// to do; a redirect the client does not follow a [*RedirectError]
+// ([ErrRedirectRefused]); a 2xx answer that cannot be understood
 // (the wrong shape, no id for the resource asked for, a list that does not
-// end) matches [ErrInvalidResponse]. Whatever a server sends, reading it costs
-// bounded time and memory, and text from it reaches an error string on one
-// line, escaped and bounded.
+// end) matches [ErrInvalidResponse]. Every error string starts with
+// "basiq: " once, however many layers it went through. Whatever a server
+// sends, reading it costs bounded time and memory, and text from it reaches
+// an error string on one line, escaped and bounded.
 //
 // # Retries, origins and secrets
 //

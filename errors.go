@@ -16,18 +16,34 @@ import (
 )
 
 // Sentinel errors, for use with [errors.Is]. The typed errors below match them:
-// a *ValidationError matches ErrValidation, a *JobError ErrJobFailed, and an
+// a *ValidationError matches ErrValidation, a *JobError ErrJobFailed, an
+// *MFAChallenge ErrMFARequired, a *RedirectError ErrRedirectRefused, and an
 // *APIError the sentinel of its status (400 ErrBadRequest, 404 ErrNotFound,
 // 401 ErrUnauthorized, 403 ErrForbidden, 429 ErrRateLimited).
+//
+// Every error this package returns prints "basiq: " once, at its start,
+// however many layers it went through. The typed errors ([*APIError],
+// [*JobError], [*MFAChallenge], [*ValidationError], [*RedirectError]) and the
+// sentinels start with it, so that one returned as it is reads the same; a
+// layer that adds context (the request, the job waited for, the token fetch)
+// writes it after the prefix and leaves out the prefix of the error it wraps:
+//
+//	basiq: waiting for job j1: API error 404 Not Found: resource-not-found: ...
+//
+// Every layer unwraps to the one below, so [errors.Is] and [errors.As] find
+// the sentinels and the typed errors through all of them. Several
+// validation problems found at once print one sentence a line, the prefix on
+// the first only.
 var (
 	// ErrValidation: an argument was refused by this library's own checks,
-	// before anything was sent. An argument the API refuses is an *APIError
-	// matching ErrBadRequest.
+	// before anything was sent; the error is a *ValidationError, or several
+	// joined. An argument the API refuses is an *APIError matching
+	// ErrBadRequest.
 	ErrValidation = errors.New("basiq: invalid argument")
 	// ErrBadRequest: the API answered 400 (a parameter it did not supply or
 	// found not valid; Basiq's code says which).
 	ErrBadRequest = errors.New("basiq: bad request")
-	// ErrJobFailed: a step of a job failed.
+	// ErrJobFailed: a step of a job failed; the error is a *JobError.
 	ErrJobFailed = errors.New("basiq: job failed")
 	// ErrNotFound: the API answered 404.
 	ErrNotFound = errors.New("basiq: not found")
@@ -35,7 +51,8 @@ var (
 	ErrUnauthorized = errors.New("basiq: unauthorized")
 	// ErrForbidden: the API answered 403.
 	ErrForbidden = errors.New("basiq: forbidden")
-	// ErrRateLimited: the API answered 429, after any retries.
+	// ErrRateLimited: the API answered 429, after any retries;
+	// [APIError.RetryAfter] says how long the server asked to wait.
 	ErrRateLimited = errors.New("basiq: rate limited")
 	// ErrMFARequired: a job waits for the customer's answer to an MFA
 	// challenge; the error is an *MFAChallenge.
@@ -46,6 +63,10 @@ var (
 	// this library does not know), or a list did not end (see
 	// [TransactionsService.List]).
 	ErrInvalidResponse = errors.New("basiq: invalid response")
+	// ErrRedirectRefused: the API answered with a redirect the client did
+	// not follow, so that no credential leaves for where it was not meant
+	// to go; the error is a *RedirectError, which says why.
+	ErrRedirectRefused = errors.New("basiq: redirect not followed")
 )
 
 // APIError is a non-2xx answer from the API. Errors holds the decoded error
@@ -548,8 +569,9 @@ func writeProblem(b *strings.Builder, code, title, detail string) {
 func (e *JobError) Is(target error) bool { return target == ErrJobFailed }
 
 // ValidationError is an argument refused before any request was sent. Several
-// problems found at once come back joined with [errors.Join], each one a
-// *ValidationError. It matches [ErrValidation].
+// problems found at once come back joined: the error's Unwrap() []error
+// returns each, a *ValidationError, and it prints one a line. It matches
+// [ErrValidation].
 type ValidationError struct {
 	// Field names what was refused, for a program to tell problems apart:
 	// a request body field by its JSON name ("loginId", "institution.id",
@@ -558,17 +580,48 @@ type ValidationError struct {
 	// ("connectionId", "postDate", "limit"), or an option by its name
 	// without "With" ("apiKey", "retryWait", "pollInterval", "untilStep").
 	Field string
-	// Reason says what is wrong with it.
+	// Reason says what is wrong with the field and what is expected, as
+	// the rest of a sentence whose subject is the field: "is required for
+	// institution AU19301, whose authorization is \"token\"".
 	Reason string
 }
 
-// Error names the field and the reason; it never quotes the value.
+// Error is the sentence Field and Reason make, after the package's prefix:
+// "basiq: userToken is required for institution AU19301, whose authorization
+// is \"token\"". It never quotes a value the caller gave for a secret.
 func (e *ValidationError) Error() string {
-	return fmt.Sprintf("basiq: invalid %s: %s", e.Field, e.Reason)
+	return prefix + e.sentence()
+}
+
+// sentence is the error without the package's prefix.
+func (e *ValidationError) sentence() string {
+	reason := e.Reason
+	if reason == "" {
+		reason = "is not valid"
+	}
+	return e.Field + " " + reason
 }
 
 // Is makes errors.Is(err, ErrValidation) true.
 func (e *ValidationError) Is(target error) bool { return target == ErrValidation }
+
+// validationErrors are several problems found at once. It prints one
+// sentence a line, the package's prefix on the first line only.
+type validationErrors []error
+
+func (v validationErrors) Error() string {
+	var b strings.Builder
+	for i, e := range v {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(strings.TrimPrefix(e.Error(), prefix))
+	}
+	return prefix + b.String()
+}
+
+// Unwrap returns each problem, for errors.Is and errors.As.
+func (v validationErrors) Unwrap() []error { return v }
 
 // joinValidation returns nil, the single error, or all of them joined.
 func joinValidation(errs []error) error {
@@ -587,7 +640,125 @@ func joinValidation(errs []error) error {
 	case 1:
 		return errs[0]
 	}
-	return errors.Join(errs...)
+	return validationErrors(errs)
+}
+
+// prefix starts every error string of the package, once.
+const prefix = "basiq: "
+
+// errorf is fmt.Errorf for an error of this package: the result starts with
+// the prefix once, and each error among args is written without its own
+// (see the package's rule above). It wraps what fmt.Errorf would wrap.
+func errorf(format string, args ...any) error {
+	bare := make([]any, len(args))
+	for i, a := range args {
+		if e, ok := a.(error); ok {
+			bare[i] = unprefixed{e}
+		} else {
+			bare[i] = a
+		}
+	}
+	msg := prefix + strings.TrimPrefix(fmt.Errorf(format, bare...).Error(), prefix)
+	switch w := fmt.Errorf(format, args...).(type) {
+	case interface{ Unwrap() error }:
+		return &wrapped{msg: msg, err: w.Unwrap()}
+	case interface{ Unwrap() []error }:
+		return &wrappedMany{msg: msg, errs: w.Unwrap()}
+	}
+	return errors.New(msg)
+}
+
+// unprefixed prints an error without the package's prefix.
+type unprefixed struct{ err error }
+
+func (u unprefixed) Error() string { return strings.TrimPrefix(u.err.Error(), prefix) }
+
+// wrapped is an error that adds context to another.
+type wrapped struct {
+	msg string
+	err error
+}
+
+func (w *wrapped) Error() string { return w.msg }
+func (w *wrapped) Unwrap() error { return w.err }
+
+// wrappedMany is an error that adds context to several.
+type wrappedMany struct {
+	msg  string
+	errs []error
+}
+
+func (w *wrappedMany) Error() string   { return w.msg }
+func (w *wrappedMany) Unwrap() []error { return w.errs }
+
+// RedirectError is a redirect the client did not follow: one to another
+// origin (scheme, host and port) or outside the base URL's path, one
+// answering the token request (which carries the API key) or a request
+// whose body carries a password, user token, security code or MFA answer,
+// one of a file upload, or one past the tenth in a row. It matches
+// [ErrRedirectRefused]. Its message names the target's scheme and host
+// only: a redirect's path and query may carry secrets.
+type RedirectError struct {
+	// StatusCode is the redirect's status, such as 302.
+	StatusCode int
+	// Origin is the scheme, host and port (when given) of the redirect's
+	// target, such as "https://login.example"; never its path or query.
+	// The request's secrets are masked in it, as in an [APIError].
+	Origin string
+
+	// why says which rule refused the redirect.
+	why redirectRule
+	// basePath is the base URL's path, for a redirect outside it.
+	basePath string
+}
+
+// redirectRule is why a redirect is not followed.
+type redirectRule int
+
+const (
+	redirectFollowed    redirectRule = iota // under the base URL: followed
+	redirectOtherOrigin                     // to another scheme, host or port
+	redirectOutsidePath                     // outside the base URL's path prefix
+	redirectAPIKey                          // of POST /token, which carries the API key
+	redirectSecrets                         // of a body carrying credentials or MFA answers
+	redirectUpload                          // of a streamed upload
+	redirectTooMany                         // past the tenth in a row
+)
+
+// Error says which redirect was refused and why.
+func (e *RedirectError) Error() string {
+	var what string
+	switch e.why {
+	case redirectOtherOrigin:
+		what = "redirect to another origin not followed"
+	case redirectOutsidePath:
+		what = "redirect outside the base URL's path " + clean(e.basePath, 100) + " not followed"
+	case redirectAPIKey:
+		return prefix + "redirect of the API key request not followed: the key is sent to POST /token only"
+	case redirectSecrets:
+		return prefix + "redirect of a request carrying a password, user token, security code or MFA answer not followed: they are sent to their own endpoint only"
+	case redirectUpload:
+		return prefix + "redirect of a file upload not followed: the file is sent once"
+	case redirectTooMany:
+		what = "redirect not followed: stopped after 10 redirects"
+	default:
+		what = "redirect not followed"
+	}
+	if e.Origin == "" {
+		return prefix + what
+	}
+	return prefix + what + ": " + clean(e.Origin, 200)
+}
+
+// Is makes errors.Is(err, ErrRedirectRefused) true.
+func (e *RedirectError) Is(target error) bool { return target == ErrRedirectRefused }
+
+// origin is u's scheme and host (with its port), for an error string.
+func origin(u *url.URL) string {
+	if u == nil || u.Host == "" {
+		return ""
+	}
+	return strings.ToLower(u.Scheme) + "://" + u.Host
 }
 
 // checkIDs checks pairs of (field, id) and joins what it finds.
@@ -611,13 +782,13 @@ const maxIDBytes = 256
 func checkID(field, id string) error {
 	switch {
 	case strings.TrimSpace(id) == "":
-		return &ValidationError{Field: field, Reason: "required"}
+		return &ValidationError{Field: field, Reason: "is required: pass an id the API returned, not an empty or blank string"}
 	case id == "." || id == "..":
-		return &ValidationError{Field: field, Reason: "not a valid id"}
+		return &ValidationError{Field: field, Reason: "is a dot segment, which is not an id: pass an id the API returned"}
 	case strings.ContainsFunc(id, func(r rune) bool { return r < 0x20 || r == 0x7f }):
-		return &ValidationError{Field: field, Reason: "contains control characters"}
+		return &ValidationError{Field: field, Reason: "contains control characters, which no id has: pass an id the API returned"}
 	case len(id) > maxIDBytes:
-		return &ValidationError{Field: field, Reason: fmt.Sprintf("longer than %d bytes", maxIDBytes)}
+		return &ValidationError{Field: field, Reason: fmt.Sprintf("is longer than %d bytes, which no id is: pass an id the API returned", maxIDBytes)}
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -585,5 +586,238 @@ func TestBadRequestMatchesErrBadRequest(t *testing.T) {
 		require.Error(t, err)
 		assert.Equal(t, want, errors.Is(err, ErrBadRequest), "status %d", status)
 		assert.NotErrorIs(t, err, ErrValidation, "status %d", status)
+	}
+}
+
+// assertOnePrefix checks the rule of errors.go: an error string names the
+// package once, at its start, however many layers the error went through.
+func assertOnePrefix(t *testing.T, err error, what string) {
+	t.Helper()
+	require.Error(t, err, what)
+	msg := err.Error()
+	assert.Equal(t, 1, strings.Count(msg, "basiq:"), "%s: %q", what, msg)
+	assert.True(t, strings.HasPrefix(msg, "basiq: "), "%s: %q", what, msg)
+}
+
+// TestErrorStringsCarryOnePrefix drives every endpoint of the table through
+// the ways a call fails (an API error, a refused key, a network error, a
+// refused redirect, an answer that cannot be read, a cancelled context, bad
+// ids) and checks each error string carries "basiq:" once.
+func TestErrorStringsCarryOnePrefix(t *testing.T) {
+	t.Parallel()
+	const apiError400 = `{"type":"list","correlationId":"corr-400","data":[{"type":"error","code":"parameter-not-valid","title":"Parameter value is not valid"}]}`
+	kinds := []struct {
+		name   string
+		answer httpmock.Responder
+		want   error
+	}{
+		{"404", jsonResp(http.StatusNotFound, user404JSON), ErrNotFound},
+		{"400", jsonResp(http.StatusBadRequest, apiError400), ErrBadRequest},
+		{"network error", httpmock.NewErrorResponder(errors.New("connection reset by peer")), nil},
+		{"redirect to another origin", redirect(http.StatusFound, "https://evil.test/x?token=abc"), ErrRedirectRefused},
+		{"not JSON", httpmock.NewStringResponder(http.StatusOK, "<html>maintenance</html>"), ErrInvalidResponse},
+	}
+	for _, e := range endpoints {
+		for _, k := range kinds {
+			t.Run(e.name+"/"+k.name, func(t *testing.T) {
+				t.Parallel()
+				ids := e.sampleIDs()
+				c, _ := endpointSetup(t, e, ids, k.answer)
+				_, err := e.call(t.Context(), c, ids...)
+				if k.want == ErrInvalidResponse && err == nil {
+					return // a delete reads no body
+				}
+				assertOnePrefix(t, err, e.name+" "+k.name)
+				if k.want != nil {
+					assert.ErrorIs(t, err, k.want)
+				}
+			})
+		}
+		t.Run(e.name+"/cancelled", func(t *testing.T) {
+			t.Parallel()
+			ids := e.sampleIDs()
+			c, _ := endpointSetup(t, e, ids)
+			ctx, cancel := context.WithCancel(t.Context())
+			cancel()
+			_, err := e.call(ctx, c, ids...)
+			assertOnePrefix(t, err, e.name+" cancelled")
+			assert.ErrorIs(t, err, context.Canceled)
+		})
+		t.Run(e.name+"/key refused", func(t *testing.T) {
+			t.Parallel()
+			ids := e.sampleIDs()
+			c, mt := newMockClient(t)
+			mt.RegisterResponder(http.MethodPost, testBase+"/token", jsonResp(http.StatusNotFound, `{"type":"list","data":[{"code":"resource-not-found","title":"Unable to authenticate"}]}`))
+			_, err := e.call(t.Context(), c, ids...)
+			assertOnePrefix(t, err, e.name+" key refused")
+			assert.ErrorIs(t, err, ErrUnauthorized)
+		})
+		if len(e.fields) > 0 {
+			t.Run(e.name+"/bad ids", func(t *testing.T) {
+				t.Parallel()
+				c, _ := newMockClient(t)
+				_, err := e.call(t.Context(), c, make([]string, len(e.fields))...)
+				assertOnePrefix(t, err, e.name+" bad ids")
+				assert.ErrorIs(t, err, ErrValidation)
+			})
+		}
+	}
+}
+
+// TestWaitErrorStringsCarryOnePrefix checks the errors of a wait and of the
+// calls that wrap another call's error: a failed job, an MFA step, a poll
+// answered 404, a job without steps, a deadline, an institution that does
+// not exist, parameters refused before sending.
+func TestWaitErrorStringsCarryOnePrefix(t *testing.T) {
+	t.Parallel()
+	wait := func(answer httpmock.Responder) func(t *testing.T) error {
+		return func(t *testing.T) error {
+			c, mt := newMockClient(t, WithMaxRetries(0))
+			mt.RegisterResponder(http.MethodGet, jobURL, answer)
+			mt.RegisterResponder(http.MethodGet, testBase+"/users/u1/connections/c1", jsonResp(http.StatusOK, connC1JSON))
+			mt.RegisterResponder(http.MethodGet, testBase+"/institutions/AU00000", jsonResp(http.StatusOK, hooliJSON))
+			_, err := c.WaitForJob(waitCtx(t), &Job{ID: "j1"}, fastPoll)
+			return err
+		}
+	}
+	cases := []struct {
+		name string
+		run  func(t *testing.T) error
+		want error
+	}{
+		{"job failed", wait(jsonResp(http.StatusOK, jobBody(t, "j1", stepSpec{stVerify, "failed", `{"type":"error","code":"invalid-credentials","title":"Invalid credentials"}`}))), ErrJobFailed},
+		{"MFA", wait(jsonResp(http.StatusOK, jobBody(t, "j1", stepSpec{stVerify, "in-progress", ""}, stepSpec{stMFA, "pending", `{"type":"mfa","method":"token","description":"Enter the code"}`}))), ErrMFARequired},
+		{"poll 404", wait(jsonResp(http.StatusNotFound, user404JSON)), ErrNotFound},
+		{"no steps", wait(jsonResp(http.StatusOK, `{"type":"job","id":"j1","steps":[]}`)), ErrInvalidResponse},
+		{"redirect", wait(redirect(http.StatusFound, "https://evil.test/jobs/j1")), ErrRedirectRefused},
+		{"deadline", func(t *testing.T) error {
+			c, mt := newMockClient(t)
+			mt.RegisterResponder(http.MethodGet, jobURL, jsonResp(http.StatusOK, jobBody(t, "j1", stepSpec{stVerify, "in-progress", ""})))
+			ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+			defer cancel()
+			_, err := c.WaitForJob(ctx, &Job{ID: "j1"}, fastPoll)
+			return err
+		}, context.DeadlineExceeded},
+		{"unknown institution", func(t *testing.T) error {
+			c, mt := newMockClient(t, WithMaxRetries(0))
+			mt.RegisterResponder(http.MethodGet, testBase+"/institutions/AU19301", jsonResp(http.StatusNotFound, user404JSON))
+			_, err := c.Connections.Create(t.Context(), "u1", ConnectionParams{LoginID: "l", Password: "p", Institution: InstitutionRef{ID: "AU19301"}})
+			return err
+		}, ErrNotFound},
+		{"parameters refused", func(t *testing.T) error {
+			c, mt := newMockClient(t, WithMaxRetries(0))
+			mt.RegisterResponder(http.MethodGet, testBase+"/institutions/AU00000", jsonResp(http.StatusOK, hooliJSON))
+			_, err := c.Connections.Create(t.Context(), "u1", ConnectionParams{UserToken: "tok", Institution: InstitutionRef{ID: "AU00000"}})
+			return err
+		}, ErrValidation},
+		{"bad wait options", func(t *testing.T) error {
+			c, _ := newMockClient(t)
+			_, err := c.WaitForJob(t.Context(), &Job{ID: "j1"}, WithPollInterval(0, 0), WithProgress(nil))
+			return err
+		}, ErrValidation},
+		{"amount that is not a number", func(t *testing.T) error {
+			c, mt := newMockClient(t, WithMaxRetries(0))
+			mt.RegisterResponder(http.MethodGet, testBase+"/users/u1/transactions/t1", jsonResp(http.StatusOK, `{"type":"transaction","id":"t1","amount":123456789012345678901234567890123456789012345678901234567890,"account":"a1"}`))
+			mt.RegisterResponder(http.MethodGet, testBase+"/users/u1/transactions", jsonResp(http.StatusOK, `{"type":"list","data":[{"type":"transaction","id":"t1","amount":123456789012345678901234567890123456789012345678901234567890}],"links":{}}`))
+			_, err := c.Transactions.Get(t.Context(), "u1", "t1")
+			if err == nil {
+				_, err = collect(c.Transactions.List(t.Context(), "u1", nil))
+			}
+			return err
+		}, ErrInvalidResponse},
+		{"MFA answer without a user on 3.0", func(t *testing.T) error {
+			c, mt := newMockClient(t, WithVersion("3.0"))
+			mt.RegisterResponder(http.MethodGet, jobURL, jsonResp(http.StatusNotFound, user404JSON))
+			_, err := c.Jobs.RespondMFA(t.Context(), "j1", "123456")
+			return err
+		}, ErrNotFound},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			err := tc.run(t)
+			assertOnePrefix(t, err, tc.name)
+			assert.ErrorIs(t, err, tc.want)
+		})
+	}
+}
+
+// TestJoinedValidationErrorsReadOneSentenceALine checks that several
+// problems found at once print one sentence a line, naming the package
+// once, and that each is still a *ValidationError.
+func TestJoinedValidationErrorsReadOneSentenceALine(t *testing.T) {
+	t.Parallel()
+	c, _ := newMockClient(t)
+	_, err := c.Connections.Update(t.Context(), " ", "", ConnectionUpdateParams{})
+	assert.Equal(t, []string{"userId", "connectionId", "password"}, validationFields(t, err))
+	lines := strings.Split(err.Error(), "\n")
+	require.Len(t, lines, 3, "%q", err.Error())
+	assert.Equal(t, 1, strings.Count(err.Error(), "basiq:"), "%q", err.Error())
+	assert.True(t, strings.HasPrefix(lines[0], "basiq: userId "), "%q", lines[0])
+	assert.True(t, strings.HasPrefix(lines[1], "connectionId "), "%q", lines[1])
+	assert.True(t, strings.HasPrefix(lines[2], "password "), "%q", lines[2])
+	for _, l := range lines {
+		assert.NotContains(t, l, "invalid ", "a line says what is wrong, not only that it is")
+		assert.False(t, strings.HasSuffix(l, ":"), "%q is a whole sentence", l)
+	}
+	// Each joined error, printed alone, is a sentence of its own.
+	var joined interface{ Unwrap() []error }
+	require.True(t, errors.As(err, &joined))
+	for _, e := range joined.Unwrap() {
+		assertOnePrefix(t, e, "joined part")
+	}
+}
+
+// TestValidationMessagesSayWhatToDo checks that a refused argument's
+// message is one sentence naming the field, the problem and what to do.
+func TestValidationMessagesSayWhatToDo(t *testing.T) {
+	// Not parallel: a case clears the API key's environment variable.
+	token := &Institution{ID: "AU19301", Authorization: AuthToken}
+	login := &Institution{ID: "AU00000", Authorization: AuthUser, SecurityCodeCaption: "Security code"}
+	cases := []struct {
+		name string
+		err  func(c *Client) error
+		want string
+	}{
+		{"user token missing", func(*Client) error {
+			return ConnectionParams{Institution: InstitutionRef{ID: "AU19301"}}.Validate(token)
+		}, `basiq: userToken is required for institution AU19301, whose authorization is "token"`},
+		{"login for a token bank", func(*Client) error {
+			return ConnectionParams{UserToken: "t", LoginID: "gavin", Institution: InstitutionRef{ID: "AU19301"}}.Validate(token)
+		}, `basiq: loginId must be empty for institution AU19301, whose authorization is "token", which takes a userToken instead`},
+		{"security code", func(*Client) error {
+			return ConnectionParams{LoginID: "gavin", Password: "p", Institution: InstitutionRef{ID: "AU00000"}}.Validate(login)
+		}, `basiq: securityCode is required for institution AU00000, which asks for "Security code"`},
+		{"blank id", func(c *Client) error {
+			_, err := c.Users.Get(t.Context(), " ")
+			return err
+		}, "basiq: userId is required: pass an id the API returned, not an empty or blank string"},
+		{"MFA answer", func(c *Client) error {
+			_, err := c.Jobs.RespondMFA(t.Context(), "j1")
+			return err
+		}, "basiq: mfa-response is required: give one answer per question of the challenge (a one-time code is one answer)"},
+		{"user update", func(c *Client) error {
+			_, err := c.Users.Update(t.Context(), "u1", UserParams{})
+			return err
+		}, "basiq: user has nothing to update: set at least one field of UserParams"},
+		{"page size", func(c *Client) error {
+			_, err := collect(c.Transactions.List(t.Context(), "u1", &TransactionFilter{PageSize: -1}))
+			return err
+		}, "basiq: limit must be between 1 and 500: give 0 for the API's default page size"},
+		{"retry wait", func(*Client) error {
+			_, err := NewClient(WithAPIKey("k"), WithRetryWait(0, 0))
+			return err
+		}, "basiq: retryWait needs 0 < min <= max: give a positive min no larger than max"},
+		{"no key", func(*Client) error {
+			t.Setenv(EnvAPIKey, "")
+			_, err := NewClient()
+			return err
+		}, "basiq: apiKey is required: use WithAPIKey or set BASIQ_API_KEY"},
+	}
+	c, _ := newMockClient(t)
+	for _, tc := range cases {
+		err := tc.err(c)
+		require.ErrorIs(t, err, ErrValidation, tc.name)
+		assert.Equal(t, tc.want, err.Error(), tc.name)
 	}
 }

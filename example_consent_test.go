@@ -85,5 +85,5 @@ func ExampleParseConsentRedirect() {
 	// Output:
 	// [61723 61724] session 42
 	// true
-	// basiq: invalid jobIds: the redirect carries no job ids; the Consent UI reported error "access_denied"
+	// basiq: jobIds is missing from the redirect, which carries no job ids: the Consent UI reported error "access_denied"
 }

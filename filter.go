@@ -23,7 +23,7 @@ type filterBuilder struct {
 
 func quoteFilterValue(field, v string) (string, error) {
 	if !utf8.ValidString(v) || strings.ContainsFunc(v, func(r rune) bool { return r == '\'' || unicode.IsControl(r) }) {
-		return "", &ValidationError{Field: field, Reason: "filter values must not contain quotes or control characters"}
+		return "", &ValidationError{Field: field, Reason: "must not contain a quote or control characters, which a filter value cannot carry: remove them"}
 	}
 	return "'" + v + "'", nil
 }
@@ -62,7 +62,7 @@ func (b *filterBuilder) dateRange(field, path string, from, to time.Time) {
 		// Judge the range on the calendar days sent, not the instants.
 		f, t := from.Format(day), to.Format(day)
 		if t < f {
-			b.errs = append(b.errs, &ValidationError{Field: field, Reason: "the range ends before it starts"})
+			b.errs = append(b.errs, &ValidationError{Field: field, Reason: "ends before it starts: give a start no later than the end, in calendar days"})
 			return
 		}
 		b.op(field, path, "bt", f, t)
@@ -100,7 +100,7 @@ func (b *filterBuilder) raw(s string) {
 // errors found. A limit of 0 leaves the API's default.
 func (b *filterBuilder) query(limit, maxLimit int) (url.Values, error) {
 	if limit < 0 || limit > maxLimit {
-		b.errs = append(b.errs, &ValidationError{Field: "limit", Reason: "must be between 1 and " + strconv.Itoa(maxLimit) + ", or 0 for the default"})
+		b.errs = append(b.errs, &ValidationError{Field: "limit", Reason: "must be between 1 and " + strconv.Itoa(maxLimit) + ": give 0 for the API's default page size"})
 	}
 	if err := joinValidation(b.errs); err != nil {
 		return nil, err

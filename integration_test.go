@@ -1006,3 +1006,46 @@ const (
 	leakMFA      = "mfa-90c3e7-secret"
 	leakAPIKey   = "a2V5LWZvci1sZWFrLXRlc3Q="
 )
+
+// TestIntegrationErrorStringsCarryOnePrefix checks the errors a client of
+// basiqtest meets (its faults, its refusals, a failed login, an MFA step)
+// name the package once.
+func TestIntegrationErrorStringsCarryOnePrefix(t *testing.T) {
+	t.Parallel()
+	srv, client := newServer(t, basiqtest.WithFailingLoginAfter(10*time.Millisecond))
+	ctx := testCtx(t)
+	userID := srv.AddUser("gavin@hooli.example")
+	path := "/users/" + userID
+	one := func(name string, err error) {
+		t.Helper()
+		require.Error(t, err, name)
+		assert.Equal(t, 1, strings.Count(err.Error(), "basiq:"), "%s: %q", name, err.Error())
+	}
+	for _, f := range []basiqtest.Fault{
+		{Status: http.StatusBadGateway, HTML: true, Times: 10},
+		{Drop: true, Times: 10},
+		{Status: http.StatusOK, Body: `{"id":`},
+		{Status: http.StatusTooManyRequests, RetryAfter: "3600"},
+	} {
+		f.Method, f.Path = http.MethodGet, path
+		srv.InjectFault(f)
+		_, err := client.Users.Get(ctx, userID)
+		one(fmt.Sprintf("fault %+v", f), err)
+	}
+	_, err := client.Users.Get(ctx, "no-such-user")
+	one("unknown user", err)
+	_, err = srv.Client(basiq.WithAPIKey("not-the-key")).Users.Get(ctx, userID)
+	one("refused key", err)
+	_, err = client.Connections.Create(ctx, userID, basiq.ConnectionParams{LoginID: "x", Password: "y", Institution: basiq.InstitutionRef{ID: "AU99999"}})
+	one("unknown institution", err)
+	for _, p := range []basiq.ConnectionParams{hooli(basiqtest.LoginBighead, basiqtest.PasswordBighead),
+		{LoginID: basiqtest.LoginGavinBelson, Password: basiqtest.PasswordGavinBelson, Institution: basiq.InstitutionRef{ID: basiqtest.InstMFA}}} {
+		job, err := client.Connections.Create(ctx, userID, p)
+		require.NoError(t, err)
+		_, err = client.WaitForJob(ctx, job, fast)
+		one("wait for "+p.Institution.ID, err)
+	}
+	v3 := srv.Client(basiq.WithVersion("3.0"))
+	_, err = v3.Connections.Create(ctx, userID, hooli(basiqtest.LoginGavinBelson, basiqtest.PasswordGavinBelson))
+	one("unsupported on 3.0", err)
+}

@@ -99,11 +99,11 @@ func (s *JobsService) RespondMFAForUser(ctx context.Context, userID, jobID strin
 func (s *JobsService) respondMFA(ctx context.Context, userID, jobID string, answers []string) (*Job, error) {
 	errs := []error{checkID("jobId", jobID)}
 	if len(answers) == 0 {
-		errs = append(errs, &ValidationError{Field: "mfa-response", Reason: "required: at least one answer"})
+		errs = append(errs, &ValidationError{Field: "mfa-response", Reason: "is required: give one answer per question of the challenge (a one-time code is one answer)"})
 	}
 	for _, a := range answers {
 		if strings.TrimSpace(a) == "" {
-			errs = append(errs, &ValidationError{Field: "mfa-response", Reason: "answers must not be empty"})
+			errs = append(errs, &ValidationError{Field: "mfa-response", Reason: "holds an empty answer: give every question of the challenge a non-blank answer"})
 			break
 		}
 	}
@@ -135,10 +135,10 @@ func (s *JobsService) respondMFA(ctx context.Context, userID, jobID string, answ
 	if versionAtLeast(s.client.version, v3) {
 		// 3.0 binds every client token to a user.
 		if userID == "" && readErr != nil {
-			return nil, fmt.Errorf("basiq: reading job %s to find the user its MFA token is bound to: %w", clean(jobID, 100), readErr)
+			return nil, errorf("reading job %s to find the user its MFA token is bound to: %w", clean(jobID, 100), readErr)
 		}
 		if userID == "" {
-			return nil, &ValidationError{Field: "userId", Reason: "API version 3.0 binds the MFA token to the job's user, and the job names none: use RespondMFAForUser"}
+			return nil, &ValidationError{Field: "userId", Reason: "is required on API version 3.0, which binds the MFA token to the job's user, and the job names none: use RespondMFAForUser"}
 		}
 		tok, err := s.client.ClientToken(ctx, userID)
 		if err != nil {

@@ -36,7 +36,7 @@ type clientOptions struct {
 func WithAPIKey(key string) Option {
 	return func(c *clientOptions) error {
 		if strings.TrimSpace(key) == "" {
-			return &ValidationError{Field: "apiKey", Reason: "must not be empty"}
+			return &ValidationError{Field: "apiKey", Reason: "must not be empty: give the key the Basiq dashboard issued"}
 		}
 		c.apiKey = key
 		return nil
@@ -62,12 +62,13 @@ func WithBaseURL(rawURL string) Option {
 // Client uses. The Client works on a copy and adds its own redirect policy:
 // redirects outside the base URL (another origin, or a path outside its prefix)
 // and redirects of the token request or of a request carrying a bank password
-// or MFA answer are not followed, so credentials never
-// leave the base URL. The default is a client with a 60 s timeout per attempt.
+// or MFA answer are not followed (the call ends with a [*RedirectError]), so
+// credentials never leave the base URL. The default is a client with a 60 s
+// timeout per attempt.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *clientOptions) error {
 		if hc == nil {
-			return &ValidationError{Field: "httpClient", Reason: "must not be nil"}
+			return &ValidationError{Field: "httpClient", Reason: "must not be nil: give an *http.Client, or leave the option out for the default"}
 		}
 		c.httpClient = hc
 		return nil
@@ -84,7 +85,7 @@ func WithHTTPClient(hc *http.Client) Option {
 func WithVersion(v string) Option {
 	return func(c *clientOptions) error {
 		if strings.TrimSpace(v) == "" {
-			return &ValidationError{Field: "version", Reason: "must not be empty"}
+			return &ValidationError{Field: "version", Reason: "must not be empty: give an API version such as \"2.1\" or \"3.0\", or leave the option out for the default"}
 		}
 		c.version = v
 		return nil
@@ -116,7 +117,7 @@ func WithConsentBaseURL(rawURL string) Option {
 func WithMaxRetries(n int) Option {
 	return func(c *clientOptions) error {
 		if n < 0 {
-			return &ValidationError{Field: "maxRetries", Reason: "must not be negative"}
+			return &ValidationError{Field: "maxRetries", Reason: "must not be negative: give 0 to turn retries off"}
 		}
 		c.retryMax = n
 		return nil
@@ -134,7 +135,7 @@ func WithMaxRetries(n int) Option {
 func WithRetryWait(min, max time.Duration) Option {
 	return func(c *clientOptions) error {
 		if min <= 0 || max < min {
-			return &ValidationError{Field: "retryWait", Reason: "need 0 < min <= max"}
+			return &ValidationError{Field: "retryWait", Reason: "needs 0 < min <= max: give a positive min no larger than max"}
 		}
 		c.retryMin, c.retryMaxWait = min, max
 		return nil
@@ -155,7 +156,7 @@ func WithLogger(l *slog.Logger) Option {
 func WithUserAgent(ua string) Option {
 	return func(c *clientOptions) error {
 		if strings.TrimSpace(ua) == "" {
-			return &ValidationError{Field: "userAgent", Reason: "must not be empty"}
+			return &ValidationError{Field: "userAgent", Reason: "must not be empty: leave the option out for the default"}
 		}
 		c.userAgent = ua
 		return nil
@@ -216,7 +217,7 @@ func (w *waitConfig) refuse(field, reason string) {
 func WithPollInterval(min, max time.Duration) WaitOption {
 	return func(w *waitConfig) {
 		if min <= 0 || max < min {
-			w.refuse("pollInterval", "need 0 < min <= max")
+			w.refuse("pollInterval", "needs 0 < min <= max: give a positive min no larger than max")
 			return
 		}
 		w.minInterval, w.maxInterval, w.fixedBounds = min, max, true
@@ -234,7 +235,7 @@ func WithExpectedDurations(d StepDurations) WaitOption {
 	return func(w *waitConfig) {
 		for _, ms := range []float64{d.VerifyCredentials, d.RetrieveAccounts, d.RetrieveTransactions, d.RetrieveMeta, d.Total} {
 			if ms < 0 || math.IsNaN(ms) || math.IsInf(ms, 0) {
-				w.refuse("expectedDurations", "durations must be finite and not negative")
+				w.refuse("expectedDurations", "holds a negative or non-finite duration: give milliseconds of 0 or more (0 for a step you do not know)")
 				return
 			}
 		}
@@ -249,7 +250,7 @@ func WithExpectedDurations(d StepDurations) WaitOption {
 func WithProgress(fn func(*Job)) WaitOption {
 	return func(w *waitConfig) {
 		if fn == nil {
-			w.refuse("progress", "must not be nil")
+			w.refuse("progress", "must not be nil: give a function, or leave the option out")
 			return
 		}
 		w.progress = fn
@@ -265,7 +266,7 @@ func WithProgress(fn func(*Job)) WaitOption {
 func WithUntilStep(title string) WaitOption {
 	return func(w *waitConfig) {
 		if strings.TrimSpace(title) == "" {
-			w.refuse("untilStep", "must name a step")
+			w.refuse("untilStep", "must name a step: give a step title such as StepRetrieveAccounts")
 			return
 		}
 		w.untilStep = title

@@ -5,7 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -83,7 +83,9 @@ func withSecrets(secrets ...string) requestOption {
 				c.secrets = append(c.secrets, s)
 			}
 		}
-		c.policy.noRedirect = c.policy.noRedirect || len(c.secrets) > 0
+		if c.policy.noRedirect == redirectFollowed && len(c.secrets) > 0 {
+			c.policy.noRedirect = redirectSecrets
+		}
 	}
 }
 
@@ -117,7 +119,7 @@ const hintTimeout = 2 * time.Second
 func withStream(contentType string, open func() (io.Reader, error)) requestOption {
 	return func(c *callConfig) {
 		c.stream, c.streamType = open, contentType
-		c.policy.safe, c.policy.noRedirect = false, true
+		c.policy.safe, c.policy.noRedirect = false, redirectUpload
 	}
 }
 
@@ -131,7 +133,7 @@ func withBearer(tok string) requestOption {
 // withAPIKey authenticates the call with the API key (POST /token only); no
 // redirect of it is followed.
 func withAPIKey() requestOption {
-	return func(c *callConfig) { c.apiKey, c.policy.noRedirect = true, true }
+	return func(c *callConfig) { c.apiKey, c.policy.noRedirect = true, redirectAPIKey }
 }
 
 // call sends one request to path (relative to the base URL, its ids already
@@ -161,7 +163,7 @@ func (c *Client) call(ctx context.Context, method, path string, body, out any, o
 func (c *Client) newRequest(ctx context.Context, method, path string, body any, cfg *callConfig) (*retryablehttp.Request, error) {
 	u, ok := c.resolve(path)
 	if !ok {
-		return nil, fmt.Errorf("basiq: refusing to send a request to %q: not under the base URL", clean(path, 200))
+		return nil, errorf("refusing to send a request to %q: not under the base URL", clean(path, 200))
 	}
 	var (
 		raw         []byte
@@ -175,7 +177,7 @@ func (c *Client) newRequest(ctx context.Context, method, path string, body any, 
 		var err error
 		raw, err = json.Marshal(b)
 		if err != nil {
-			return nil, fmt.Errorf("basiq: encoding request body: %w", err)
+			return nil, errorf("encoding request body: %w", err)
 		}
 		contentType = "application/json"
 	}
@@ -186,7 +188,7 @@ func (c *Client) newRequest(ctx context.Context, method, path string, body any, 
 	// The URL resolve built is used as it is: no second parse of it.
 	hreq, err := http.NewRequestWithContext(ctx, method, "", nil)
 	if err != nil {
-		return nil, fmt.Errorf("basiq: building request: %w", err)
+		return nil, errorf("building request: %w", err)
 	}
 	u.Host = strings.TrimSuffix(u.Host, ":") // as http.NewRequest does
 	hreq.URL, hreq.Host = u, u.Host
@@ -200,7 +202,7 @@ func (c *Client) newRequest(ctx context.Context, method, path string, body any, 
 	}
 	if rawBody != nil {
 		if err := req.SetBody(rawBody); err != nil {
-			return nil, fmt.Errorf("basiq: building request: %w", err)
+			return nil, errorf("building request: %w", err)
 		}
 	}
 	// The common headers' values are built once per client, and shared:
@@ -286,7 +288,7 @@ func (c *Client) send(req *retryablehttp.Request, cfg *callConfig, v any) (*http
 		c.logger.LogAttrs(req.Context(), slog.LevelDebug, "basiq: request failed",
 			slog.String("method", req.Method), slog.String("path", safePath(req.URL)),
 			slog.Duration("elapsed", time.Since(start)), slog.String("error", err.Error()))
-		return nil, fmt.Errorf("basiq: %s: %w", callSite(req), err)
+		return nil, transportError(req, err, c.requestSecrets(req, cfg))
 	}
 	defer resp.Body.Close()
 
@@ -299,7 +301,7 @@ func (c *Client) send(req *retryablehttp.Request, cfg *callConfig, v any) (*http
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
 		if readErr != nil && req.Context().Err() != nil {
-			return resp, fmt.Errorf("basiq: %s: %w", callSite(req), req.Context().Err())
+			return resp, errorf("%s: %w", callSite(req), req.Context().Err())
 		}
 		apiErr := newAPIError(resp, body, c.requestSecrets(req, cfg))
 		apiErr.RetryAfter, _ = retryAfter(resp, time.Now())
@@ -308,7 +310,7 @@ func (c *Client) send(req *retryablehttp.Request, cfg *callConfig, v any) (*http
 	if v == nil || resp.StatusCode == http.StatusNoContent {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBodyBytes))
 		if _, ok := v.(identified); ok {
-			return resp, fmt.Errorf("%w: %s: answer %d has no content", ErrInvalidResponse, callSite(req), resp.StatusCode)
+			return resp, errorf("%w: %s: answer %d has no content", ErrInvalidResponse, callSite(req), resp.StatusCode)
 		}
 		return resp, nil
 	}
@@ -320,13 +322,13 @@ func (c *Client) send(req *retryablehttp.Request, cfg *callConfig, v any) (*http
 		if ctxErr := req.Context().Err(); ctxErr != nil {
 			err = ctxErr
 		}
-		return resp, fmt.Errorf("basiq: %s: reading response: %w", callSite(req), err)
+		return resp, errorf("%s: reading response: %w", callSite(req), err)
 	}
 	if len(body) > maxBodyBytes {
-		return resp, fmt.Errorf("%w: %s: response body larger than %d bytes", ErrInvalidResponse, callSite(req), maxBodyBytes)
+		return resp, errorf("%w: %s: response body larger than %d bytes", ErrInvalidResponse, callSite(req), maxBodyBytes)
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		return resp, fmt.Errorf("%w: %s: empty response body (status %d)", ErrInvalidResponse, callSite(req), resp.StatusCode)
+		return resp, errorf("%w: %s: empty response body (status %d)", ErrInvalidResponse, callSite(req), resp.StatusCode)
 	}
 	if d, ok := v.(answerDecoder); ok {
 		err = d.decodeAnswer(body)
@@ -334,14 +336,14 @@ func (c *Client) send(req *retryablehttp.Request, cfg *callConfig, v any) (*http
 		err = json.Unmarshal(body, v)
 	}
 	if err != nil {
-		return resp, fmt.Errorf("%w: %s: decoding response: %w", ErrInvalidResponse, callSite(req), err)
+		return resp, errorf("%w: %s: decoding response: %w", ErrInvalidResponse, callSite(req), err)
 	}
 	// An answer that completed as the caller gave up is not a success.
 	if err := req.Context().Err(); err != nil {
-		return resp, fmt.Errorf("basiq: %s: %w", callSite(req), err)
+		return resp, errorf("%s: %w", callSite(req), err)
 	}
 	if r, ok := v.(identified); ok && checkID("id", r.resourceID()) != nil {
-		return resp, fmt.Errorf("%w: %s: answer has no usable id", ErrInvalidResponse, callSite(req))
+		return resp, errorf("%w: %s: answer has no usable id", ErrInvalidResponse, callSite(req))
 	}
 	return resp, nil
 }
@@ -405,6 +407,28 @@ func (p *bodyBuffers) put(buf *bodyBuffer) {
 // callSite names a request in an error: its method and its path as sent.
 func callSite(req *retryablehttp.Request) string {
 	return req.Method + " " + safePath(req.URL)
+}
+
+// transportError is the error of a request the transport could not
+// complete: a network error, a refused redirect, the caller's context. It
+// names the request by its method and path as sent, and shows the cause
+// without net/http's *url.Error text, which repeats the whole URL (for a
+// redirect, the target's, whose path and query may carry secrets). A
+// refused redirect unwraps to its *RedirectError alone; anything else to
+// the error the transport returned, its Origin masked of the request's
+// secrets (a server that saw them could put them in the target's host).
+func transportError(req *retryablehttp.Request, err error, secrets []string) error {
+	var redir *RedirectError
+	if errors.As(err, &redir) {
+		redir.Origin = maskForms(redir.Origin, secretForms(secrets))
+		return errorf("%s: %w", callSite(req), redir)
+	}
+	shown := err
+	var uerr *url.Error
+	if errors.As(err, &uerr) && uerr.Err != nil {
+		shown = uerr.Err
+	}
+	return &wrapped{msg: prefix + callSite(req) + ": " + unprefixed{shown}.Error(), err: err}
 }
 
 // identified is a resource decoded from an answer that must name it: a 2xx

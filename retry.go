@@ -64,6 +64,10 @@ func isPermanentNetError(err error) bool {
 	if errors.As(err, &certErr) || errors.As(err, &hostErr) || errors.As(err, &invalidErr) {
 		return true
 	}
+	var redir *RedirectError
+	if errors.As(err, &redir) {
+		return true
+	}
 	var uerr *url.Error
 	if errors.As(err, &uerr) {
 		msg := uerr.Err.Error()
@@ -142,9 +146,10 @@ type retryPolicy struct {
 	// withCredentials. repeated is set once its one repeat after an
 	// unknown outcome is spent.
 	credentials, repeated bool
-	// noRedirect: no redirect of the request is followed, even on the
-	// base URL (it carries the API key or secrets in its body).
-	noRedirect bool
+	// noRedirect, unless redirectFollowed, is why no redirect of the
+	// request is followed, even on the base URL: it carries the API key,
+	// secrets in its body, or a body that can be sent once.
+	noRedirect redirectRule
 	// single: the call is sent once, whatever the answer (withNoRepeat).
 	single bool
 }

@@ -52,12 +52,12 @@ func (s *StatementsService) Upload(ctx context.Context, userID, institutionID, f
 	errs := []error{checkIDs("userId", userID, "institutionId", institutionID)}
 	switch {
 	case strings.TrimSpace(filename) == "":
-		errs = append(errs, &ValidationError{Field: "filename", Reason: "required"})
+		errs = append(errs, &ValidationError{Field: "filename", Reason: "is required: give the statement file's name, such as statement.pdf"})
 	case strings.ContainsFunc(filename, func(r rune) bool { return r < 0x20 || r == 0x7f }):
-		errs = append(errs, &ValidationError{Field: "filename", Reason: "contains control characters"})
+		errs = append(errs, &ValidationError{Field: "filename", Reason: "contains control characters: give a plain file name, such as statement.pdf"})
 	}
 	if r == nil {
-		errs = append(errs, &ValidationError{Field: "statement", Reason: "required"})
+		errs = append(errs, &ValidationError{Field: "statement", Reason: "is required: give a reader of the statement file"})
 	} else if n, ok := remaining(r); ok {
 		errs = append(errs, checkStatementSize(n))
 	}
@@ -121,9 +121,9 @@ func (s *StatementsService) Upload(ctx context.Context, userID, institutionID, f
 func checkStatementSize(n int64) error {
 	switch {
 	case n <= 0:
-		return &ValidationError{Field: "statement", Reason: "the file is empty"}
+		return &ValidationError{Field: "statement", Reason: "is empty: give a statement file with content"}
 	case n > MaxStatementBytes:
-		return &ValidationError{Field: "statement", Reason: fmt.Sprintf("the file is larger than %d bytes", MaxStatementBytes)}
+		return &ValidationError{Field: "statement", Reason: fmt.Sprintf("is larger than %d bytes, the most the API takes: give a smaller file", MaxStatementBytes)}
 	}
 	return nil
 }

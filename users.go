@@ -106,7 +106,7 @@ func (p UserParams) empty() bool {
 // is not retried, since a repeat could create a second user.
 func (s *UsersService) Create(ctx context.Context, p UserParams) (*User, error) {
 	if strings.TrimSpace(p.Email) == "" && strings.TrimSpace(p.Mobile) == "" {
-		return nil, &ValidationError{Field: "email", Reason: "required: an email or a mobile"}
+		return nil, &ValidationError{Field: "email", Reason: "is required when mobile is empty: give an email or a mobile"}
 	}
 	u := new(User)
 	if _, err := s.client.call(ctx, http.MethodPost, "users", p, u); err != nil {
@@ -134,7 +134,7 @@ func (s *UsersService) Update(ctx context.Context, userID string, p UserParams) 
 		return nil, err
 	}
 	if p.empty() {
-		return nil, &ValidationError{Field: "user", Reason: "nothing to update"}
+		return nil, &ValidationError{Field: "user", Reason: "has nothing to update: set at least one field of UserParams"}
 	}
 	u := new(User)
 	if _, err := s.client.call(ctx, http.MethodPost, pathf("users/%s", userID), p, u, withRetry()); err != nil {

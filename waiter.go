@@ -135,7 +135,7 @@ func (c *Client) WaitForJob(ctx context.Context, job *Job, opts ...WaitOption) (
 		return job, err
 	}
 	if job == nil {
-		return nil, &ValidationError{Field: "job", Reason: "required"}
+		return nil, &ValidationError{Field: "job", Reason: "is required: pass the job the call that started it returned, or &Job{ID: id}"}
 	}
 	path, err := c.jobPath(job)
 	if err != nil {
@@ -180,7 +180,7 @@ func (c *Client) WaitForJob(ctx context.Context, job *Job, opts ...WaitOption) (
 			// A step the job does not have would be waited for in vain.
 			if polled && cfg.untilStep != "" && current.Step(cfg.untilStep) == nil {
 				return current, &ValidationError{Field: "untilStep",
-					Reason: fmt.Sprintf("job %s has no step %q", clean(current.ID, 100), clean(cfg.untilStep, 100))}
+					Reason: fmt.Sprintf("names no step of job %s (%q): give the title of one of its steps, such as StepRetrieveAccounts", clean(current.ID, 100), clean(cfg.untilStep, 100))}
 			}
 		}
 		if est != nil && (polled || len(current.Steps) > 0) && !est.resolved && est.needsInstitution(current) {
@@ -222,17 +222,17 @@ func (c *Client) WaitForJob(ctx context.Context, job *Job, opts ...WaitOption) (
 			if d > left-margin {
 				if lastChance {
 					<-ctx.Done()
-					return current, fmt.Errorf("basiq: waiting for job %s: %w", clean(current.ID, 100), ctx.Err())
+					return current, errorf("waiting for job %s: %w", clean(current.ID, 100), ctx.Err())
 				}
 				d, lastChance = max(left-margin, 0), true
 			}
 		}
 		if err := sleepCtx(ctx, d); err != nil {
-			return current, fmt.Errorf("basiq: waiting for job %s: %w", clean(current.ID, 100), err)
+			return current, errorf("waiting for job %s: %w", clean(current.ID, 100), err)
 		}
 		next, err := c.Jobs.get(ctx, path)
 		if err != nil {
-			return current, fmt.Errorf("basiq: waiting for job %s: %w", clean(current.ID, 100), err)
+			return current, errorf("waiting for job %s: %w", clean(current.ID, 100), err)
 		}
 		if next.ID == "" {
 			next.ID = current.ID
@@ -1120,7 +1120,7 @@ const maxConcurrentWaits = 8
 // waiting goroutines, one call at a time.
 func (c *Client) WaitForJobs(ctx context.Context, jobIDs []string, opts ...WaitOption) ([]*Job, error) {
 	if len(jobIDs) == 0 {
-		return nil, &ValidationError{Field: "jobIds", Reason: "required: at least one job id"}
+		return nil, &ValidationError{Field: "jobIds", Reason: "is required: give at least one job id"}
 	}
 	errs := make([]error, 0, len(jobIDs))
 	for _, id := range jobIDs {
@@ -1168,7 +1168,7 @@ func (c *Client) WaitForJobs(ctx context.Context, jobIDs []string, opts ...WaitO
 			case <-ctx.Done():
 				mu.Lock()
 				if firstErr == nil {
-					firstErr = fmt.Errorf("basiq: waiting for job %s: %w", clean(id, 100), ctx.Err())
+					firstErr = errorf("waiting for job %s: %w", clean(id, 100), ctx.Err())
 				}
 				mu.Unlock()
 				return

@@ -59,13 +59,13 @@ func WithConsentRedirectURL(rawURL string) Option {
 		u, err := url.Parse(rawURL)
 		switch {
 		case err != nil:
-			return refuse("consentRedirectURL", "not a URL")
+			return refuse("consentRedirectURL", "is not a URL: give your app's callback, such as http://127.0.0.1:8080/callback")
 		case u.Scheme != "http" && u.Scheme != "https":
-			return refuse("consentRedirectURL", "must be an absolute http or https URL")
+			return refuse("consentRedirectURL", "must be an absolute http or https URL, such as http://127.0.0.1:8080/callback")
 		case u.Host == "":
-			return refuse("consentRedirectURL", "must have a host")
+			return refuse("consentRedirectURL", "must have a host, such as http://127.0.0.1:8080/callback")
 		case u.Fragment != "" || strings.Contains(rawURL, "#"):
-			return refuse("consentRedirectURL", "must not have a fragment")
+			return refuse("consentRedirectURL", "must not have a fragment: remove what follows #")
 		}
 		c.consentRedirect = rawURL
 		return nil
@@ -77,7 +77,7 @@ func WithConsentRedirectURL(rawURL string) Option {
 func WithConsentLifetime(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {
-			return refuse("consentLifetime", "must be positive")
+			return refuse("consentLifetime", "must be positive: give a duration such as 24 * time.Hour")
 		}
 		c.consentLifetime = d
 		return nil
@@ -90,7 +90,7 @@ func WithConsentLifetime(d time.Duration) Option {
 func WithAPIKey(key string) Option {
 	return func(c *config) error {
 		if strings.TrimSpace(key) == "" {
-			return refuse("apiKey", "must not be blank")
+			return refuse("apiKey", "must not be blank: give any non-blank key, or leave the option out for the default")
 		}
 		c.apiKey = key
 		return nil
@@ -104,7 +104,7 @@ func WithAPIKey(key string) Option {
 func WithTokenLifetime(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {
-			return refuse("tokenLifetime", "must be positive")
+			return refuse("tokenLifetime", "must be positive: give a duration such as time.Hour")
 		}
 		c.tokenLifetime = d
 		return nil
@@ -118,7 +118,7 @@ func WithTokenLifetime(d time.Duration) Option {
 func WithStepDuration(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 0 {
-			return refuse("stepDuration", "must not be negative")
+			return refuse("stepDuration", "must not be negative: give 0 for steps that end at once")
 		}
 		c.stepDuration = d
 		return nil
@@ -134,7 +134,7 @@ func WithStepDuration(d time.Duration) Option {
 func WithStepDurations(fn func(institutionID, step string) time.Duration) Option {
 	return func(c *config) error {
 		if fn == nil {
-			return refuse("stepDurations", "must not be nil")
+			return refuse("stepDurations", "must not be nil: give a function, or use WithStepDuration")
 		}
 		c.stepDurations = fn
 		return nil
@@ -147,7 +147,7 @@ func WithStepDurations(fn func(institutionID, step string) time.Duration) Option
 func WithTransactionsPerAccount(n int) Option {
 	return func(c *config) error {
 		if n < 0 {
-			return refuse("transactionsPerAccount", "must not be negative")
+			return refuse("transactionsPerAccount", "must not be negative: give 0 for accounts without transactions")
 		}
 		c.txPerAccount = n
 		return nil
@@ -163,7 +163,7 @@ func WithInstitutions(extra ...Institution) Option {
 	return func(c *config) error {
 		for _, in := range extra {
 			if strings.TrimSpace(in.ID) == "" {
-				return refuse("institutions", "every institution needs an id")
+				return refuse("institutions", "holds an institution without an id: give each one an id, such as AU00000")
 			}
 		}
 		c.institutions = append(c.institutions, extra...)
@@ -222,11 +222,11 @@ func WithJobTiming(t JobTiming) Option {
 	return func(c *config) error {
 		switch {
 		case t.Scale < 0 || t.Scale > maxTimingScale || math.IsNaN(t.Scale):
-			return refuse("jobTiming", "Scale must be between 0 and 1000")
+			return refuse("jobTiming", "has a Scale outside 0 to 1000: give 1 (or 0) for the published averages")
 		case t.Spread < 0 || t.Spread > maxTimingSpread || math.IsNaN(t.Spread):
-			return refuse("jobTiming", "Spread must be between 0 and 3")
+			return refuse("jobTiming", "has a Spread outside 0 to 3: give 0 for no spread")
 		case t.TotalMin < 0 || t.TotalMax < 0 || (t.TotalMax > 0 && t.TotalMin > t.TotalMax):
-			return refuse("jobTiming", "need 0 <= TotalMin <= TotalMax")
+			return refuse("jobTiming", "needs 0 <= TotalMin <= TotalMax: give a TotalMin no larger than TotalMax, or 0 for no bound")
 		}
 		if t.Scale == 0 {
 			t.Scale = 1
@@ -258,7 +258,7 @@ func WithoutStats() Option {
 func WithPublishedAverages(fn func(institutionID, step string) float64) Option {
 	return func(c *config) error {
 		if fn == nil {
-			return refuse("publishedAverages", "must not be nil")
+			return refuse("publishedAverages", "must not be nil: give a function, or leave the option out")
 		}
 		c.published = fn
 		return nil
@@ -272,7 +272,7 @@ func WithPublishedAverages(fn func(institutionID, step string) float64) Option {
 func WithFailingLoginAfter(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 0 {
-			return refuse("failingLoginAfter", "must not be negative")
+			return refuse("failingLoginAfter", "must not be negative: give 0 to keep the step's usual duration")
 		}
 		c.failAfter = d
 		return nil
