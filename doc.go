@@ -170,6 +170,19 @@
 // bounded time and memory, and text from it reaches an error string on one
 // line, escaped and bounded.
 //
+// # Response metadata
+//
+// No method returns the HTTP answer. A call made with a context from
+// [WithResponse] records the status and headers of the last answer it
+// received (after retries) into a [Response], on success and on an API
+// error alike, without the body, cookies or headers that may carry a
+// credential. Basiq's correlation id comes in the body of error answers
+// only, so [Response.CorrelationID] is empty on success.
+//
+//	var resp basiq.Response
+//	user, err := client.Users.Get(basiq.WithResponse(ctx, &resp), userID)
+//	// resp.StatusCode, resp.Header, resp.CorrelationID
+//
 // # Retries, origins and secrets
 //
 // Requests that cannot create a duplicate (reads, deletes, token requests,
