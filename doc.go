@@ -53,7 +53,10 @@
 //	if errors.As(err, &jobErr) {
 //		// jobErr.Step, jobErr.Code ("invalid-credentials", ...)
 //	}
-//	connectionID := job.ConnectionID()
+//	if err != nil {
+//		return err
+//	}
+//	connectionID := job.ConnectionID() // empty until the job has run
 //
 // [WithWaitDefaults] gives every wait of a Client options to start from (a
 // call's own options override them): a test can make every wait in the
