@@ -66,7 +66,9 @@ func WithResponse(ctx context.Context, r *Response) context.Context {
 	return context.WithValue(ctx, responseKey{}, &responseSink{dst: r})
 }
 
-// responseKey is the context key of a *responseSink.
+// responseKey is the context key of a *responseSink. The request path's own
+// knobs are request options; this one is the caller's, and no method takes
+// per-call options, so it rides on the context the caller already passes.
 type responseKey struct{}
 
 // responseSink is where the calls of one WithResponse context record their
