@@ -288,9 +288,22 @@ func (c *Connection) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// checkConnectionIDs checks the ids of a connection's path. An empty
+// connection id most often comes from a job straight from Create, whose
+// ConnectionID is empty until the job has run: the error says so.
+func checkConnectionIDs(userID, connectionID string) error {
+	if strings.TrimSpace(connectionID) != "" {
+		return checkIDs("userId", userID, "connectionId", connectionID)
+	}
+	return joinValidation([]error{checkID("userId", userID), &ValidationError{
+		Field:  "connectionId",
+		Reason: "required; a job from Connections.Create names its connection only once it has run: wait for it with Client.WaitForJob, then use that job's ConnectionID()",
+	}})
+}
+
 // Get returns one connection: GET /users/{userId}/connections/{id}.
 func (s *ConnectionsService) Get(ctx context.Context, userID, connectionID string) (*Connection, error) {
-	if err := checkIDs("userId", userID, "connectionId", connectionID); err != nil {
+	if err := checkConnectionIDs(userID, connectionID); err != nil {
 		return nil, err
 	}
 	conn := new(Connection)
@@ -364,7 +377,7 @@ func (s *ConnectionsService) Update(ctx context.Context, userID, connectionID st
 	if err := s.client.unsupportedOn3("POST /users/{userId}/connections/{id} (Connections.Update)", "Client.ConsentURL with ConsentUpdate or ConsentReauthorise"); err != nil {
 		return nil, err
 	}
-	errs := []error{checkIDs("userId", userID, "connectionId", connectionID)}
+	errs := []error{checkConnectionIDs(userID, connectionID)}
 	if strings.TrimSpace(p.Password) == "" {
 		errs = append(errs, &ValidationError{Field: "password", Reason: "is required: give the customer's new bank password"})
 	}
@@ -378,7 +391,7 @@ func (s *ConnectionsService) Update(ctx context.Context, userID, connectionID st
 // POST /users/{userId}/connections/{id}/refresh. A connection whose status is
 // invalid cannot refresh until [ConnectionsService.Update] fixes its password.
 func (s *ConnectionsService) Refresh(ctx context.Context, userID, connectionID string) (*Job, error) {
-	if err := checkIDs("userId", userID, "connectionId", connectionID); err != nil {
+	if err := checkConnectionIDs(userID, connectionID); err != nil {
 		return nil, err
 	}
 	return s.client.postJob(ctx, pathf("users/%s/connections/%s/refresh", userID, connectionID), nil)
@@ -411,7 +424,7 @@ func (s *ConnectionsService) RefreshAll(ctx context.Context, userID string) ([]J
 // Delete deletes a connection and its data:
 // DELETE /users/{userId}/connections/{id}.
 func (s *ConnectionsService) Delete(ctx context.Context, userID, connectionID string) error {
-	if err := checkIDs("userId", userID, "connectionId", connectionID); err != nil {
+	if err := checkConnectionIDs(userID, connectionID); err != nil {
 		return err
 	}
 	_, err := s.client.call(ctx, http.MethodDelete, pathf("users/%s/connections/%s", userID, connectionID), nil, nil)
@@ -426,7 +439,7 @@ func (x *Connection) resourceID() string { return x.ID }
 // nothing, so the request is repeated like a read after a network error or
 // a 429/5xx answer.
 func (s *ConnectionsService) Purge(ctx context.Context, userID, connectionID string) error {
-	if err := checkIDs("userId", userID, "connectionId", connectionID); err != nil {
+	if err := checkConnectionIDs(userID, connectionID); err != nil {
 		return err
 	}
 	_, err := s.client.call(ctx, http.MethodPost, pathf("users/%s/connections/%s/purge", userID, connectionID), nil, nil, withRetry())

@@ -1054,3 +1054,40 @@ func TestConnectionStatusesCoverTheSpec(t *testing.T) {
 	assert.Equal(t, ConnectionStatus("suspended"), c.Status)
 	assert.False(t, c.Status.Known())
 }
+
+// A job straight from Create has no links.source yet, so its ConnectionID
+// is empty; a connection method given that empty id says to wait for the
+// job first, before any request.
+func TestEmptyConnectionIDFromAnUnwaitedJobSaysToWaitForIt(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	mt.RegisterResponder(http.MethodGet, testBase+"/institutions/AU00000", jsonResp(http.StatusOK, hooliJSON))
+	mt.RegisterResponder(http.MethodPost, testBase+"/users/u1/connections", jsonResp(http.StatusAccepted, endpointJob))
+	job, err := c.Connections.Create(t.Context(), "u1", ConnectionParams{LoginID: "gavin", Password: secretPassword, Institution: InstitutionRef{ID: "AU00000"}})
+	require.NoError(t, err)
+	require.Empty(t, job.ConnectionID(), "no links.source yet")
+	failOnUnexpected(t, mt)
+
+	ctx := t.Context()
+	for name, call := range map[string]func(id string) error{
+		"Get": func(id string) error { _, err := c.Connections.Get(ctx, "u1", id); return err },
+		"Update": func(id string) error {
+			_, err := c.Connections.Update(ctx, "u1", id, ConnectionUpdateParams{Password: "x"})
+			return err
+		},
+		"Refresh": func(id string) error { _, err := c.Connections.Refresh(ctx, "u1", id); return err },
+		"Delete":  func(id string) error { return c.Connections.Delete(ctx, "u1", id) },
+		"Purge":   func(id string) error { return c.Connections.Purge(ctx, "u1", id) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := call(job.ConnectionID())
+			assert.Equal(t, []string{"connectionId"}, validationFields(t, err))
+			assert.Contains(t, err.Error(), "WaitForJob")
+			assert.Contains(t, err.Error(), "ConnectionID")
+		})
+	}
+	// A blank user id is reported beside it.
+	_, err = c.Connections.Get(ctx, " ", job.ConnectionID())
+	assert.Equal(t, []string{"userId", "connectionId"}, validationFields(t, err))
+	assert.Equal(t, 1, calls(mt, "POST "+testBase+"/users/u1/connections"))
+}

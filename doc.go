@@ -53,7 +53,10 @@
 //	if errors.As(err, &jobErr) {
 //		// jobErr.Step, jobErr.Code ("invalid-credentials", ...)
 //	}
-//	connectionID := job.ConnectionID()
+//	if err != nil {
+//		return err
+//	}
+//	connectionID := job.ConnectionID() // empty until the job has run
 //
 // [WithWaitDefaults] gives every wait of a Client options to start from (a
 // call's own options override them): a test can make every wait in the
@@ -185,6 +188,19 @@
 // "basiq: " once, however many layers it went through. Whatever a server
 // sends, reading it costs bounded time and memory, and text from it reaches
 // an error string on one line, escaped and bounded.
+//
+// # Response metadata
+//
+// No method returns the HTTP answer. A call made with a context from
+// [WithResponse] records the status and headers of the last answer it
+// received (after retries) into a [Response], on success and on an API
+// error alike, without the body, cookies or headers that may carry a
+// credential. Basiq's correlation id comes in the body of error answers
+// only, so [Response.CorrelationID] is empty on success.
+//
+//	var resp basiq.Response
+//	user, err := client.Users.Get(basiq.WithResponse(ctx, &resp), userID)
+//	// resp.StatusCode, resp.Header, resp.CorrelationID
 //
 // # Retries, origins and secrets
 //

@@ -279,6 +279,7 @@ func (c *Client) send(req *retryablehttp.Request, cfg *callConfig, v any) (*http
 	start := time.Now()
 	resp, err := c.retrier(cfg).Do(req)
 	if err != nil {
+		c.recordResponse(req, cfg, resp, err)
 		if resp != nil {
 			resp.Body.Close()
 		}
@@ -301,12 +302,15 @@ func (c *Client) send(req *retryablehttp.Request, cfg *callConfig, v any) (*http
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
 		if readErr != nil && req.Context().Err() != nil {
+			c.recordResponse(req, cfg, resp, nil)
 			return resp, errorf("%s: %w", callSite(req), req.Context().Err())
 		}
 		apiErr := newAPIError(resp, body, c.requestSecrets(req, cfg))
 		apiErr.RetryAfter, _ = retryAfter(resp, time.Now())
+		c.recordResponse(req, cfg, resp, apiErr)
 		return resp, apiErr
 	}
+	c.recordResponse(req, cfg, resp, nil)
 	if v == nil || resp.StatusCode == http.StatusNoContent {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBodyBytes))
 		if _, ok := v.(identified); ok {

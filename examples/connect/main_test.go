@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -207,6 +209,63 @@ func TestDefaultRunTakesSecondsPerStep(t *testing.T) {
 			require.NoError(t, err, out)
 			assert.GreaterOrEqual(t, took, tc.min, out)
 			assert.LessOrEqual(t, took, tc.max, out)
+		})
+	}
+}
+
+// mainArgsEnv, set, makes the test binary run main with these arguments
+// (separated by newlines) instead of the tests: the exit status is main's.
+const mainArgsEnv = "CONNECT_MAIN_ARGS"
+
+func TestMain(m *testing.M) {
+	if args, ok := os.LookupEnv(mainArgsEnv); ok {
+		os.Args = append([]string{"connect"}, strings.FieldsFunc(args, func(r rune) bool { return r == '\n' })...)
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// The command itself, as `go run ./examples/connect ...` runs it: -h exits
+// 0 with the usage on stdout, a stray argument or a bad flag exits 2 with
+// the problem on stderr, a -fast run against basiqtest exits 0.
+func TestCommandExitStatus(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		args     []string
+		status   int
+		stdout   string
+		stderr   string
+		noStderr bool
+	}{
+		{args: []string{"-h"}, status: 0, stdout: "Usage:", noStderr: true},
+		{args: []string{"--help"}, status: 0, stdout: "-secondary-login", noStderr: true},
+		{args: []string{"extra"}, status: 2, stderr: `unexpected argument "extra"`},
+		{args: []string{"-fast", "AU00000"}, status: 2, stderr: `unexpected argument "AU00000"`},
+		{args: []string{"-bogus"}, status: 2, stderr: "flag provided but not defined"},
+		{args: []string{"-fast"}, status: 0, stdout: "transactions,", noStderr: true},
+	}
+	for _, tc := range cases {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.CommandContext(t.Context(), os.Args[0])
+			cmd.Env = append(os.Environ(), mainArgsEnv+"="+strings.Join(tc.args, "\n"), "BASIQ_API_KEY=")
+			var out, errOut bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &errOut
+			err := cmd.Run()
+			status := 0
+			var exitErr *exec.ExitError
+			if errors.As(err, &exitErr) {
+				status = exitErr.ExitCode()
+			} else {
+				require.NoError(t, err)
+			}
+			assert.Equal(t, tc.status, status, "stdout: %s\nstderr: %s", out.String(), errOut.String())
+			assert.Contains(t, out.String(), tc.stdout)
+			assert.Contains(t, errOut.String(), tc.stderr)
+			if tc.noStderr {
+				assert.Empty(t, errOut.String())
+			}
 		})
 	}
 }

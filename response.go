@@ -1,0 +1,131 @@
+package basiq
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+// Response is the metadata of the last HTTP answer a call received: its
+// status and headers, never its body. A call fills it when its context
+// comes from [WithResponse], on success and on failure alike.
+type Response struct {
+	// StatusCode is the answer's status; 0 when the call's last request
+	// got no answer (a network error, a cancelled context).
+	StatusCode int
+	// Header holds the answer's headers, except those that may carry a
+	// credential (cookies and any header whose name speaks of
+	// authorization, tokens, keys, secrets, passwords or sessions); the
+	// request's secrets, bearer token and the API key are masked in the
+	// values kept. Nil when no answer came.
+	Header http.Header
+	// CorrelationID is Basiq's id for the answer, to quote to Basiq
+	// support. Basiq sends it in the body of an error answer
+	// ("correlationId", as in [APIError.CorrelationID]); its published API
+	// descriptions name no header carrying one, and a successful answer's
+	// body has none, so it is empty on success: look in Header for
+	// whatever the server or a gateway in front of it sent.
+	CorrelationID string
+}
+
+// WithResponse returns a context that makes every call made with it record
+// the metadata of the last HTTP answer it received into r (stripe-go's
+// LastResponse, without changing a method's signature):
+//
+//	var resp basiq.Response
+//	user, err := client.Users.Get(basiq.WithResponse(ctx, &resp), userID)
+//	// resp.StatusCode, resp.Header, resp.CorrelationID
+//
+// What is recorded is the last answer of the call's last request, after
+// any retries and token renewal: the final attempt, not the first. A
+// method that sends several requests (Connections.Create reads the
+// institution first, WaitForJob polls, a list reads page after page)
+// leaves the last one's. When the last request got no answer, r is reset
+// to its zero value, so nothing from an earlier call is mistaken for this
+// one's.
+//
+// Calls running at once with the same context may share r: each writes the
+// whole of r under a lock held by the context, and the last to finish
+// wins. Read r once the calls have returned; reading it while one runs is
+// a data race. Give each WithResponse its own r.
+//
+// A nil r returns ctx unchanged; a nil ctx is taken as
+// [context.Background]. Without WithResponse a call records nothing and
+// costs nothing more.
+func WithResponse(ctx context.Context, r *Response) context.Context {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if r == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, responseKey{}, &responseSink{dst: r})
+}
+
+// responseKey is the context key of a *responseSink. The request path's own
+// knobs are request options; this one is the caller's, and no method takes
+// per-call options, so it rides on the context the caller already passes.
+type responseKey struct{}
+
+// responseSink is where the calls of one WithResponse context record their
+// answer.
+type responseSink struct {
+	mu  sync.Mutex
+	dst *Response
+}
+
+// recordResponse records what the calls of req's context may see of resp,
+// the last answer req received (nil when none came), and of err, the
+// error it was turned into, when req's context comes from WithResponse.
+func (c *Client) recordResponse(req *retryablehttp.Request, cfg *callConfig, resp *http.Response, err error) {
+	sink, ok := req.Context().Value(responseKey{}).(*responseSink)
+	if !ok {
+		return
+	}
+	var r Response
+	if resp != nil {
+		r.StatusCode = resp.StatusCode
+		r.Header = safeHeader(resp.Header, secretForms(c.requestSecrets(req, cfg)))
+		var apiErr *APIError
+		if errors.As(err, &apiErr) {
+			r.CorrelationID = apiErr.CorrelationID // already masked
+		}
+	}
+	sink.mu.Lock()
+	*sink.dst = r
+	sink.mu.Unlock()
+}
+
+// safeHeader copies h without the headers that may carry a credential, and
+// with every secret form masked in the values kept.
+func safeHeader(h http.Header, forms []string) http.Header {
+	out := make(http.Header, len(h))
+	for name, values := range h {
+		if credentialHeader(name) {
+			continue
+		}
+		kept := make([]string, len(values))
+		for i, v := range values {
+			kept[i] = maskForms(v, forms)
+		}
+		out[name] = kept
+	}
+	return out
+}
+
+// credentialHeader reports whether a header with this name may carry a
+// credential: Authorization, Proxy-Authorization, WWW-Authenticate,
+// Cookie, Set-Cookie, X-Api-Key, X-Access-Token and the like.
+func credentialHeader(name string) bool {
+	name = strings.ToLower(name)
+	for _, w := range [...]string{"auth", "cookie", "token", "key", "secret", "password", "session", "credential"} {
+		if strings.Contains(name, w) {
+			return true
+		}
+	}
+	return false
+}
