@@ -87,11 +87,14 @@ func ExampleClient_WaitForJob() {
 	fmt.Println("connected:", job.ConnectionID() != "")
 
 	// A locked account fails verify-credentials with a typed error.
-	job, _ = client.Connections.Create(ctx, userID, basiq.ConnectionParams{
+	job, err = client.Connections.Create(ctx, userID, basiq.ConnectionParams{
 		LoginID:     "bighead",
 		Password:    "password",
 		Institution: basiq.InstitutionRef{ID: "AU00000"},
 	})
+	if err != nil {
+		log.Fatal(err)
+	}
 	_, err = client.WaitForJob(ctx, job, basiq.WithPollInterval(10*time.Millisecond, 50*time.Millisecond))
 	if errors.As(err, &jobErr) {
 		fmt.Println(jobErr.Step, jobErr.Code, jobErr.Detail)
