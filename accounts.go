@@ -82,7 +82,9 @@ func (a *Account) UnmarshalJSON(b []byte) error {
 }
 
 // AccountFilter narrows [AccountsService.List]. Conditions are joined with
-// AND; empty fields are left out.
+// AND; empty fields are left out, so an empty ConnectionID (that of a job
+// not waited for yet, see [Job.ConnectionID]) lists the accounts of every
+// connection of the user.
 type AccountFilter struct {
 	ConnectionID  string
 	InstitutionID string

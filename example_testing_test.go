@@ -71,7 +71,7 @@ func TestConnectAndWaitInSynctestBubbleTakesNoRealTime(t *testing.T) {
 		require.NoError(t, err)
 		fakeElapsed = time.Since(start)
 		for _, st := range job.Steps {
-			assert.Equal(t, basiq.StepSuccess, st.Status, st.Title)
+			assert.Equal(t, basiq.StepStatusSuccess, st.Status, st.Title)
 		}
 	})
 	// Three steps of 4 s each passed on the bubble's clock...

@@ -104,7 +104,7 @@ func TestIntegrationLifecycle(t *testing.T) {
 	require.NoError(t, err)
 	assert.GreaterOrEqual(t, changes, 3, "each step's progress was reported")
 	for _, st := range job.Steps {
-		assert.Equal(t, basiq.StepSuccess, st.Status, st.Title)
+		assert.Equal(t, basiq.StepStatusSuccess, st.Status, st.Title)
 	}
 	connID := job.ConnectionID()
 	require.NotEmpty(t, connID)
@@ -210,7 +210,7 @@ func TestIntegrationUnhappyLogins(t *testing.T) {
 				assert.Equal(t, tc.detail, jobErr.Detail)
 			}
 			assert.NotContains(t, err.Error(), tc.password)
-			assert.Equal(t, basiq.StepPending, job.Step(basiq.StepRetrieveAccounts).Status, "returned without waiting for the rest")
+			assert.Equal(t, basiq.StepStatusPending, job.Step(basiq.StepRetrieveAccounts).Status, "returned without waiting for the rest")
 		})
 	}
 }
@@ -322,7 +322,7 @@ func TestIntegrationMFA(t *testing.T) {
 		require.NoError(t, err)
 		job, err = client.WaitForJob(ctx, job, fast)
 		require.NoError(t, err)
-		assert.Equal(t, basiq.StepSuccess, job.Step(basiq.StepMFAChallenge).Status)
+		assert.Equal(t, basiq.StepStatusSuccess, job.Step(basiq.StepMFAChallenge).Status)
 		assert.Equal(t, 1, srv.TokenRequestsByScope(basiqtest.ScopeClientAccess))
 	})
 
@@ -347,7 +347,7 @@ func TestIntegrationMFA(t *testing.T) {
 		job := connectAt(t, srv, client, "mfa-sometimes@hooli.example", basiqtest.InstMFAIntermittent, basiqtest.LoginRichard, basiqtest.PasswordRichard)
 		job, err := client.WaitForJob(ctx, job, fast)
 		require.NoError(t, err)
-		assert.Equal(t, basiq.StepSkipped, job.Step(basiq.StepMFAChallenge).Status)
+		assert.Equal(t, basiq.StepStatusSkipped, job.Step(basiq.StepMFAChallenge).Status)
 	})
 }
 

@@ -140,8 +140,8 @@ func TestJobDecoding(t *testing.T) {
 		var j Job
 		require.NoError(t, json.Unmarshal([]byte(jobBody(t, "j1", stepSpec{stVerify, "success", ""}, stepSpec{stMFA, "skipped", ""}, stepSpec{stAccounts, "in-progress", ""})), &j))
 		require.NotNil(t, j.Step(stAccounts))
-		assert.Equal(t, StepInProgress, j.Step(stAccounts).Status)
-		assert.Equal(t, StepSkipped, j.Step(stMFA).Status)
+		assert.Equal(t, StepStatusInProgress, j.Step(stAccounts).Status)
+		assert.Equal(t, StepStatusSkipped, j.Step(stMFA).Status)
 		assert.Nil(t, j.Step(stTransactions))
 	})
 }
@@ -392,7 +392,7 @@ func FuzzDecodeJob(f *testing.F) {
 				t.Fatalf("newJobError(%q, %+v) = %+v", job.ID, st, je)
 			}
 			if ch := mfaChallenge(job.ID, st); ch != nil {
-				if st.Status.Done() || st.Status == StepFailed {
+				if st.Status.Done() || st.Status == StepStatusFailed {
 					t.Fatalf("mfaChallenge for a step with status %q", st.Status)
 				}
 				if !errors.Is(ch, ErrMFARequired) || ch.Error() == "" || ch.fingerprint() == "" {

@@ -116,7 +116,7 @@ func (s *JobsService) respondMFA(ctx context.Context, userID, jobID string, answ
 	// code, which expires. Without it the wait may report the answered
 	// challenge once more.
 	var answered string
-	readCtx, cancel := context.WithTimeout(ctx, hintTimeout)
+	readCtx, cancel := context.WithTimeout(withoutResponse(ctx), hintTimeout)
 	var before jobWire
 	_, readErr := s.client.call(readCtx, http.MethodGet, pathf("jobs/%s", jobID), nil, &before, withNoRepeat())
 	cancel()

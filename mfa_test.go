@@ -264,7 +264,7 @@ func TestMFAExpiryNeverOverflows(t *testing.T) {
 	} {
 		var r StepResult
 		require.NoError(t, json.Unmarshal([]byte(`{"type":"mfa","expiryMs":`+tc.raw+`}`), &r))
-		ch := mfaChallenge("j1", Step{Title: StepMFAChallenge, Status: StepInProgress, Result: &r})
+		ch := mfaChallenge("j1", Step{Title: StepMFAChallenge, Status: StepStatusInProgress, Result: &r})
 		require.NotNil(t, ch)
 		assert.Equal(t, tc.want, ch.Expiry, tc.raw)
 	}

@@ -97,7 +97,7 @@ func TestWaitDefaultsProgressIsCalled(t *testing.T) {
 	var seen []StepStatus
 	progress := WithProgress(func(j *Job) { seen = append(seen, j.Steps[0].Status) })
 	waitOnce(t, []Option{WithWaitDefaults(progress, WithPollInterval(time.Millisecond, time.Millisecond))})
-	assert.Equal(t, []StepStatus{StepInProgress, StepSuccess}, seen)
+	assert.Equal(t, []StepStatus{StepStatusInProgress, StepStatusSuccess}, seen)
 }
 
 func TestWaitDefaultsApplyToWaitForJobs(t *testing.T) {

@@ -261,6 +261,9 @@ func (c *Client) do(req *retryablehttp.Request, cfg *callConfig, v any) (*http.R
 		if attempt == 0 && err != nil && cfg.bearer == "" && isTokenRejected(err) {
 			c.logger.LogAttrs(req.Context(), slog.LevelDebug, "basiq: access token rejected, renewing")
 			c.auth.value().invalidate(cfg.scope, tok)
+			// The refused token stays masked in what the repeat's answer
+			// may quote.
+			cfg.secrets = append(cfg.secrets[:len(cfg.secrets):len(cfg.secrets)], tok)
 			// A request carrying bank credentials counts this repeat
 			// against its one repeat after an unknown outcome; a streamed
 			// body cannot be sent again.

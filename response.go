@@ -11,26 +11,41 @@ import (
 )
 
 // Response is the metadata of the last HTTP answer a call received: its
-// status and headers, never its body. A call fills it when its context
-// comes from [WithResponse], on success and on failure alike.
+// status and headers, never its body. A call that sends a request fills it
+// when its context comes from [WithResponse], on success and on failure
+// alike.
 type Response struct {
 	// StatusCode is the answer's status; 0 when the call's last request
 	// got no answer (a network error, a cancelled context).
 	StatusCode int
 	// Header holds the answer's headers, except those that may carry a
 	// credential (cookies and any header whose name speaks of
-	// authorization, tokens, keys, secrets, passwords or sessions); the
-	// request's secrets, bearer token and the API key are masked in the
-	// values kept. Nil when no answer came.
+	// authorization, tokens, keys, secrets, passwords or sessions, or
+	// holds one of the request's secrets); the request's secrets, bearer
+	// token and the API key are masked in the values kept. At most
+	// [MaxResponseHeaders] headers and [MaxResponseHeaderBytes] bytes of
+	// them are kept; the rest are dropped. Nil when no answer came, and
+	// for the answer of a token request, whose headers may quote the
+	// token just issued.
 	Header http.Header
 	// CorrelationID is Basiq's id for the answer, to quote to Basiq
 	// support. Basiq sends it in the body of an error answer
 	// ("correlationId", as in [APIError.CorrelationID]); its published API
 	// descriptions name no header carrying one, and a successful answer's
 	// body has none, so it is empty on success: look in Header for
-	// whatever the server or a gateway in front of it sent.
+	// whatever the server or a gateway in front of it sent. It is cut to
+	// one line of at most 100 characters, as in [APIError.Error].
 	CorrelationID string
 }
+
+// The bounds of what [Response.Header] keeps of an answer's headers: the
+// client keeps nothing else from an answer unbounded.
+const (
+	// MaxResponseHeaders is the most header names kept.
+	MaxResponseHeaders = 256
+	// MaxResponseHeaderBytes is the most bytes of names and values kept.
+	MaxResponseHeaderBytes = 64 << 10
+)
 
 // WithResponse returns a context that makes every call made with it record
 // the metadata of the last HTTP answer it received into r (stripe-go's
@@ -44,9 +59,12 @@ type Response struct {
 // any retries and token renewal: the final attempt, not the first. A
 // method that sends several requests (Connections.Create reads the
 // institution first, WaitForJob polls, a list reads page after page)
-// leaves the last one's. When the last request got no answer, r is reset
-// to its zero value, so nothing from an earlier call is mistaken for this
-// one's.
+// leaves the last one's; reads the library makes only to help (the
+// waiter's look-up of a job's bank, RespondMFA's read of the challenge)
+// are not recorded. When the last request got no answer, r is reset to its
+// zero value. A call refused before it sends anything (an error matching
+// [ErrValidation]) leaves r as it was: check the error first, or give each
+// call its own WithResponse.
 //
 // Calls running at once with the same context may share r: each writes the
 // whole of r under a lock held by the context, and the last to finish
@@ -83,16 +101,18 @@ type responseSink struct {
 // error it was turned into, when req's context comes from WithResponse.
 func (c *Client) recordResponse(req *retryablehttp.Request, cfg *callConfig, resp *http.Response, err error) {
 	sink, ok := req.Context().Value(responseKey{}).(*responseSink)
-	if !ok {
+	if !ok || sink == nil {
 		return
 	}
 	var r Response
 	if resp != nil {
 		r.StatusCode = resp.StatusCode
-		r.Header = safeHeader(resp.Header, secretForms(c.requestSecrets(req, cfg)))
+		if !cfg.apiKey { // a token answer's headers may quote the token
+			r.Header = safeHeader(resp.Header, secretForms(c.requestSecrets(req, cfg)))
+		}
 		var apiErr *APIError
 		if errors.As(err, &apiErr) {
-			r.CorrelationID = apiErr.CorrelationID // already masked
+			r.CorrelationID = clean(apiErr.CorrelationID, 100) // already masked
 		}
 	}
 	sink.mu.Lock()
@@ -100,21 +120,53 @@ func (c *Client) recordResponse(req *retryablehttp.Request, cfg *callConfig, res
 	sink.mu.Unlock()
 }
 
-// safeHeader copies h without the headers that may carry a credential, and
-// with every secret form masked in the values kept.
+// withoutResponse returns ctx without its WithResponse sink, for reads the
+// library makes only to help, which the caller did not ask for.
+func withoutResponse(ctx context.Context) context.Context {
+	if s, _ := ctx.Value(responseKey{}).(*responseSink); s == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, responseKey{}, (*responseSink)(nil))
+}
+
+// safeHeader copies h without the headers that may carry a credential,
+// with every secret form masked in the values kept, and within the bounds
+// MaxResponseHeaders and MaxResponseHeaderBytes.
 func safeHeader(h http.Header, forms []string) http.Header {
-	out := make(http.Header, len(h))
+	out := make(http.Header, min(len(h), MaxResponseHeaders))
+	size := 0
 	for name, values := range h {
-		if credentialHeader(name) {
+		if credentialHeader(name) || nameHoldsSecret(name, forms) {
 			continue
 		}
-		kept := make([]string, len(values))
-		for i, v := range values {
-			kept[i] = maskForms(v, forms)
+		if len(out) == MaxResponseHeaders || size+len(name) > MaxResponseHeaderBytes {
+			break
+		}
+		size += len(name)
+		kept := make([]string, 0, min(len(values), 16))
+		for _, v := range values {
+			v = maskForms(v, forms)
+			if size+len(v) > MaxResponseHeaderBytes {
+				break
+			}
+			size += len(v)
+			kept = append(kept, v)
 		}
 		out[name] = kept
 	}
 	return out
+}
+
+// nameHoldsSecret reports whether a header's name contains a secret form, in
+// any letter case (HTTP/1 names arrive case-folded).
+func nameHoldsSecret(name string, forms []string) bool {
+	name = strings.ToLower(name)
+	for _, f := range forms {
+		if f != "" && strings.Contains(name, strings.ToLower(f)) {
+			return true
+		}
+	}
+	return false
 }
 
 // credentialHeader reports whether a header with this name may carry a

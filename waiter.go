@@ -306,7 +306,7 @@ func (c *Client) lookupBank(ctx context.Context, job *Job, haveDurations bool) (
 			return bankInfo{}, false
 		}
 		if userID := sourceUser(job.Links.Source); userID != "" {
-			readCtx, cancel := context.WithTimeout(ctx, hintTimeout)
+			readCtx, cancel := context.WithTimeout(withoutResponse(ctx), hintTimeout)
 			var conn Connection
 			if _, err := c.call(readCtx, http.MethodGet, pathf("users/%s/connections/%s", userID, info.connID), nil, &conn, withNoRepeat()); err == nil {
 				info.instID = conn.Institution.ID
@@ -327,7 +327,7 @@ func (c *Client) lookupBank(ctx context.Context, job *Job, haveDurations bool) (
 		if ctx == nil {
 			return bankInfo{}, false
 		}
-		readCtx, cancel := context.WithTimeout(ctx, hintTimeout)
+		readCtx, cancel := context.WithTimeout(withoutResponse(ctx), hintTimeout)
 		inst, err := c.insts.get(readCtx, info.instID, func(ctx context.Context) (Institution, error) {
 			var in Institution
 			if _, err := c.call(ctx, http.MethodGet, pathf("institutions/%s", info.instID), nil, &in, withNoRepeat()); err != nil {

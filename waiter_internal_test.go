@@ -70,7 +70,7 @@ func TestWaitForJobReturnsMFAChallenge(t *testing.T) {
 			require.ErrorAs(t, err, &ch)
 			assert.Equal(t, tc.want, *ch)
 			require.NotNil(t, job, "the last job seen comes back beside the challenge")
-			assert.Equal(t, StepInProgress, job.Step(stMFA).Status)
+			assert.Equal(t, StepStatusInProgress, job.Step(stMFA).Status)
 			assert.Equal(t, 2, calls(mt, getJobKey))
 			assert.Contains(t, ch.Error(), "j1")
 			assert.Contains(t, ch.Error(), ch.Description)
@@ -280,7 +280,7 @@ func TestWaitForJobStepFailure(t *testing.T) {
 			assert.Contains(t, err.Error(), "invalid-credentials")
 			assert.Equal(t, 2, calls(mt, getJobKey), "returns at the poll that shows the failure")
 			require.NotNil(t, job, "the last job seen is returned beside the error")
-			assert.Equal(t, StepFailed, job.Step(stVerify).Status)
+			assert.Equal(t, StepStatusFailed, job.Step(stVerify).Status)
 		})
 	}
 
@@ -329,15 +329,15 @@ func TestWaitForJobMFAChallengeAndSkipped(t *testing.T) {
 		var ch *MFAChallenge
 		require.ErrorAs(t, err, &ch)
 		assert.Equal(t, &MFAChallenge{JobID: "j1", Step: stMFA, Method: "token", Description: "Enter the code"}, ch)
-		assert.Equal(t, StepInProgress, job.Step(stMFA).Status)
+		assert.Equal(t, StepStatusInProgress, job.Step(stMFA).Status)
 		assert.Equal(t, 1, calls(mt, getJobKey))
 
 		// Waiting again (after the answer) goes on from the job it returned.
 		// Until retrieve-accounts: the third step by position, found by title.
 		job, err = c.WaitForJob(waitCtx(t), job, fastPoll, WithUntilStep(StepRetrieveAccounts))
 		require.NoError(t, err)
-		assert.Equal(t, StepSuccess, job.Step(stAccounts).Status)
-		assert.Equal(t, StepInProgress, job.Step(stTransactions).Status)
+		assert.Equal(t, StepStatusSuccess, job.Step(stAccounts).Status)
+		assert.Equal(t, StepStatusInProgress, job.Step(stTransactions).Status)
 		assert.Equal(t, 3, calls(mt, getJobKey))
 
 		// All steps, mfa included.
@@ -358,7 +358,7 @@ func TestWaitForJobMFAChallengeAndSkipped(t *testing.T) {
 		))
 		job, err := c.WaitForJob(waitCtx(t), &Job{ID: "j1"}, fastPoll)
 		require.NoError(t, err)
-		assert.Equal(t, StepSkipped, job.Step(stMFA).Status)
+		assert.Equal(t, StepStatusSkipped, job.Step(stMFA).Status)
 		assert.Equal(t, 2, calls(mt, getJobKey))
 	})
 
@@ -370,7 +370,7 @@ func TestWaitForJobMFAChallengeAndSkipped(t *testing.T) {
 		))
 		job, err := c.WaitForJob(waitCtx(t), &Job{ID: "j1"}, fastPoll, WithUntilStep(StepMFAChallenge))
 		require.NoError(t, err)
-		assert.Equal(t, StepSkipped, job.Step(stMFA).Status)
+		assert.Equal(t, StepStatusSkipped, job.Step(stMFA).Status)
 		assert.Equal(t, 1, calls(mt, getJobKey))
 	})
 }
@@ -475,7 +475,7 @@ func TestWaitForJobCancellation(t *testing.T) {
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 		assert.Greater(t, calls(mt, getJobKey), 1, "polled more than once before the deadline")
 		require.NotNil(t, job)
-		assert.Equal(t, StepInProgress, job.Step(stVerify).Status)
+		assert.Equal(t, StepStatusInProgress, job.Step(stVerify).Status)
 	})
 }
 
@@ -646,7 +646,7 @@ func TestWaitForJobAlreadyFinished(t *testing.T) {
 	t.Run("complete", func(t *testing.T) {
 		t.Parallel()
 		c, mt := newMockClient(t)
-		in := &Job{ID: "j1", Steps: []Step{{Title: stVerify, Status: StepSuccess}, {Title: stMFA, Status: StepSkipped}, {Title: stAccounts, Status: StepSuccess}}}
+		in := &Job{ID: "j1", Steps: []Step{{Title: stVerify, Status: StepStatusSuccess}, {Title: stMFA, Status: StepStatusSkipped}, {Title: stAccounts, Status: StepStatusSuccess}}}
 		called := false
 		start := time.Now()
 		job, err := c.WaitForJob(waitCtx(t), in, WithPollInterval(10*time.Second, 10*time.Second),
@@ -661,7 +661,7 @@ func TestWaitForJobAlreadyFinished(t *testing.T) {
 	t.Run("failed", func(t *testing.T) {
 		t.Parallel()
 		c, mt := newMockClient(t)
-		in := &Job{ID: "j1", Steps: []Step{{Title: stVerify, Status: StepFailed, Result: &StepResult{Code: "invalid-credentials", Detail: "Account is locked"}}}}
+		in := &Job{ID: "j1", Steps: []Step{{Title: stVerify, Status: StepStatusFailed, Result: &StepResult{Code: "invalid-credentials", Detail: "Account is locked"}}}}
 		job, err := c.WaitForJob(waitCtx(t), in, WithPollInterval(10*time.Second, 10*time.Second))
 		var jobErr *JobError
 		require.ErrorAs(t, err, &jobErr)
@@ -673,7 +673,7 @@ func TestWaitForJobAlreadyFinished(t *testing.T) {
 	t.Run("until step already done", func(t *testing.T) {
 		t.Parallel()
 		c, mt := newMockClient(t)
-		in := &Job{ID: "j1", Steps: []Step{{Title: stVerify, Status: StepSuccess}, {Title: stAccounts, Status: StepSuccess}, {Title: stTransactions, Status: StepInProgress}}}
+		in := &Job{ID: "j1", Steps: []Step{{Title: stVerify, Status: StepStatusSuccess}, {Title: stAccounts, Status: StepStatusSuccess}, {Title: stTransactions, Status: StepStatusInProgress}}}
 		job, err := c.WaitForJob(waitCtx(t), in, fastPoll, WithUntilStep(StepRetrieveAccounts))
 		require.NoError(t, err)
 		assert.Same(t, in, job)

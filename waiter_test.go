@@ -113,10 +113,10 @@ var simFixedPoller = simPoller{Name: "fixed 1 s", Wait: func(ctx context.Context
 		}
 		done := len(j.Steps) > 0
 		for _, st := range j.Steps {
-			if st.Status == basiq.StepFailed {
+			if st.Status == basiq.StepStatusFailed {
 				return j, fmt.Errorf("job %s: step %s failed", j.ID, st.Title)
 			}
-			if st.Result != nil && st.Result.Type == "mfa" && st.Status == basiq.StepInProgress {
+			if st.Result != nil && st.Result.Type == "mfa" && st.Status == basiq.StepStatusInProgress {
 				return j, basiq.ErrMFARequired
 			}
 			done = done && st.Status.Done()
@@ -610,7 +610,7 @@ func TestWaitForJobUntilStepTargetsThatStep(t *testing.T) {
 		plan, _ := srv.JobPlan(job.ID)
 		got, err := c.WaitForJob(context.Background(), job, basiq.WithUntilStep(basiq.StepRetrieveAccounts))
 		require.NoError(t, err)
-		assert.Equal(t, basiq.StepSuccess, got.Step(basiq.StepRetrieveAccounts).Status)
+		assert.Equal(t, basiq.StepStatusSuccess, got.Step(basiq.StepRetrieveAccounts).Status)
 		assert.LessOrEqual(t, time.Since(plan.Created.Add(plan.Verify+plan.Accounts)), 1500*time.Millisecond)
 	})
 }

@@ -104,7 +104,7 @@ func TestSDKInSyncTestBubble(t *testing.T) {
 		assert.Equal(t, "https://basiq.test/jobs/"+job.ID, job.Links.Self)
 		job, err = client.WaitForJob(ctx, job)
 		require.NoError(t, err)
-		assert.Equal(t, basiq.StepSuccess, job.Step(basiq.StepRetrieveTransactions).Status)
+		assert.Equal(t, basiq.StepStatusSuccess, job.Step(basiq.StepRetrieveTransactions).Status)
 		assert.Equal(t, "https://basiq.test/users/", job.Links.Source[:len("https://basiq.test/users/")])
 		elapsed := time.Since(start)
 		assert.GreaterOrEqual(t, elapsed, 12*time.Second)

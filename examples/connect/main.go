@@ -8,7 +8,7 @@
 // schedule, so what you see is what the live API gives; -fast makes the
 // steps short and the polls frequent, for CI. With BASIQ_API_KEY set it
 // talks to the live API, and deletes the user it created at the end unless
-// -keep is given.
+// -keep is given; Ctrl-C stops the run and still deletes it.
 //
 //	go run ./examples/connect
 //	go run ./examples/connect -fast
@@ -30,7 +30,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/basiq-go/basiq"
@@ -38,7 +40,12 @@ import (
 )
 
 func main() {
-	err := run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv(basiq.EnvAPIKey))
+	// Ctrl-C ends the run's context, so the user it created is still
+	// deleted; a second Ctrl-C stops the program at once.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() { <-ctx.Done(); stop() }()
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv(basiq.EnvAPIKey))
+	stop()
 	os.Exit(exitCode(err, os.Stderr))
 }
 
@@ -224,7 +231,7 @@ func connect(ctx context.Context, client *basiq.Client, userID string, cfg confi
 		if !errors.As(err, &challenge) {
 			break
 		}
-		code, err := mfaAnswer(cfg.mfaCode, challenge, stdin, echoes(in), out)
+		code, err := mfaAnswer(ctx, cfg.mfaCode, challenge, stdin, echoes(in), out)
 		if err != nil {
 			return err
 		}
@@ -295,14 +302,32 @@ func echoes(in io.Reader) bool {
 
 // mfaAnswer returns the -mfa-code flag, or asks on standard input. The
 // prompt starts on its own line, and what follows it does too, whether or
-// not the input echoes the answer's line break.
-func mfaAnswer(code string, ch *basiq.MFAChallenge, in *bufio.Reader, echoed bool, out io.Writer) (string, error) {
+// not the input echoes the answer's line break. The end of ctx (Ctrl-C)
+// stops the wait for an answer.
+func mfaAnswer(ctx context.Context, code string, ch *basiq.MFAChallenge, in *bufio.Reader, echoed bool, out io.Writer) (string, error) {
 	fmt.Fprintf(out, "the bank asks: %s %v\n", ch.Description, ch.Questions)
 	if code != "" {
 		return code, nil
 	}
 	fmt.Fprint(out, "code: ")
-	line, err := in.ReadString('\n')
+	type answer struct {
+		line string
+		err  error
+	}
+	answers := make(chan answer, 1)
+	go func() { // left blocked on the terminal if ctx ends first
+		line, err := in.ReadString('\n')
+		answers <- answer{line, err}
+	}()
+	var line string
+	var err error
+	select {
+	case a := <-answers:
+		line, err = a.line, a.err
+	case <-ctx.Done():
+		fmt.Fprintln(out)
+		return "", fmt.Errorf("no MFA answer given: %w", context.Cause(ctx))
+	}
 	if !echoed {
 		fmt.Fprintln(out)
 	}

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"flag"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -268,4 +270,64 @@ func TestCommandExitStatus(t *testing.T) {
 			}
 		})
 	}
+}
+
+// In live mode the user the run created is deleted at the end unless -keep
+// is given, and that holds when a person stops the run with Ctrl-C at the
+// MFA prompt, the natural place to give up.
+func TestLiveModeDeletesTheUserOnInterrupt(t *testing.T) {
+	t.Parallel()
+	srv := basiqtest.NewServer(basiqtest.WithStepDuration(10 * time.Millisecond))
+	t.Cleanup(srv.Close)
+
+	cmd := exec.CommandContext(t.Context(), os.Args[0])
+	cmd.Env = append(os.Environ(),
+		mainArgsEnv+"="+strings.Join([]string{"-base-url", srv.URL, "-institution", basiqtest.InstMFA}, "\n"),
+		"BASIQ_API_KEY="+srv.APIKey)
+	stdin, err := cmd.StdinPipe() // never written: the person at the prompt presses Ctrl-C
+	require.NoError(t, err)
+	defer stdin.Close()
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+
+	// Wait for the prompt, noting the user created.
+	var userID string
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		r := bufio.NewReader(stdout)
+		for {
+			s, err := r.ReadString(' ')
+			if s != "" {
+				lines <- s
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	var seen strings.Builder
+	deadline := time.After(20 * time.Second)
+	for !strings.Contains(seen.String(), "code: ") {
+		select {
+		case s, ok := <-lines:
+			require.True(t, ok, "the run ended before the MFA prompt: %s", seen.String())
+			seen.WriteString(s)
+		case <-deadline:
+			t.Fatalf("no MFA prompt: %s", seen.String())
+		}
+	}
+	_, rest, ok := strings.Cut(seen.String(), "created user ")
+	require.True(t, ok, seen.String())
+	userID, _, _ = strings.Cut(rest, "\n")
+
+	require.NoError(t, cmd.Process.Signal(os.Interrupt))
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	for range lines {
+	}
+	_ = cmd.Wait()
+
+	_, err = srv.Client().Users.Get(context.Background(), userID)
+	assert.ErrorIs(t, err, basiq.ErrNotFound, "user %s created in live mode is still there after Ctrl-C", userID)
 }
