@@ -552,7 +552,7 @@ func TestFormattingNeverShowsCredentials(t *testing.T) {
 	values := map[string]any{
 		"*Client": c, "Client": *c,
 		"Webhook": wh, "*Webhook": &wh, "struct{w Webhook}": struct{ w Webhook }{wh},
-		"[]Webhook": []Webhook{wh},
+		"[]Webhook":          []Webhook{wh},
 		"struct{C *Client}":  struct{ C *Client }{c},
 		"struct{c *Client}":  struct{ c *Client }{c},
 		"struct{c Client}":   struct{ c Client }{*c},
