@@ -1,0 +1,288 @@
+package basiqtest
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/basiq-go/basiq"
+	"github.com/basiq-go/basiq/webhook"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// delivered is one request a receiver got.
+type delivered struct {
+	header http.Header
+	body   []byte
+	at     time.Time
+}
+
+// receiver is an application's endpoint: it records every request and
+// answers with the next status of answers (the last repeating), sending
+// each request on got.
+func receiver(t *testing.T, answers ...int) (*httptest.Server, chan delivered) {
+	t.Helper()
+	got := make(chan delivered, 100)
+	var mu sync.Mutex
+	n := 0
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		status := answers[min(n, len(answers)-1)]
+		n++
+		mu.Unlock()
+		got <- delivered{header: r.Header.Clone(), body: body, at: time.Now()}
+		w.WriteHeader(status)
+	}))
+	t.Cleanup(ts.Close)
+	return ts, got
+}
+
+// next waits for the next delivery, or fails the test after 5 s.
+func next(t *testing.T, got chan delivered) delivered {
+	t.Helper()
+	select {
+	case d := <-got:
+		return d
+	case <-time.After(5 * time.Second):
+		t.Fatal("no delivery within 5 s")
+		return delivered{}
+	}
+}
+
+// subscribe registers a webhook and returns its id and secret.
+func subscribe(t *testing.T, c *client, url string, events ...string) (string, string) {
+	t.Helper()
+	body := map[string]any{"name": "test", "url": url}
+	if events != nil {
+		body["subscribedEvents"] = events
+	}
+	r := c.post("/notifications/webhooks", body)
+	require.Equal(t, http.StatusCreated, r.status, "body: %s", r.body)
+	m := r.obj(t)
+	secret := str(m, "secret")
+	require.True(t, strings.HasPrefix(secret, "whsec_"), secret)
+	return str(m, "id"), secret
+}
+
+func TestWebhookRegistrationTakesLoopbackURLsOnly(t *testing.T) {
+	t.Parallel()
+	_, c := startServer(t)
+	for _, u := range []string{"http://127.0.0.1:1/h", "http://127.9.9.9/h", "https://localhost:8443/h", "http://[::1]:9/h"} {
+		r := c.post("/notifications/webhooks", map[string]any{"url": u})
+		assert.Equal(t, http.StatusCreated, r.status, "%s: %s", u, r.body)
+	}
+	for _, u := range []string{"https://app.example/h", "http://10.0.0.1/h", "http://169.254.169.254/latest", "ftp://127.0.0.1/h",
+		"http://user:pw@127.0.0.1/h", "/relative", ""} {
+		r := c.post("/notifications/webhooks", map[string]any{"url": u})
+		e := r.errBody(t, http.StatusBadRequest, "parameter-not-valid")
+		assert.Equal(t, "/url", e.Data[0].Source["pointer"], u)
+	}
+	c.post("/notifications/webhooks", map[string]any{"name": "x"}).errBody(t, http.StatusBadRequest, "parameter-not-supplied")
+	c.post("/notifications/webhooks", map[string]any{"url": "http://127.0.0.1/h", "subscribedEvents": []string{"no.such"}}).
+		errBody(t, http.StatusBadRequest, "invalid-content")
+}
+
+func TestWebhookSubscriptionsAreManaged(t *testing.T) {
+	t.Parallel()
+	_, c := startServer(t)
+	id, secret := subscribe(t, c, "http://127.0.0.1:1/h", webhook.EventUserCreated)
+	got := c.get("/notifications/webhooks/" + id).obj(t)
+	assert.Equal(t, secret, str(got, "secret"))
+	assert.Equal(t, "active", str(got, "status"))
+
+	list := c.get("/notifications/webhooks")
+	require.Equal(t, http.StatusOK, list.status)
+	assert.NotContains(t, string(list.body), secret, "lists leave the secret out")
+	assert.Contains(t, string(list.body), id)
+
+	r := c.post("/notifications/webhooks/"+id, map[string]any{"name": "renamed", "subscribedEvents": []string{webhook.EventConnectionCreated}})
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	assert.Equal(t, "renamed", str(r.obj(t), "name"))
+	assert.Equal(t, []any{webhook.EventConnectionCreated}, r.obj(t)["subscribedEvents"])
+	assert.Equal(t, "http://127.0.0.1:1/h", str(r.obj(t), "url"), "fields not given are kept")
+
+	assert.Equal(t, http.StatusNoContent, c.del("/notifications/webhooks/"+id).status)
+	c.get("/notifications/webhooks/"+id).errBody(t, http.StatusNotFound, "resource-not-found")
+	c.post("/notifications/messages/test", map[string]any{"eventTypeId": "user.created"}).errBody(t, http.StatusBadRequest, "no-webhooks-found")
+}
+
+// TestWebhookDeliveriesAreSignedAndRetriedWithTheSameID checks a delivery's
+// headers and body, its signature against the secret Create answered, and a
+// retry after a failed attempt: same webhook-id, a fresh timestamp, both
+// attempts listed with their status codes.
+func TestWebhookDeliveriesAreSignedAndRetriedWithTheSameID(t *testing.T) {
+	t.Parallel()
+	ts, got := receiver(t, http.StatusInternalServerError, http.StatusNoContent)
+	srv, c := startServer(t, WithWebhookRetrySchedule(1100*time.Millisecond))
+	id, secret := subscribe(t, c, ts.URL+"/hooks", webhook.EventUserCreated)
+	userID := c.createUser("hook@hooli.example")
+
+	first, second := next(t, got), next(t, got)
+	v, err := webhook.NewVerifier(secret)
+	require.NoError(t, err)
+	for _, d := range []delivered{first, second} {
+		require.NoError(t, v.Verify(d.header, d.body))
+		assert.Equal(t, "application/json", d.header.Get("Content-Type"))
+	}
+	assert.Equal(t, first.header.Get("webhook-id"), second.header.Get("webhook-id"), "the same id on every retry")
+	t1, _ := strconv.ParseInt(first.header.Get("webhook-timestamp"), 10, 64)
+	t2, _ := strconv.ParseInt(second.header.Get("webhook-timestamp"), 10, 64)
+	assert.Greater(t, t2, t1, "a fresh timestamp per attempt")
+
+	require.ErrorIs(t, v.Verify(http.Header{}, second.body), webhook.ErrNoSignature)
+	req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/", strings.NewReader(string(second.body)))
+	req.Header = second.header
+	n, err := v.Parse(req)
+	require.NoError(t, err)
+	assert.Equal(t, webhook.EventUserCreated, n.EventTypeID)
+	assert.Equal(t, srv.URL+"/events/"+n.EventID, n.Links.Event)
+	assert.Equal(t, srv.URL+"/users/"+userID, n.Links.EventEntity)
+	ev := c.get("/events/" + n.EventID).obj(t)
+	assert.Equal(t, "user", str(ev, "entity"))
+
+	// The attempts are recorded once the second answer is in.
+	require.Eventually(t, func() bool {
+		var list struct {
+			Data []struct {
+				ID       string `json:"id"`
+				Attempts []struct {
+					ResponseStatusCode int    `json:"responseStatusCode"`
+					Status             string `json:"status"`
+				} `json:"attempts"`
+			} `json:"data"`
+		}
+		c.get("/notifications/webhooks/" + id + "/messages").into(t, &list)
+		return len(list.Data) == 1 && len(list.Data[0].Attempts) == 2 &&
+			list.Data[0].Attempts[0].ResponseStatusCode == 500 && list.Data[0].Attempts[0].Status == "Failed" &&
+			list.Data[0].Attempts[1].ResponseStatusCode == 204 && list.Data[0].Attempts[1].Status == "Success" &&
+			list.Data[0].ID == first.header.Get("webhook-id")
+	}, 5*time.Second, 10*time.Millisecond)
+	one := c.get("/notifications/webhooks/" + id + "/messages/" + first.header.Get("webhook-id"))
+	assert.Equal(t, http.StatusOK, one.status)
+	select {
+	case d := <-got:
+		t.Fatalf("a third delivery after a 2xx: %s", d.body)
+	default:
+	}
+}
+
+func TestWebhooksAreSentOnlyForSubscribedEventsAndGiveUpAfterTheSchedule(t *testing.T) {
+	t.Parallel()
+	ts, got := receiver(t, http.StatusGone)
+	_, c := startServer(t, WithWebhookRetrySchedule(time.Millisecond, time.Millisecond))
+	subscribe(t, c, ts.URL, webhook.EventUserDeleted)
+	userID := c.createUser("quiet@hooli.example") // user.created: not subscribed
+	require.Equal(t, http.StatusNoContent, c.del("/users/"+userID).status)
+	ids := map[string]bool{}
+	for range 3 {
+		d := next(t, got)
+		assert.Contains(t, string(d.body), `"eventTypeId":"user.deleted"`)
+		ids[d.header.Get("webhook-id")] = true
+	}
+	assert.Len(t, ids, 1, "one message, three attempts")
+	select {
+	case d := <-got:
+		t.Fatalf("a delivery after the schedule ran out: %s", d.body)
+	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+func TestWebhookTestMessageGoesToTheSubscriptions(t *testing.T) {
+	t.Parallel()
+	ts, got := receiver(t, http.StatusOK)
+	_, c := startServer(t)
+	_, secret := subscribe(t, c, ts.URL)
+	r := c.post("/notifications/messages/test", map[string]any{"eventTypeId": webhook.EventConsentRevoked})
+	require.Equal(t, http.StatusCreated, r.status, "body: %s", r.body)
+	d := next(t, got)
+	v, err := webhook.NewVerifier(secret)
+	require.NoError(t, err)
+	require.NoError(t, v.Verify(d.header, d.body))
+	assert.Contains(t, string(d.body), `"eventTypeId":"consent.revoked"`)
+	c.post("/notifications/messages/test", map[string]any{"eventTypeId": "no.such"}).errBody(t, http.StatusBadRequest, "invalid-content")
+}
+
+// TestWebhookEventsHappenWithoutRequests checks that with a subscription
+// the server moves jobs on by itself: a connection's transactions.updated
+// is delivered while nobody reads the job.
+func TestWebhookEventsHappenWithoutRequests(t *testing.T) {
+	t.Parallel()
+	ts, got := receiver(t, http.StatusOK)
+	_, c := startServer(t, WithStepDuration(20*time.Millisecond))
+	subscribe(t, c, ts.URL, webhook.EventConnectionCreated, webhook.EventConnectionActivated, webhook.EventTransactionsUpdated)
+	userID := c.createUser("clock@hooli.example")
+	c.connectLogin(userID, InstHooli, LoginGavinBelson, PasswordGavinBelson)
+	var types []string
+	for range 3 {
+		d := next(t, got)
+		var n struct {
+			EventTypeID string `json:"eventTypeId"`
+		}
+		require.NoError(t, json.Unmarshal(d.body, &n))
+		types = append(types, n.EventTypeID)
+	}
+	assert.Equal(t, []string{webhook.EventConnectionCreated, webhook.EventTransactionsUpdated, webhook.EventConnectionActivated}, types)
+}
+
+// TestCloseCutsShortADeliveryInFlight checks that Close does not wait for a
+// receiver that stalls.
+func TestCloseCutsShortADeliveryInFlight(t *testing.T) {
+	t.Parallel()
+	entered := make(chan struct{}, 1)
+	release := make(chan struct{})
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer ts.Close()
+	defer func() {
+		if release != nil {
+			close(release)
+		}
+	}()
+	srv := NewServer()
+	c := newClient(t, srv)
+	subscribe(t, c, ts.URL)
+	c.createUser("stall@hooli.example")
+	<-entered
+	closed := make(chan struct{})
+	go func() {
+		srv.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(2 * time.Second):
+		t.Error("Close waits for the stalled receiver")
+		close(release) // lets the attempt end, so Close can return
+		<-closed
+		release = nil
+	}
+}
+
+func TestWithWebhookRetryScheduleRefusesBadValues(t *testing.T) {
+	t.Parallel()
+	for _, waits := range [][]time.Duration{nil, {0}, {time.Second, -time.Second}, make([]time.Duration, 101)} {
+		var ve *basiq.ValidationError
+		func() {
+			defer func() {
+				err, _ := recover().(error)
+				require.ErrorAs(t, err, &ve, "%v", waits)
+			}()
+			NewUnstartedServer(WithWebhookRetrySchedule(waits...)).Close()
+		}()
+		assert.Equal(t, "webhookRetrySchedule", ve.Field)
+	}
+	NewUnstartedServer(WithWebhookRetrySchedule(time.Millisecond)).Close()
+}
