@@ -159,7 +159,7 @@ func TestWebhookDeliveriesAreSignedAndRetriedWithTheSameID(t *testing.T) {
 				} `json:"attempts"`
 			} `json:"data"`
 		}
-		c.get("/notifications/webhooks/" + id + "/messages").into(t, &list)
+		c.get("/notifications/webhooks/"+id+"/messages").into(t, &list)
 		return len(list.Data) == 1 && len(list.Data[0].Attempts) == 2 &&
 			list.Data[0].Attempts[0].ResponseStatusCode == 500 && list.Data[0].Attempts[0].Status == "Failed" &&
 			list.Data[0].Attempts[1].ResponseStatusCode == 204 && list.Data[0].Attempts[1].Status == "Success" &&
