@@ -286,3 +286,31 @@ func TestWithWebhookRetryScheduleRefusesBadValues(t *testing.T) {
 	}
 	NewUnstartedServer(WithWebhookRetrySchedule(time.Millisecond)).Close()
 }
+
+// TestChangedBankPasswordInvalidatesTheConnectionOnRefresh checks the
+// scenario behind connection.invalidated: the customer changes their bank
+// password, the next refresh fails, and the webhook is told; new
+// credentials work again.
+func TestChangedBankPasswordInvalidatesTheConnectionOnRefresh(t *testing.T) {
+	t.Parallel()
+	ts, got := receiver(t, http.StatusOK)
+	srv, c := startServer(t, WithStepDuration(5*time.Millisecond))
+	userID := c.createUser("changed@hooli.example")
+	jobID := c.connectLogin(userID, InstHooli, LoginGavinBelson, PasswordGavinBelson)
+	connID := c.wait(jobID).connID()
+	subscribe(t, c, ts.URL, webhook.EventConnectionInvalidated)
+
+	assert.False(t, srv.ChangeBankPassword("nope"))
+	require.True(t, srv.ChangeBankPassword(connID))
+	r := c.post("/users/"+userID+"/connections/"+connID+"/refresh", nil)
+	require.Equal(t, http.StatusAccepted, r.status, "body: %s", r.body)
+	d := next(t, got)
+	assert.Contains(t, string(d.body), `"eventTypeId":"connection.invalidated"`)
+	assert.Contains(t, string(d.body), "/users/"+userID+"/connections/"+connID)
+	assert.Equal(t, "invalid", str(c.get("/users/"+userID+"/connections/"+connID).obj(t), "status"))
+
+	r = c.post("/users/"+userID+"/connections/"+connID, map[string]any{"password": PasswordGavinBelson})
+	require.Equal(t, http.StatusAccepted, r.status, "body: %s", r.body)
+	c.wait(str(r.obj(t), "id"))
+	assert.Equal(t, "active", str(c.get("/users/"+userID+"/connections/"+connID).obj(t), "status"))
+}
