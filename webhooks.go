@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"iter"
 	"net/http"
 	"net/url"
@@ -91,6 +93,15 @@ func (w *Webhook) UnmarshalJSON(b []byte) error {
 }
 
 func (w *Webhook) resourceID() string { return w.ID }
+
+// String describes the subscription with its secret masked.
+func (w Webhook) String() string {
+	return fmt.Sprintf("basiq.Webhook{ID: %q, Name: %q, URL: %q, Status: %q, SubscribedEvents: %q, Secret: %s}",
+		clean(w.ID, 100), clean(w.Name, 100), clean(w.URL, 300), clean(string(w.Status), 50), w.SubscribedEvents, mask(w.secret.value()))
+}
+
+// Format implements [fmt.Formatter]: every verb prints [Webhook.String].
+func (w Webhook) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, w.String()) }
 
 // stringList reads a list of strings, or one string as a list of one;
 // anything else is nil.

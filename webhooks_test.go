@@ -47,6 +47,8 @@ func TestWebhooksCreateSendsTheParamsAndKeepsTheSecretReadable(t *testing.T) {
 	assert.Equal(t, "https://api.test/notifications/webhooks/w1", w.Links.Self)
 	assert.Equal(t, webhookSecret, w.SigningSecret())
 	assert.Empty(t, (*Webhook)(nil).SigningSecret())
+	assert.Equal(t, `basiq.Webhook{ID: "w1", Name: "All events", URL: "https://app.example/hooks", Status: "active", `+
+		`SubscribedEvents: ["connection.created" "transactions.updated"], Secret: [REDACTED]}`, fmt.Sprintf("%+v", w))
 }
 
 func TestWebhooksUpdateSendsOnlyTheFieldsSet(t *testing.T) {
