@@ -258,7 +258,7 @@ var endpoints = []endpoint{
 		}},
 	{name: "Webhooks.Update", method: http.MethodPost, path: "/notifications/webhooks/%s", fields: []string{"webhookId"}, status: http.StatusOK, body: webhookW1JSON, resource: true,
 		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
-			return result(c.Webhooks.Update(ctx, ids[0], WebhookParams{Name: "renamed"}))
+			return result(c.Webhooks.Update(ctx, ids[0], WebhookParams{Name: "renamed", URL: "https://app.example/hooks"}))
 		}},
 	{name: "Webhooks.Delete", method: http.MethodDelete, path: "/notifications/webhooks/%s", fields: []string{"webhookId"}, status: http.StatusNoContent,
 		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {

@@ -875,7 +875,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		}
 		got, err := client.Webhooks.Get(ctx, whID)
 		keep(got, err)
-		got, err = client.Webhooks.Update(ctx, whID, basiq.WebhookParams{Name: "renamed"})
+		got, err = client.Webhooks.Update(ctx, whID, basiq.WebhookParams{Name: "renamed", URL: "http://127.0.0.1:1/hooks"})
 		keep(got, err)
 		list, err := client.Webhooks.List(ctx)
 		keep(list, err)

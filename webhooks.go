@@ -131,7 +131,8 @@ type WebhookParams struct {
 	Description string `json:"description,omitempty"`
 	// URL is the endpoint to notify: an absolute https URL (Basiq's
 	// servers reach it over the internet; basiqtest takes loopback http
-	// ones). Required by Create.
+	// ones). Required, by Update too: Basiq's published schema requires it
+	// in both bodies.
 	URL string `json:"url,omitempty"`
 	// SubscribedEvents are the event types to notify, such as
 	// "connection.created". The set is open: a type this library does not
@@ -140,10 +141,9 @@ type WebhookParams struct {
 }
 
 // check refuses params the API cannot take, before any request.
-func (p WebhookParams) check(create bool) error {
+func (p WebhookParams) check() error {
 	var errs []error
 	switch u, err := url.Parse(p.URL); {
-	case p.URL == "" && !create:
 	case strings.TrimSpace(p.URL) == "":
 		errs = append(errs, &ValidationError{Field: "url", Reason: "required"})
 	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
@@ -173,7 +173,7 @@ func hasControl(s string) bool {
 // ([Webhook.SigningSecret]). It is not repeated on a 5xx answer or a
 // network error: a repeat could subscribe the endpoint twice.
 func (s *WebhooksService) Create(ctx context.Context, p WebhookParams) (*Webhook, error) {
-	if err := p.check(true); err != nil {
+	if err := p.check(); err != nil {
 		return nil, err
 	}
 	w := new(Webhook)
@@ -212,11 +212,13 @@ func (s *WebhooksService) Get(ctx context.Context, webhookID string) (*Webhook, 
 }
 
 // Update changes a subscription: POST /notifications/webhooks/{webhookId}
-// with the fields set in p. Setting the same fields again changes nothing,
+// with the fields set in p (URL is required, as Basiq's schema has it; give
+// the fields to keep as well, since what the API does with a field left
+// out is not documented). Setting the same fields again changes nothing,
 // so it is repeated on a 5xx answer or a network error.
 func (s *WebhooksService) Update(ctx context.Context, webhookID string, p WebhookParams) (*Webhook, error) {
 	err := checkID("webhookId", webhookID)
-	if perr := p.check(false); perr != nil {
+	if perr := p.check(); perr != nil {
 		err = joinValidation([]error{err, perr})
 	}
 	if err != nil {

@@ -54,10 +54,10 @@ func TestWebhooksCreateSendsTheParamsAndKeepsTheSecretReadable(t *testing.T) {
 func TestWebhooksUpdateSendsOnlyTheFieldsSet(t *testing.T) {
 	t.Parallel()
 	c, _, rec := setup(t, http.MethodPost, testBase+"/notifications/webhooks/w1", jsonResp(http.StatusOK, webhookW1JSON))
-	_, err := c.Webhooks.Update(context.Background(), "w1", WebhookParams{SubscribedEvents: []string{"user.created"}})
+	_, err := c.Webhooks.Update(context.Background(), "w1", WebhookParams{URL: "https://app.example/new", SubscribedEvents: []string{"user.created"}})
 	require.NoError(t, err)
 	require.Len(t, rec.all(), 1)
-	assert.JSONEq(t, `{"subscribedEvents":["user.created"]}`, rec.all()[0].Body)
+	assert.JSONEq(t, `{"url":"https://app.example/new","subscribedEvents":["user.created"]}`, rec.all()[0].Body)
 }
 
 func TestWebhookParamsAreCheckedBeforeAnyRequest(t *testing.T) {
@@ -73,8 +73,9 @@ func TestWebhookParamsAreCheckedBeforeAnyRequest(t *testing.T) {
 		{"relative url", true, WebhookParams{URL: "/hooks"}, []string{"url"}},
 		{"other scheme", true, WebhookParams{URL: "ftp://app.example/hooks"}, []string{"url"}},
 		{"unparseable url", false, WebhookParams{URL: "https://app example/%zz"}, []string{"url"}},
+		{"update without url", false, WebhookParams{Name: "x"}, []string{"url"}},
 		{"control character in name", true, WebhookParams{URL: "https://a.example", Name: "a\nb"}, []string{"name"}},
-		{"control character in description", false, WebhookParams{Description: "\x1b[2J"}, []string{"description"}},
+		{"control character in description", false, WebhookParams{URL: "https://a.example", Description: "\x1b[2J"}, []string{"description"}},
 		{"blank event type", true, WebhookParams{URL: "https://a.example", SubscribedEvents: []string{"user.created", " "}}, []string{"subscribedEvents"}},
 		{"several at once", true, WebhookParams{Name: "\r", SubscribedEvents: []string{"x\n"}}, []string{"url", "name", "subscribedEvents"}},
 	} {
@@ -174,7 +175,7 @@ func TestWebhookSecretIsMaskedInLaterErrors(t *testing.T) {
 	require.NoError(t, err)
 
 	_, errGet := c.Webhooks.Get(ctx, "w1")
-	_, errUpdate := c.Webhooks.Update(ctx, "w1", WebhookParams{Name: "x"})
+	_, errUpdate := c.Webhooks.Update(ctx, "w1", WebhookParams{Name: "x", URL: "https://app.example/hooks"})
 	_, errList := c.Webhooks.List(ctx)
 	_, errMessages := collect(c.Webhooks.Messages(ctx, "w1"))
 	errTest := c.Webhooks.SendTest(ctx, "user.created")

@@ -188,9 +188,10 @@
 // localhost, http or https): any other is refused with 400
 // parameter-not-valid, so the server never posts off the machine; an event
 // type Basiq does not document is refused with 400 invalid-content. GET
-// lists the subscriptions (without their secrets); GET, POST (the fields
-// given replace the subscription's) and DELETE /notifications/webhooks/{id}
-// manage one. Subscriptions are active at once.
+// lists the subscriptions (without their secrets); GET, POST (url required,
+// as in Basiq's schema; the fields given replace the subscription's) and
+// DELETE /notifications/webhooks/{id} manage one. Subscriptions are active
+// at once.
 //
 // From then on, every event the server records (the list above) is POSTed
 // to each subscription that wants its type, as Basiq does: the body

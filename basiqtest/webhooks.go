@@ -358,11 +358,12 @@ type webhookBody struct {
 	SubscribedEvents []string `json:"subscribedEvents"`
 }
 
-// check refuses what Basiq refuses, and URLs off this machine.
-func (b *webhookBody) check(create bool) []apiError {
+// check refuses what Basiq refuses (its schema requires url on create and
+// on update), and URLs off this machine.
+func (b *webhookBody) check() []apiError {
 	var errs []apiError
 	switch {
-	case b.URL == nil && create:
+	case b.URL == nil:
 		errs = append(errs, errMissing("/url", "url is required."))
 	case b.URL != nil && !loopbackURL(*b.URL):
 		errs = append(errs, errInvalid("/url", "basiqtest delivers to loopback URLs only (127.0.0.0/8, ::1, localhost), over http or https."))
@@ -406,7 +407,7 @@ func (s *Server) createWebhook(c *call) reply {
 	if err := decodeJSON(c.r, &b); err != nil {
 		return fail(*err)
 	}
-	if errs := b.check(true); errs != nil {
+	if errs := b.check(); errs != nil {
 		return fail(errs...)
 	}
 	if len(s.hooks) >= webhookMaxSubscriptions {
@@ -472,7 +473,7 @@ func (s *Server) getWebhook(c *call) reply {
 }
 
 // updateWebhook is POST /notifications/webhooks/{id}: the fields given
-// replace the subscription's.
+// (url among them) replace the subscription's; the others are kept.
 func (s *Server) updateWebhook(c *call) reply {
 	sub, r, found := s.lookupWebhook(c)
 	if !found {
@@ -482,7 +483,7 @@ func (s *Server) updateWebhook(c *call) reply {
 	if err := decodeJSON(c.r, &b); err != nil {
 		return fail(*err)
 	}
-	if errs := b.check(false); errs != nil {
+	if errs := b.check(); errs != nil {
 		return fail(errs...)
 	}
 	sub.apply(&b)
