@@ -40,7 +40,7 @@ const (
 	// discarded).
 	webhookMaxAnswer = 64 << 10
 	// webhookMaxMessages bounds the messages kept per subscription, the
-	// newest.
+	// newest, and the messages waiting for delivery.
 	webhookMaxMessages = 1000
 	// webhookMaxSubscriptions bounds the subscriptions of one server.
 	webhookMaxSubscriptions = 100
@@ -128,6 +128,17 @@ func (s *Server) send(eventType, eventID, eventLink, entityLink string, only []*
 			sub.messages = sub.messages[1:]
 		}
 		sub.messages = append(sub.messages, m)
+		if len(sub.queue) >= webhookMaxMessages {
+			// A receiver that stays down: the oldest message waiting is
+			// given up, so the queue stays bounded.
+			oldest := 0
+			for i, d := range sub.queue {
+				if d.seq < sub.queue[oldest].seq {
+					oldest = i
+				}
+			}
+			sub.queue = slices.Delete(sub.queue, oldest, oldest+1)
+		}
 		s.seq++
 		sub.queue = append(sub.queue, &delivery{msg: m, due: time.Now(), seq: s.seq})
 		wake(sub.wake)

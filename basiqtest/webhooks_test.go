@@ -316,3 +316,22 @@ func TestChangedBankPasswordInvalidatesTheConnectionOnRefresh(t *testing.T) {
 	c.wait(str(r.obj(t), "id"))
 	assert.Equal(t, "active", str(c.get("/users/"+userID+"/connections/"+connID).obj(t), "status"))
 }
+
+// TestWebhookQueueAndMessagesAreBounded checks that a receiver that stays
+// down costs bounded memory: the messages kept and waiting are capped.
+func TestWebhookQueueAndMessagesAreBounded(t *testing.T) {
+	t.Parallel()
+	down := httptest.NewServer(http.NotFoundHandler())
+	downURL := down.URL
+	down.Close() // connections are refused from now on
+	srv, c := startServer(t, WithWebhookRetrySchedule(time.Hour))
+	id, _ := subscribe(t, c, downURL, webhook.EventUserCreated)
+	for i := range webhookMaxMessages + 50 {
+		srv.AddUser(strconv.Itoa(i) + "@hooli.example")
+	}
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	sub := srv.hooks[id]
+	assert.Len(t, sub.messages, webhookMaxMessages)
+	assert.LessOrEqual(t, len(sub.queue), webhookMaxMessages)
+}
