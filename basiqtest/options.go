@@ -46,6 +46,9 @@ type config struct {
 	// webhookRetries are the waits before each further delivery of a
 	// failed webhook message (WithWebhookRetrySchedule).
 	webhookRetries []time.Duration
+	// webhookTimeout bounds one delivery attempt (webhookAttemptTimeout;
+	// shorter in this package's tests).
+	webhookTimeout time.Duration
 }
 
 // WithWebhookRetrySchedule sets the waits before each further delivery of a

@@ -136,6 +136,7 @@ func NewUnstartedServer(opts ...Option) *Server {
 
 		consentLifetime: DefaultConsentLifetime,
 		webhookRetries:  DefaultWebhookRetrySchedule,
+		webhookTimeout:  webhookAttemptTimeout,
 	}
 	for _, o := range opts {
 		if o == nil {

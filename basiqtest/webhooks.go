@@ -213,7 +213,7 @@ func (s *Server) deliver(ctx context.Context, sub *subscription, d *delivery, ta
 	at := time.Now()
 	status, response := 0, "no answer"
 	if sig, err := webhook.Sign(secret, d.msg.id, at, d.msg.payload); err == nil {
-		actx, cancel := context.WithTimeout(ctx, webhookAttemptTimeout)
+		actx, cancel := context.WithTimeout(ctx, s.cfg.webhookTimeout)
 		status, response = s.post(actx, target, d.msg, sig, at)
 		cancel()
 	}

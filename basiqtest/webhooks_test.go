@@ -335,3 +335,60 @@ func TestWebhookQueueAndMessagesAreBounded(t *testing.T) {
 	assert.Len(t, sub.messages, webhookMaxMessages)
 	assert.LessOrEqual(t, len(sub.queue), webhookMaxMessages)
 }
+
+// TestAStalledReceiverFailsTheAttempt checks that an attempt the receiver
+// does not answer in time is a failed attempt (status 0), retried with the
+// same webhook-id. The bound is 10 s; the test shortens it.
+func TestAStalledReceiverFailsTheAttempt(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var ids []string
+	answered := make(chan struct{})
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		ids = append(ids, r.Header.Get(webhook.HeaderID))
+		first := len(ids) == 1
+		mu.Unlock()
+		if first {
+			// Stalls until the sender gives up; with the body read, the
+			// server notices the closed connection.
+			_, _ = io.Copy(io.Discard, r.Body)
+			select {
+			case <-r.Context().Done():
+			case <-time.After(5 * time.Second):
+			}
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+		close(answered)
+	}))
+	defer ts.Close()
+	srv := NewServer(WithWebhookRetrySchedule(time.Millisecond), func(c *config) error {
+		c.webhookTimeout = 50 * time.Millisecond
+		return nil
+	})
+	defer srv.Close()
+	c := newClient(t, srv)
+	id, _ := subscribe(t, c, ts.URL, webhook.EventUserCreated)
+	c.createUser("stalled@hooli.example")
+	select {
+	case <-answered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no second attempt")
+	}
+	mu.Lock()
+	assert.Len(t, ids, 2)
+	assert.Equal(t, ids[0], ids[1])
+	mu.Unlock()
+	require.Eventually(t, func() bool {
+		var m struct {
+			Attempts []struct {
+				ResponseStatusCode int    `json:"responseStatusCode"`
+				Response           string `json:"response"`
+			} `json:"attempts"`
+		}
+		c.get("/notifications/webhooks/"+id+"/messages/"+ids[0]).into(t, &m)
+		return len(m.Attempts) == 2 && m.Attempts[0].ResponseStatusCode == 0 && m.Attempts[0].Response == "no answer" &&
+			m.Attempts[1].ResponseStatusCode == http.StatusNoContent
+	}, 5*time.Second, 5*time.Millisecond)
+}
