@@ -87,6 +87,9 @@ type Client struct {
 	Statements *StatementsService
 	// Events reads what happened to users, connections and consents (3.0).
 	Events *EventsService
+	// Webhooks manages the subscriptions through which Basiq pushes signed
+	// notifications, and reads the messages sent.
+	Webhooks *WebhooksService
 
 	common service
 
@@ -115,6 +118,9 @@ type Client struct {
 	auth  hidden[*tokenSource]
 	insts *institutionCache
 	waits *waitMemory
+	// webhookSecrets are the webhook secrets this client has read, masked
+	// in its webhook calls' errors: hidden like the other credentials.
+	webhookSecrets hidden[*secretMemory]
 	// waitDefaults are WithWaitDefaults' options, applied before each
 	// wait's own.
 	waitDefaults []WaitOption
@@ -233,6 +239,8 @@ func NewClient(opts ...Option) (*Client, error) {
 	c.AuthLinks = (*AuthLinksService)(&c.common)
 	c.Statements = (*StatementsService)(&c.common)
 	c.Events = (*EventsService)(&c.common)
+	c.Webhooks = (*WebhooksService)(&c.common)
+	c.webhookSecrets = hide(new(secretMemory))
 	c.auth = hide(&tokenSource{client: c})
 	c.insts = newInstitutionCache()
 	c.waits = newWaitMemory()

@@ -593,8 +593,12 @@ func TestFormattingNeverShowsCredentials(t *testing.T) {
 		SecurityCode: secretSecurityCode, Institution: InstitutionRef{ID: "AU00000"}}
 	update := ConnectionUpdateParams{Password: password, SecurityCode: secretSecurityCode}
 
+	var wh Webhook
+	require.NoError(t, json.Unmarshal([]byte(webhookW1JSON), &wh))
 	values := map[string]any{
 		"*Client": c, "Client": *c,
+		"Webhook": wh, "*Webhook": &wh, "struct{w Webhook}": struct{ w Webhook }{wh},
+		"[]Webhook":          []Webhook{wh},
 		"struct{C *Client}":  struct{ C *Client }{c},
 		"struct{c *Client}":  struct{ c *Client }{c},
 		"struct{c Client}":   struct{ c Client }{*c},
@@ -624,7 +628,7 @@ func TestFormattingNeverShowsCredentials(t *testing.T) {
 	require.GreaterOrEqual(t, len(values), 15+12)
 
 	var forbidden []string
-	for _, s := range []string{testKey, serverTok, clientTok, password, secretUserToken, secretSecurityCode} {
+	for _, s := range []string{testKey, serverTok, clientTok, password, secretUserToken, secretSecurityCode, webhookSecret, strings.TrimPrefix(webhookSecret, "whsec_")} {
 		forbidden = append(forbidden, credentialForms(s)...)
 	}
 	// The params hold their secrets in exported string fields, which fmt
@@ -697,6 +701,10 @@ func TestReflectionCannotReachCredentials(t *testing.T) {
 			_, _ = io.WriteString(w, `{"access_token":"`+token+`","token_type":"Bearer","expires_in":3600}`)
 			return
 		}
+		if strings.HasPrefix(r.URL.Path, "/notifications/") {
+			_, _ = io.WriteString(w, webhookW1JSON)
+			return
+		}
 		_, _ = io.WriteString(w, `{"type":"job","id":"j1","steps":[]}`)
 	}))
 	defer srv.Close()
@@ -706,7 +714,10 @@ func TestReflectionCannotReachCredentials(t *testing.T) {
 		_, err = c.Jobs.Get(context.Background(), "j1")
 		require.NoError(t, err)
 	}
-	for _, secret := range []string{token, testKey} {
+	// The client remembers the webhook secrets it reads, for masking.
+	_, err = c.Webhooks.Get(context.Background(), "w1")
+	require.NoError(t, err)
+	for _, secret := range []string{token, testKey, webhookSecret, strings.TrimPrefix(webhookSecret, "whsec_")} {
 		w := reflectWalker{secret: []byte(secret), seen: map[uintptr]bool{}}
 		w.walk(reflect.ValueOf(c), "client")
 		assert.Empty(t, w.found, "reflection reaches %q", secret)

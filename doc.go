@@ -152,6 +152,28 @@
 // [EventFilter]). [AuthLinksService] (from 2.1) and [StatementsService]
 // (a PDF or CSV statement, streamed and never repeated) serve both versions.
 //
+// # Receiving webhooks
+//
+// Basiq also pushes: it POSTs a signed notification to the application's
+// endpoint when something happens, and the application reads the event.
+// [WebhooksService.Create] subscribes an endpoint and answers the
+// subscription's signing secret ([Webhook.SigningSecret]; held out of reach
+// of fmt, logs and encoders). Receiving safely takes three lines with the
+// webhook package: a verifier with that secret, its Handler at the
+// endpoint (it answers 400 to anything not signed with the secret, and 500
+// when fn fails, so that Basiq delivers again), and [EventsService.Get] for
+// the event the notification names:
+//
+//	v, err := webhook.NewVerifier(hook.SigningSecret())
+//	mux.Handle("POST /basiq/webhooks", webhook.Handler(v, func(ctx context.Context, n *webhook.Notification) error {
+//		ev, err := client.Events.Get(ctx, n.EventID) // deduplicate on n.ID: retries repeat it
+//		...
+//	}))
+//
+// [WebhooksService.Messages] lists what was sent and each delivery attempt.
+// basiqtest delivers signed notifications to a loopback endpoint for the
+// events it records, with Basiq's retries on a schedule a test shortens.
+//
 // # Testing code that uses this library
 //
 // Three ways, each shown by a runnable example or test in this module:
@@ -217,7 +239,8 @@
 // redirects elsewhere are not followed with them, the API key goes to POST
 // /token alone (no redirect of it is followed), and http:// is accepted only
 // for loopback hosts.
-// Passwords, user tokens, security codes, the API key, access tokens and
-// client tokens ([ClientToken]) never appear in errors, log records
+// Passwords, user tokens, security codes, the API key, access tokens,
+// client tokens ([ClientToken]) and webhook signing secrets
+// ([Webhook.SigningSecret]) never appear in errors, log records
 // ([WithLogger]) or formatted values.
 package basiq

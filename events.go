@@ -105,7 +105,10 @@ func (s *EventsService) List(ctx context.Context, f *EventFilter) iter.Seq2[Even
 	return paginate[Event](ctx, s.client, withQuery("events", q))
 }
 
-// Get returns one event: GET /events/{id}.
+// Get returns one event: GET /events/{id}. It is how a webhook
+// notification is read: the notification names the event
+// (webhook.Notification.EventID, the id at the end of its Links.Event) and
+// carries no data itself.
 func (s *EventsService) Get(ctx context.Context, eventID string) (*Event, error) {
 	if err := checkID("eventId", eventID); err != nil {
 		return nil, err

@@ -244,6 +244,38 @@ var endpoints = []endpoint{
 		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
 			return result(c.Events.Get(ctx, ids[0]))
 		}},
+	{name: "Webhooks.Create", method: http.MethodPost, path: "/notifications/webhooks", status: http.StatusCreated, body: webhookW1JSON, retry: retryNever, resource: true,
+		call: func(ctx context.Context, c *Client, _ ...string) (any, error) {
+			return result(c.Webhooks.Create(ctx, WebhookParams{URL: "https://app.example/hooks"}))
+		}},
+	{name: "Webhooks.List", method: http.MethodGet, path: "/notifications/webhooks", status: http.StatusOK, body: `{"type":"list","data":[` + webhookW1JSON + `]}`,
+		call: func(ctx context.Context, c *Client, _ ...string) (any, error) {
+			return result(c.Webhooks.List(ctx))
+		}},
+	{name: "Webhooks.Get", method: http.MethodGet, path: "/notifications/webhooks/%s", fields: []string{"webhookId"}, status: http.StatusOK, body: webhookW1JSON, resource: true,
+		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
+			return result(c.Webhooks.Get(ctx, ids[0]))
+		}},
+	{name: "Webhooks.Update", method: http.MethodPost, path: "/notifications/webhooks/%s", fields: []string{"webhookId"}, status: http.StatusOK, body: webhookW1JSON, resource: true,
+		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
+			return result(c.Webhooks.Update(ctx, ids[0], WebhookParams{Name: "renamed", URL: "https://app.example/hooks"}))
+		}},
+	{name: "Webhooks.Delete", method: http.MethodDelete, path: "/notifications/webhooks/%s", fields: []string{"webhookId"}, status: http.StatusNoContent,
+		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
+			return nil, c.Webhooks.Delete(ctx, ids[0])
+		}},
+	{name: "Webhooks.Messages", method: http.MethodGet, path: "/notifications/webhooks/%s/messages", fields: []string{"webhookId"}, status: http.StatusOK, body: `{"type":"list","data":[{"id":"m1"}]}`,
+		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
+			return result(collect(c.Webhooks.Messages(ctx, ids[0])))
+		}},
+	{name: "Webhooks.Message", method: http.MethodGet, path: "/notifications/webhooks/%s/messages/%s", fields: []string{"webhookId", "messageId"}, status: http.StatusOK, body: `{"id":"m1","attempts":[]}`, resource: true,
+		call: func(ctx context.Context, c *Client, ids ...string) (any, error) {
+			return result(c.Webhooks.Message(ctx, ids[0], ids[1]))
+		}},
+	{name: "Webhooks.SendTest", method: http.MethodPost, path: "/notifications/messages/test", status: http.StatusCreated, retry: retryNever,
+		call: func(ctx context.Context, c *Client, _ ...string) (any, error) {
+			return nil, c.Webhooks.SendTest(ctx, "user.created")
+		}},
 }
 
 // endpointSetup returns a mock client for e and a counter of the requests

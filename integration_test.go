@@ -813,6 +813,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	tokenParams := basiq.ConnectionParams{UserToken: leakToken, Institution: basiq.InstitutionRef{ID: basiqtest.InstToken}}
 	update := basiq.ConnectionUpdateParams{Password: leakPassword, SecurityCode: leakCode}
 	keep(params, &params, tokenParams, update, client)
+	var webhookSecrets []string // the subscriptions' signing secrets
 
 	// Every method, once against a healthy server and once against a failing one.
 	runAll := func() {
@@ -864,6 +865,27 @@ func TestSecretsNeverLeak(t *testing.T) {
 		_, err = client.Transactions.Get(ctx, userID, "nope")
 		keep(err)
 		keep(client.Connections.Delete(ctx, userID, "nope"))
+
+		wh, err := client.Webhooks.Create(ctx, basiq.WebhookParams{URL: "http://127.0.0.1:1/hooks"})
+		keep(wh, err)
+		whID := "nope"
+		if wh != nil {
+			whID = wh.ID
+			webhookSecrets = append(webhookSecrets, wh.SigningSecret())
+		}
+		got, err := client.Webhooks.Get(ctx, whID)
+		keep(got, err)
+		got, err = client.Webhooks.Update(ctx, whID, basiq.WebhookParams{Name: "renamed", URL: "http://127.0.0.1:1/hooks"})
+		keep(got, err)
+		list, err := client.Webhooks.List(ctx)
+		keep(list, err)
+		for m, err := range client.Webhooks.Messages(ctx, whID) {
+			keep(m, err)
+		}
+		msg, err := client.Webhooks.Message(ctx, whID, "nope")
+		keep(msg, err)
+		keep(client.Webhooks.SendTest(ctx, "user.created"))
+		keep(client.Webhooks.Delete(ctx, whID))
 	}
 	runAll()
 	srv.InjectFault(basiqtest.Fault{Path: "*", Status: 500, Times: 1000})
@@ -874,7 +896,8 @@ func TestSecretsNeverLeak(t *testing.T) {
 	runAll()
 
 	rec.mu.Lock()
-	secrets := []string{leakPassword, leakToken, leakCode, leakMFA, leakAPIKey}
+	require.NotEmpty(t, webhookSecrets, "a subscription was created")
+	secrets := append([]string{leakPassword, leakToken, leakCode, leakMFA, leakAPIKey}, webhookSecrets...)
 	for cred := range rec.seen {
 		secrets = append(secrets, cred) // the API key and every bearer token sent
 	}

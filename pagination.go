@@ -39,9 +39,16 @@ func paginate[T any](ctx context.Context, c *Client, path string) iter.Seq2[T, e
 	return paginateAs(ctx, c, path, func(t *T) T { return *t }, maxListPages)
 }
 
+// paginateWith is paginate with request options on every page's call (the
+// secrets a listing's errors must mask).
+func paginateWith[T any](ctx context.Context, c *Client, path string, opts ...requestOption) iter.Seq2[T, error] {
+	return paginateAs(ctx, c, path, func(t *T) T { return *t }, maxListPages, opts...)
+}
+
 // paginateAs is paginate for items decoded as W (a wire form that decodes in
-// one pass) and yielded as T, over at most maxPages pages.
-func paginateAs[W, T any](ctx context.Context, c *Client, path string, conv func(*W) T, maxPages int) iter.Seq2[T, error] {
+// one pass) and yielded as T, over at most maxPages pages, each page's call
+// made with opts.
+func paginateAs[W, T any](ctx context.Context, c *Client, path string, conv func(*W) T, maxPages int, opts ...requestOption) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		var zero T
 		seen := map[string]bool{}
@@ -62,7 +69,7 @@ func paginateAs[W, T any](ctx context.Context, c *Client, path string, conv func
 			}
 			seen[u.String()] = true
 			var p page[W]
-			if _, err := c.call(ctx, http.MethodGet, next, nil, &p); err != nil {
+			if _, err := c.call(ctx, http.MethodGet, next, nil, &p, opts...); err != nil {
 				yield(zero, err)
 				return
 			}

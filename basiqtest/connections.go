@@ -32,6 +32,9 @@ type connection struct {
 	statement       bool
 	statementErr    *stepError
 	statementMethod string // "pdf" or "csv"
+	// bankPasswordChanged: the customer changed their password at the
+	// bank (ChangeBankPassword); the stored one no longer works.
+	bankPasswordChanged bool
 }
 
 // Connection statuses.
@@ -135,6 +138,11 @@ func loginOutcome(loginID, password string) *stepError {
 // verifyOutcome decides how verify-credentials ends for the connection's
 // current credentials: nil for success.
 func verifyOutcome(in *Institution, cn *connection) *stepError {
+	if cn.bankPasswordChanged {
+		return &stepError{code: "invalid-credentials",
+			title:  "Cannot login to target institution using supplied credentials. Please check credentials and try again.",
+			detail: "Invalid login credentials"}
+	}
 	if !usesToken(in.Authorization) {
 		return loginOutcome(cn.loginID, cn.password)
 	}
@@ -360,6 +368,7 @@ func (s *Server) updateConnection(c *call) reply {
 	} else {
 		cn.password = b.Password
 	}
+	cn.bankPasswordChanged = false
 	if b.SecurityCode != "" {
 		cn.securityCode = b.SecurityCode
 	}
@@ -473,4 +482,22 @@ func (s *Server) purgeConnection(c *call) reply {
 		})
 	}
 	return answer(http.StatusNoContent, nil)
+}
+
+// ChangeBankPassword acts as the customer changing their password at the
+// bank: the connection's stored credentials stop working. Its next job (a
+// refresh) fails verify-credentials with invalid-credentials, the
+// connection becomes invalid and connection.invalidated is recorded (and
+// delivered to the webhooks that want it); new credentials through POST
+// /users/{u}/connections/{c} (Connections.Update) work again. It reports
+// false when there is no such connection.
+func (s *Server) ChangeBankPassword(connectionID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cn := s.conns[connectionID]
+	if cn == nil {
+		return false
+	}
+	cn.bankPasswordChanged = true
+	return true
 }

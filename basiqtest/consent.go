@@ -190,6 +190,7 @@ func (s *Server) consentConnect(c *call, u *user, f url.Values) (*job, []string)
 	}
 	cn.loginID, cn.password, cn.userToken = b.LoginID, b.Password, b.UserToken
 	cn.securityCode, cn.secondaryLoginID = b.SecurityCode, b.SecondaryLoginID
+	cn.bankPasswordChanged = false
 	if cn.status == connInvalid {
 		cn.status = connPending
 	}

@@ -179,6 +179,47 @@
 // GET /events/{id} reads one, GET /events/types lists the types; events are
 // kept 7 days. Consents and events answer tokens of every version.
 //
+// # Webhooks
+//
+// POST /notifications/webhooks registers a subscription (name,
+// description, url, subscribedEvents; an empty or absent list means every
+// type) and answers it with its secret, "whsec_" and the base64 of 24
+// random bytes. The URL must be on this machine (127.0.0.0/8, ::1 or
+// localhost, http or https): any other is refused with 400
+// parameter-not-valid, so the server never posts off the machine; an event
+// type Basiq does not document is refused with 400 invalid-content. GET
+// lists the subscriptions (without their secrets); GET, POST (url required,
+// as in Basiq's schema; the fields given replace the subscription's) and
+// DELETE /notifications/webhooks/{id} manage one. Subscriptions are active
+// at once.
+//
+// From then on, every event the server records (the list above) is POSTed
+// to each subscription that wants its type, as Basiq does: the body
+// {"eventTypeId","eventId","links":{"event","eventEntity"}}, Content-Type
+// application/json, and the headers webhook-id (the message id, the same on
+// every retry), webhook-timestamp (Unix seconds of this attempt) and
+// webhook-signature, signed with the subscription's secret by webhook.Sign.
+// A 2xx answer delivers the message; any other answer, no answer within 10
+// s, or no connection fails the attempt, and the message is sent again
+// after each wait of [DefaultWebhookRetrySchedule] (Basiq's: 5 s up to 10
+// h), which [WithWebhookRetrySchedule] shortens for tests; redirects are not
+// followed and at most 64 KiB of an answer is read. Each subscription's
+// messages go out in order, from one goroutine; a retry waits its turn
+// without holding up the messages after it. GET
+// /notifications/webhooks/{id}/messages lists a subscription's messages
+// (its latest 1,000) with their attempts (status code, timestamp,
+// Success or Failed), and .../messages/{id} reads one; POST
+// /notifications/messages/test with {"eventTypeId"} sends a test message of
+// that type to the subscriptions that want it (its event is not stored).
+//
+// While a subscription exists, jobs move on by themselves at the instants
+// their steps end, so their events (connection.activated,
+// transactions.updated, connection.invalidated) are delivered without a
+// request to see them. [Server.ChangeBankPassword] plays a customer who
+// changed their password at the bank: the connection's next refresh fails
+// and connection.invalidated is recorded. [Server.Close] stops every
+// delivery, cutting short one in flight, and waits for the goroutines.
+//
 // These answer both versions too. GET /connectors lists a "web" connector
 // per institution, and "pdf" and "csv" connectors for [InstHooli] (filters
 // connector.id, connector.method, connector.stage, connector.status,
@@ -219,5 +260,5 @@
 // (or a path prefix ending in "*") fail: a status with Retry-After, an HTML
 // or raw body, a delay, or a dropped connection. [Server.Requests] returns
 // every request with the Authorization credentials and the password,
-// userToken, securityCode and mfa-response fields masked.
+// userToken, securityCode, mfa-response, token and secret fields masked.
 package basiqtest

@@ -33,7 +33,8 @@ var eventTypes = []struct{ id, description string }{
 	{"transactions.updated", "A connection's transactions were retrieved"},
 }
 
-// emit records an event; s.mu must be held.
+// emit records an event and notifies the webhooks that want it; s.mu must
+// be held.
 func (s *Server) emit(at time.Time, entity, eventType, userID, dataRef string) {
 	// Events come in time order: drop the expired ones at the front, so a
 	// long run keeps 7 days of them at most.
@@ -41,8 +42,9 @@ func (s *Server) emit(at time.Time, entity, eventType, userID, dataRef string) {
 		s.events = s.events[1:]
 	}
 	s.seq++
-	s.events = append(s.events, &event{id: s.newID(), entity: entity, eventType: eventType,
-		userID: userID, dataRef: dataRef, created: at, seq: s.seq})
+	e := &event{id: s.newID(), entity: entity, eventType: eventType, userID: userID, dataRef: dataRef, created: at, seq: s.seq}
+	s.events = append(s.events, e)
+	s.notify(e)
 }
 
 // eventJSON is the wire form of an event.

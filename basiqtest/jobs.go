@@ -185,6 +185,7 @@ func (s *Server) startJob(c *call, cn *connection) *job {
 	cn.current = j
 	// A job whose steps take no time is over at once.
 	s.settle(c.now)
+	s.kickClock()
 	return j
 }
 
@@ -405,6 +406,7 @@ func (s *Server) answerMFA(c *call) reply {
 	j.mfaAnswered, j.mfaAt = true, c.now
 	j.mfaRight = len(b.Response) == 1 && b.Response[0] == MFACode
 	s.settle(c.now)
+	s.kickClock()
 	return answer(http.StatusAccepted, s.jobView(c, j, false))
 }
 

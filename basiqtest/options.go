@@ -42,6 +42,38 @@ type config struct {
 	// Basiq 3.0 (WithConsentRedirectURL, WithConsentLifetime).
 	consentRedirect string
 	consentLifetime time.Duration
+
+	// webhookRetries are the waits before each further delivery of a
+	// failed webhook message (WithWebhookRetrySchedule).
+	webhookRetries []time.Duration
+	// webhookTimeout bounds one delivery attempt (webhookAttemptTimeout;
+	// shorter in this package's tests).
+	webhookTimeout time.Duration
+}
+
+// WithWebhookRetrySchedule sets the waits before each further delivery of a
+// webhook message whose delivery failed (a non-2xx answer, no answer within
+// 10 s, or no connection), one per retry: after the last, the message is
+// given up. The default is [DefaultWebhookRetrySchedule], Basiq's (5 s up to
+// 10 h); a test shortens it, as in WithWebhookRetrySchedule(time.Millisecond)
+// for one quick retry. No wait, a wait <= 0 or more than 100 waits are
+// refused.
+func WithWebhookRetrySchedule(waits ...time.Duration) Option {
+	return func(c *config) error {
+		switch {
+		case len(waits) == 0:
+			return refuse("webhookRetrySchedule", "give at least one wait")
+		case len(waits) > 100:
+			return refuse("webhookRetrySchedule", "at most 100 waits")
+		}
+		for _, d := range waits {
+			if d <= 0 {
+				return refuse("webhookRetrySchedule", "each wait must be positive")
+			}
+		}
+		c.webhookRetries = append([]time.Duration(nil), waits...)
+		return nil
+	}
 }
 
 // DefaultConsentLifetime is how long a consent lasts when no

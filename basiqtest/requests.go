@@ -20,7 +20,7 @@ type Request struct {
 	// "Basic [REDACTED]" or "Bearer [REDACTED]".
 	Header http.Header
 	// Body is the request body. The JSON fields (or form fields) password,
-	// userToken, securityCode, mfa-response and token, in any letter case and at
+	// userToken, securityCode, mfa-response, token and secret, in any letter case and at
 	// any depth, read "[REDACTED]"; a body that is not valid JSON but names
 	// one of them is replaced as a whole.
 	Body string
@@ -86,7 +86,7 @@ const redacted = "[REDACTED]"
 // secretField reports whether a body field holds a secret.
 func secretField(name string) bool {
 	switch strings.ToLower(name) {
-	case "password", "usertoken", "securitycode", "mfa-response", "token":
+	case "password", "usertoken", "securitycode", "mfa-response", "token", "secret":
 		return true
 	}
 	return false
@@ -134,7 +134,7 @@ func maskBody(contentType string, body []byte) string {
 	dec.UseNumber()
 	if err := dec.Decode(&v); err != nil || dec.More() {
 		lower := strings.ToLower(string(body))
-		for _, name := range []string{"password", "usertoken", "securitycode", "mfa-response", `"token"`} {
+		for _, name := range []string{"password", "usertoken", "securitycode", "mfa-response", `"token"`, `"secret"`} {
 			if strings.Contains(lower, name) {
 				return redacted + " (a body that is not valid JSON, naming a secret field)"
 			}

@@ -89,6 +89,19 @@ type Server struct {
 	events     []*event
 	consents   map[string]*consent
 	authLinks  map[string]*authLink // by user id
+
+	// Webhooks (webhooks.go): the subscriptions, in order of creation;
+	// the delivery and clock goroutines run under hookCtx and are counted
+	// by hookWG; hooksClosed is set once Close has begun.
+	hooks        map[string]*subscription
+	hookOrder    []string
+	hookCtx      context.Context
+	hookStop     context.CancelFunc
+	hookWG       sync.WaitGroup
+	hookClient   *http.Client
+	hooksClosed  bool
+	clockRunning bool
+	clockWake    chan struct{}
 }
 
 // token is an access token the server issued.
@@ -122,6 +135,8 @@ func NewUnstartedServer(opts ...Option) *Server {
 		txPerAccount:  DefaultTransactionsPerAccount,
 
 		consentLifetime: DefaultConsentLifetime,
+		webhookRetries:  DefaultWebhookRetrySchedule,
+		webhookTimeout:  webhookAttemptTimeout,
 	}
 	for _, o := range opts {
 		if o == nil {
@@ -145,7 +160,16 @@ func NewUnstartedServer(opts ...Option) *Server {
 		txns:       map[string]*transaction{},
 		consents:   map[string]*consent{},
 		authLinks:  map[string]*authLink{},
+		hooks:      map[string]*subscription{},
+		clockWake:  make(chan struct{}, 1),
+		// Deliveries follow no redirect (a 3xx is a failed attempt) and
+		// keep no connection past Close.
+		hookClient: &http.Client{
+			Transport:     &http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: 30 * time.Second},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
 	}
+	s.hookCtx, s.hookStop = context.WithCancel(context.Background())
 	s.insts, s.instByID = buildInstitutions(cfg.institutions)
 	s.mux = s.routes()
 	s.handler = http.HandlerFunc(s.serve)
@@ -178,12 +202,14 @@ func (s *Server) Start() {
 	s.mu.Unlock()
 }
 
-// Close stops the server. It ends pending Delay faults at once and waits for
-// every request being handled to finish, so no goroutine of the server
+// Close stops the server. It ends pending Delay faults at once, stops
+// webhook deliveries (cutting short one in flight) and waits for them and
+// for every request being handled to finish, so no goroutine of the server
 // outlives it. Close may be called more than once.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		close(s.closed)
+		s.stopWebhooks()
 		s.mu.Lock()
 		ts, tr := s.ts, s.transport
 		s.mu.Unlock()
@@ -442,6 +468,14 @@ func (s *Server) routes() *http.ServeMux {
 	handle("GET /events", serverOnly, s.listEvents)
 	handle("GET /events/types", serverOnly, s.listEventTypes)
 	handle("GET /events/{id}", serverOnly, s.getEvent)
+	handle("POST /notifications/webhooks", serverOnly, s.createWebhook)
+	handle("GET /notifications/webhooks", serverOnly, s.listWebhooks)
+	handle("GET /notifications/webhooks/{id}", serverOnly, s.getWebhook)
+	handle("POST /notifications/webhooks/{id}", serverOnly, s.updateWebhook)
+	handle("DELETE /notifications/webhooks/{id}", serverOnly, s.deleteWebhook)
+	handle("GET /notifications/webhooks/{id}/messages", serverOnly, s.listMessages)
+	handle("GET /notifications/webhooks/{id}/messages/{mid}", serverOnly, s.getMessage)
+	handle("POST /notifications/messages/test", serverOnly, s.sendTestMessage)
 	// The stand-in Consent UI answers HTML, not Basiq's JSON.
 	m.HandleFunc("GET /consent/home", s.consentForm)
 	m.HandleFunc("POST /consent/home", s.consentSubmit)

@@ -1,0 +1,223 @@
+package basiq
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// webhookSecret is the signing secret of webhookW1JSON: distinctive, so
+// finding it anywhere is no accident.
+const webhookSecret = "whsec_c2VjcmV0LW9mLXdlYmhvb2std2gtMS1zaWduaW5n"
+
+// webhookW1JSON is a subscription as POST /notifications/webhooks answers it.
+const webhookW1JSON = `{"type":"webhook","id":"w1","name":"All events","description":"catch-all",` +
+	`"url":"https://app.example/hooks","status":"active","secret":"` + webhookSecret + `",` +
+	`"subscribedEvents":["connection.created","transactions.updated"],"createdDate":"2026-11-30T01:02:03Z",` +
+	`"links":{"self":"https://api.test/notifications/webhooks/w1"}}`
+
+func TestWebhooksCreateSendsTheParamsAndKeepsTheSecretReadable(t *testing.T) {
+	t.Parallel()
+	c, _, rec := setup(t, http.MethodPost, testBase+"/notifications/webhooks", jsonResp(http.StatusCreated, webhookW1JSON))
+	w, err := c.Webhooks.Create(context.Background(), WebhookParams{
+		Name: "All events", URL: "https://app.example/hooks",
+		SubscribedEvents: []string{"connection.created", "a.type.this.library.does.not.know"},
+	})
+	require.NoError(t, err)
+	reqs := rec.all()
+	require.Len(t, reqs, 1)
+	assert.Equal(t, "application/json", reqs[0].ContentType)
+	assert.JSONEq(t, `{"name":"All events","url":"https://app.example/hooks",`+
+		`"subscribedEvents":["connection.created","a.type.this.library.does.not.know"]}`, reqs[0].Body)
+
+	assert.Equal(t, "w1", w.ID)
+	assert.Equal(t, "All events", w.Name)
+	assert.Equal(t, "catch-all", w.Description)
+	assert.Equal(t, "https://app.example/hooks", w.URL)
+	assert.Equal(t, WebhookActive, w.Status)
+	assert.Equal(t, []string{"connection.created", "transactions.updated"}, w.SubscribedEvents)
+	assert.Equal(t, time.Date(2026, 11, 30, 1, 2, 3, 0, time.UTC), w.CreatedDate)
+	assert.Equal(t, "https://api.test/notifications/webhooks/w1", w.Links.Self)
+	assert.Equal(t, webhookSecret, w.SigningSecret())
+	assert.Empty(t, (*Webhook)(nil).SigningSecret())
+	assert.Equal(t, `basiq.Webhook{ID: "w1", Name: "All events", URL: "https://app.example/hooks", Status: "active", `+
+		`SubscribedEvents: ["connection.created" "transactions.updated"], Secret: [REDACTED]}`, fmt.Sprintf("%+v", w))
+}
+
+func TestWebhooksUpdateSendsOnlyTheFieldsSet(t *testing.T) {
+	t.Parallel()
+	c, _, rec := setup(t, http.MethodPost, testBase+"/notifications/webhooks/w1", jsonResp(http.StatusOK, webhookW1JSON))
+	_, err := c.Webhooks.Update(context.Background(), "w1", WebhookParams{URL: "https://app.example/new", SubscribedEvents: []string{"user.created"}})
+	require.NoError(t, err)
+	require.Len(t, rec.all(), 1)
+	assert.JSONEq(t, `{"url":"https://app.example/new","subscribedEvents":["user.created"]}`, rec.all()[0].Body)
+}
+
+func TestWebhookParamsAreCheckedBeforeAnyRequest(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		create bool
+		p      WebhookParams
+		fields []string
+	}{
+		{"create without url", true, WebhookParams{Name: "x"}, []string{"url"}},
+		{"create with blank url", true, WebhookParams{URL: "  "}, []string{"url"}},
+		{"relative url", true, WebhookParams{URL: "/hooks"}, []string{"url"}},
+		{"other scheme", true, WebhookParams{URL: "ftp://app.example/hooks"}, []string{"url"}},
+		{"unparseable url", false, WebhookParams{URL: "https://app example/%zz"}, []string{"url"}},
+		{"update without url", false, WebhookParams{Name: "x"}, []string{"url"}},
+		{"control character in name", true, WebhookParams{URL: "https://a.example", Name: "a\nb"}, []string{"name"}},
+		{"control character in description", false, WebhookParams{URL: "https://a.example", Description: "\x1b[2J"}, []string{"description"}},
+		{"blank event type", true, WebhookParams{URL: "https://a.example", SubscribedEvents: []string{"user.created", " "}}, []string{"subscribedEvents"}},
+		{"several at once", true, WebhookParams{Name: "\r", SubscribedEvents: []string{"x\n"}}, []string{"url", "name", "subscribedEvents"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, mt := newMockClient(t)
+			var err error
+			if tc.create {
+				_, err = c.Webhooks.Create(context.Background(), tc.p)
+			} else {
+				_, err = c.Webhooks.Update(context.Background(), "w1", tc.p)
+			}
+			assert.Equal(t, tc.fields, validationFields(t, err))
+			assert.Zero(t, mt.GetTotalCallCount())
+		})
+	}
+	c, mt := newMockClient(t)
+	for _, bad := range []string{"", " ", "a\nb", strings.Repeat("x", maxIDBytes+1)} {
+		assert.Equal(t, []string{"eventTypeId"}, validationFields(t, c.Webhooks.SendTest(context.Background(), bad)), "%q", bad)
+	}
+	assert.Zero(t, mt.GetTotalCallCount())
+}
+
+func TestWebhooksSendTestPostsTheEventType(t *testing.T) {
+	t.Parallel()
+	c, _, rec := setup(t, http.MethodPost, testBase+"/notifications/messages/test", jsonResp(http.StatusCreated, ""))
+	require.NoError(t, c.Webhooks.SendTest(context.Background(), "connection.created"))
+	require.Len(t, rec.all(), 1)
+	assert.JSONEq(t, `{"eventTypeId":"connection.created"}`, rec.all()[0].Body)
+}
+
+// TestWebhooksDecodePublishedExamples decodes Basiq's published example
+// answers, whose shapes depart from their own schema: subscribedEvents as
+// one string, a status code as a string, attempts listed in a message.
+func TestWebhooksDecodePublishedExamples(t *testing.T) {
+	t.Parallel()
+	var w Webhook
+	require.NoError(t, json.Unmarshal(specExample(t, "v3/webhooks.yml", "/notifications/webhooks", "post", "201", ""), &w))
+	assert.Equal(t, "3fa85f64-5717-4562-b3fc-2c963f66afa6", w.ID)
+	assert.Equal(t, []string{"user.created"}, w.SubscribedEvents)
+	assert.Equal(t, WebhookActive, w.Status)
+	assert.Equal(t, "rfiuheo43934", w.SigningSecret())
+	assert.NotContains(t, fmtAll(w), "rfiuheo43934")
+
+	var m WebhookMessage
+	require.NoError(t, json.Unmarshal(specExample(t, "v3/webhooks.yml", "/notifications/webhooks/{webhookId}/messages/{messageId}", "get", "200", ""), &m))
+	assert.Equal(t, "11a85f64-5717-4562-b3fc-2c963f66af11", m.ID)
+	assert.Equal(t, "user.created", m.EventTypeID, "taken from the payload")
+	assert.Equal(t, "44a85f64-5717-4562-b3fc-2c963f66af44", m.EventID)
+	assert.Equal(t, "https://au-api.basiq.io/events/44a85f64-5717-4562-b3fc-2c963f66af44", m.Payload.Links.Event)
+	require.Len(t, m.Attempts, 2)
+	assert.Equal(t, WebhookAttempt{ID: "e2du423ed", URL: "https://piper.com/basiq-messages/", Response: "OK", StatusCode: 200,
+		Timestamp: time.Date(2019, 8, 24, 14, 15, 22, 0, time.UTC), Status: "Success"}, m.Attempts[0])
+	assert.True(t, m.Attempts[0].Succeeded())
+	assert.Equal(t, 500, m.Attempts[1].StatusCode, "a status code written as a string")
+	assert.False(t, m.Attempts[1].Succeeded())
+}
+
+func TestWebhookMessagesArePagedAndOddAttemptsTolerated(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	failOnUnexpected(t, mt)
+	mt.RegisterResponder(http.MethodGet, testBase+"/notifications/webhooks/w1/messages", jsonResp(http.StatusOK,
+		`{"type":"list","data":[{"id":"m1","eventTypeId":"connection.created","attempts":["a1",{"id":"a2","responseStatusCode":null},42]}],`+
+			`"links":{"next":"https://api.test/notifications/webhooks/w1/messages?page=2"}}`))
+	mt.RegisterResponderWithQuery(http.MethodGet, testBase+"/notifications/webhooks/w1/messages", "page=2", jsonResp(http.StatusOK,
+		`{"type":"list","data":[{"id":"m2","payload":{"eventTypeId":"transactions.updated","eventId":"e2"}}]}`))
+	msgs, err := collect(c.Webhooks.Messages(context.Background(), "w1"))
+	require.NoError(t, err)
+	require.Len(t, msgs, 2)
+	assert.Equal(t, []WebhookAttempt{{ID: "a1"}, {ID: "a2"}}, msgs[0].Attempts, "a string is an attempt id; a number is left out")
+	assert.Equal(t, "transactions.updated", msgs[1].EventTypeID)
+	assert.Equal(t, "e2", msgs[1].EventID)
+
+	for _, err := range c.Webhooks.Messages(context.Background(), "..") {
+		assert.Equal(t, []string{"webhookId"}, validationFields(t, err))
+	}
+}
+
+// TestWebhookSecretIsMaskedInLaterErrors checks that once a client has read
+// a subscription's secret, an error answer quoting it (on any webhook call)
+// shows it masked.
+func TestWebhookSecretIsMaskedInLaterErrors(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t, WithMaxRetries(0))
+	mt.RegisterResponder(http.MethodPost, testBase+"/notifications/webhooks", jsonResp(http.StatusCreated, webhookW1JSON))
+	quote := jsonResp(http.StatusBadRequest, `{"type":"list","data":[{"type":"error","code":"invalid-content",`+
+		`"title":"Bad","detail":"webhook w1 has secret `+webhookSecret+`"},{"type":"error","code":"invalid-content",`+
+		`"title":"Bad","detail":"key `+strings.TrimPrefix(webhookSecret, "whsec_")+`"}]}`)
+	mt.RegisterResponder(http.MethodGet, testBase+"/notifications/webhooks/w1", quote)
+	mt.RegisterResponder(http.MethodPost, testBase+"/notifications/webhooks/w1", quote)
+	mt.RegisterResponder(http.MethodGet, testBase+"/notifications/webhooks", quote)
+	mt.RegisterResponder(http.MethodGet, testBase+"/notifications/webhooks/w1/messages", quote)
+	mt.RegisterResponder(http.MethodPost, testBase+"/notifications/messages/test", quote)
+	ctx := context.Background()
+	_, err := c.Webhooks.Create(ctx, WebhookParams{URL: "https://app.example/hooks"})
+	require.NoError(t, err)
+
+	_, errGet := c.Webhooks.Get(ctx, "w1")
+	_, errUpdate := c.Webhooks.Update(ctx, "w1", WebhookParams{Name: "x", URL: "https://app.example/hooks"})
+	_, errList := c.Webhooks.List(ctx)
+	_, errMessages := collect(c.Webhooks.Messages(ctx, "w1"))
+	errTest := c.Webhooks.SendTest(ctx, "user.created")
+	for _, err := range []error{errGet, errUpdate, errList, errMessages, errTest} {
+		var apiErr *APIError
+		require.ErrorAs(t, err, &apiErr)
+		out := fmtAll(err) + apiErr.Body + apiErr.Errors[0].Detail
+		assert.NotContains(t, out, webhookSecret)
+		assert.NotContains(t, out, strings.TrimPrefix(webhookSecret, "whsec_"))
+		require.Len(t, apiErr.Errors, 2)
+		assert.Contains(t, apiErr.Errors[0].Detail, redacted)
+		assert.Contains(t, apiErr.Errors[1].Detail, redacted, "the key without its prefix")
+	}
+}
+
+// TestWebhookSecretMemoryIsBounded checks that a client remembers a bounded
+// number of secrets, the newest.
+func TestWebhookSecretMemoryIsBounded(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	n := 0
+	mt.RegisterResponder(http.MethodGet, testBase+"/notifications/webhooks/w1", func(r *http.Request) (*http.Response, error) {
+		n++
+		return jsonResp(http.StatusOK, `{"id":"w1","url":"https://a.example","secret":"whsec_`+strings.Repeat("A", n)+`"}`)(r)
+	})
+	for range maxRememberedSecrets + 10 {
+		_, err := c.Webhooks.Get(context.Background(), "w1")
+		require.NoError(t, err)
+	}
+	m := c.webhookSecrets.value()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	require.Len(t, m.secrets, maxRememberedSecrets)
+	assert.Equal(t, "whsec_"+strings.Repeat("A", maxRememberedSecrets+10), m.secrets[len(m.secrets)-1])
+}
+
+// fmtAll formats v with the common verbs, joined.
+func fmtAll(v any) string {
+	var b strings.Builder
+	for _, verb := range fmtVerbs {
+		b.WriteString(fmt.Sprintf(verb, v))
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
