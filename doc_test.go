@@ -49,7 +49,7 @@ func goBlocks(md string) (blocks []string, lines []int) {
 
 // readmeFreeVars are the names README's blocks use without declaring them:
 // what the surrounding application has at hand.
-const readmeFreeVars = "ctx context.Context, client *basiq.Client, userID, connID, sessionID string, w http.ResponseWriter, r *http.Request, t *testing.T"
+const readmeFreeVars = "ctx context.Context, client *basiq.Client, userID, connID, sessionID string, w http.ResponseWriter, r *http.Request, mux *http.ServeMux, t *testing.T"
 
 // readmeImports maps the package names README's blocks may use to their
 // import paths.
@@ -61,6 +61,7 @@ var readmeImports = map[string]string{
 	"log":       "log",
 	"os":        "os",
 	"time":      "time",
+	"webhook":   "github.com/basiq-go/basiq/webhook",
 }
 
 // parseBlock parses a README block as a function body.
@@ -211,7 +212,7 @@ func exportImporter(t *testing.T, fset *token.FileSet) types.Importer {
 		t.Skip("no go command to list export data")
 	}
 	cmd := exec.CommandContext(t.Context(), goTool, "list", "-export", "-deps", "-f", "{{if .Export}}{{.ImportPath}}\t{{.Export}}{{end}}",
-		".", "./basiqtest", "github.com/jarcoal/httpmock", "testing")
+		".", "./basiqtest", "./webhook", "github.com/jarcoal/httpmock", "testing")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
