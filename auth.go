@@ -173,6 +173,17 @@ func (ts *tokenSource) fetchAndStore(ctx context.Context, scope string, retry bo
 	return tok, nil
 }
 
+// cached returns the access tokens held now, of every scope.
+func (ts *tokenSource) cached() []string {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	toks := make([]string, 0, len(ts.tokens))
+	for _, t := range ts.tokens {
+		toks = append(toks, t.tok)
+	}
+	return toks
+}
+
 // invalidate drops tok if it is still the scope's current token, so that the
 // next call fetches a new one. Many goroutines told at once that tok expired
 // cause one fetch, not many.

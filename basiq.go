@@ -478,8 +478,9 @@ func (c *Client) underBase(u *url.URL) bool {
 // its body (a bank password, an MFA answer: they go to their own endpoint
 // only, and a 307 would resend them) or a body sent once (an upload), and
 // any redirect outside the base URL (another origin, or a path outside its
-// prefix), so that no credential follows them; then it defers to the
-// caller's own policy, if any, and stops after 10 redirects. A refused
+// prefix, or one carrying user information), so that no credential follows
+// them; it stops after 10 redirects, and within that limit defers to the
+// caller's own policy, if any. A refused
 // redirect is a *RedirectError (matching [ErrRedirectRefused]) that says
 // which rule refused it.
 func (c *Client) checkRedirect(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
@@ -496,24 +497,50 @@ func (c *Client) checkRedirect(next func(*http.Request, []*http.Request) error) 
 				return refuse(why)
 			}
 		}
-		if !c.sameOrigin(req.URL) || req.URL.User != nil {
+		if !c.sameOrigin(req.URL) {
 			return refuse(redirectOtherOrigin)
+		}
+		if req.URL.User != nil {
+			return refuse(redirectUserInfo)
 		}
 		if !c.underBase(req.URL) {
 			return refuse(redirectOutsidePath)
 		}
-		if next != nil {
-			return next(req, via)
-		}
 		if len(via) >= 10 {
 			return refuse(redirectTooMany)
+		}
+		if next != nil {
+			return next(req, via)
 		}
 		return nil
 	}
 }
 
+// malformedRedirect returns a *RedirectError for a redirect answer whose
+// Location net/http cannot parse, or nil. net/http's own error for it
+// quotes the whole target, which may carry whatever secret the server put
+// there, at any length; this one names none of it.
+func malformedRedirect(req *http.Request, resp *http.Response) error {
+	switch resp.StatusCode {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+	default:
+		return nil
+	}
+	loc := resp.Header.Get("Location")
+	if loc == "" {
+		return nil
+	}
+	if _, err := req.URL.Parse(loc); err == nil {
+		return nil
+	}
+	return &RedirectError{StatusCode: resp.StatusCode, why: redirectMalformed}
+}
+
 // keepIdle hides a transport's CloseIdleConnections from the retry machinery,
-// and bounds each attempt by timeout when it is set.
+// bounds each attempt by timeout when it is set, and refuses a redirect
+// whose target cannot be parsed (see malformedRedirect) before net/http
+// reads it.
 type keepIdle struct {
 	http.RoundTripper
 	timeout time.Duration
@@ -525,7 +552,15 @@ type keepIdle struct {
 // the body, and ends when the body is closed.
 func (k keepIdle) RoundTrip(req *http.Request) (*http.Response, error) {
 	if k.timeout <= 0 {
-		return k.RoundTripper.RoundTrip(req)
+		resp, err := k.RoundTripper.RoundTrip(req)
+		if err != nil {
+			return nil, err
+		}
+		if err := malformedRedirect(req, resp); err != nil {
+			resp.Body.Close()
+			return nil, err
+		}
+		return resp, nil
 	}
 	// A redirected request carries the original request's context, not
 	// the one sent: the deadline of the first request is found through the
@@ -540,6 +575,11 @@ func (k keepIdle) RoundTrip(req *http.Request) (*http.Response, error) {
 	sent := req.WithContext(ctx)
 	resp, err := k.RoundTripper.RoundTrip(sent)
 	if err != nil {
+		cancel()
+		return nil, err
+	}
+	if err := malformedRedirect(req, resp); err != nil {
+		resp.Body.Close()
 		cancel()
 		return nil, err
 	}

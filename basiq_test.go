@@ -475,6 +475,91 @@ func TestRedirectOutsideBasePathNotFollowed(t *testing.T) {
 	}
 }
 
+// TestRedirectToAMalformedLocationIsRefusedWithoutItsTarget checks that a
+// redirect whose Location is not a URL (net/http's own error would quote it
+// whole, with whatever secret the server put there, and at any length) ends
+// the call with a *RedirectError that shows none of the target, at once,
+// without a retry.
+func TestRedirectToAMalformedLocationIsRefusedWithoutItsTarget(t *testing.T) {
+	t.Parallel()
+	const password = "hunter2-malformed-pw"
+	long := strings.Repeat("A", 5000)
+	for _, loc := range []string{
+		"https://evil.test/%zz/stealpath?pw=" + password + "&key=" + testKey + "&pad=" + long, // bad escape
+		"https://evil.test:8x/stealpath",     // bad port
+		"https://evil.test/stealpath/\x01j1", // control character
+		"https://[::1/stealpath",             // unclosed IPv6 literal
+	} {
+		t.Run("GET "+clean(loc, 40), func(t *testing.T) {
+			t.Parallel()
+			c, mt := newMockClient(t) // retries on: a malformed target is not retried
+			mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", redirect(http.StatusFound, loc))
+			_, err := c.Jobs.Get(t.Context(), "j1")
+			require.ErrorIs(t, err, ErrRedirectRefused)
+			var redir *RedirectError
+			require.ErrorAs(t, err, &redir)
+			assert.Equal(t, http.StatusFound, redir.StatusCode)
+			assert.Empty(t, redir.Origin)
+			assert.Equal(t, "basiq: GET /jobs/j1: redirect not followed: its target (the Location header) is not a valid URL", err.Error())
+			assert.Equal(t, 1, calls(mt, "GET "+testBase+"/jobs/j1"), "refused once, not retried")
+		})
+	}
+	t.Run("POST carrying a password", func(t *testing.T) {
+		t.Parallel()
+		c, mt := newMockClient(t)
+		mt.RegisterResponder(http.MethodPost, testBase+"/users/u1/connections/c1",
+			redirect(http.StatusTemporaryRedirect, "https://evil.test/%zz/stealpath?pw="+password+"&key="+testKey+"&pad="+long))
+		_, err := c.Connections.Update(t.Context(), "u1", "c1", ConnectionUpdateParams{Password: password})
+		require.ErrorIs(t, err, ErrRedirectRefused)
+		assertOnePrefix(t, err, "malformed Location")
+		for _, s := range []string{password, testKey, "stealpath", "pw="} {
+			assert.NotContains(t, err.Error(), s)
+		}
+		assert.Less(t, len(err.Error()), 300)
+	})
+}
+
+// TestRedirectLoopEndsUnderACallersCheckRedirect checks that the limit of
+// 10 redirects in a row holds when the caller's http.Client has its own
+// CheckRedirect, which the client calls only within that limit.
+func TestRedirectLoopEndsUnderACallersCheckRedirect(t *testing.T) {
+	t.Parallel()
+	mt := httpmock.NewMockTransport()
+	mt.RegisterResponder(http.MethodPost, testBase+"/token", tokenResponder("tok-1", 3600))
+	var sent atomic.Int32
+	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", func(r *http.Request) (*http.Response, error) {
+		if sent.Add(1) > 50 { // ends the loop should the limit not hold
+			return jsonResp(http.StatusOK, `{"type":"job","id":"j1","steps":[]}`)(r)
+		}
+		return redirect(http.StatusFound, testBase+"/jobs/j1?again=1")(r)
+	})
+	var seen atomic.Int32
+	policy := func(*http.Request, []*http.Request) error { seen.Add(1); return nil }
+	c, err := NewClient(WithAPIKey(testKey), WithBaseURL(testBase), WithMaxRetries(0),
+		WithHTTPClient(&http.Client{Transport: mt, CheckRedirect: policy}))
+	require.NoError(t, err)
+	_, err = c.Jobs.Get(t.Context(), "j1")
+	require.ErrorIs(t, err, ErrRedirectRefused)
+	assert.Equal(t, "basiq: GET /jobs/j1: redirect not followed: stopped after 10 redirects: https://api.test", err.Error())
+	assert.Equal(t, 10, calls(mt, "GET "+testBase+"/jobs/j1"), "one request and 9 redirects followed, then none")
+	assert.Equal(t, int32(9), seen.Load(), "the caller's policy is asked about each redirect followed")
+}
+
+// TestRedirectCarryingUserInformationSaysSo checks that a redirect to the
+// base URL's own origin with a name and password in it is refused for that
+// reason, without showing them.
+func TestRedirectCarryingUserInformationSaysSo(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t, WithMaxRetries(0))
+	mt.RegisterResponder(http.MethodGet, testBase+"/jobs/j1", redirect(http.StatusFound, "https://user:hunter2@api.test/jobs/j2"))
+	unexpected := recordAll(mt)
+	_, err := c.Jobs.Get(t.Context(), "j1")
+	require.ErrorIs(t, err, ErrRedirectRefused)
+	assert.Equal(t, "basiq: GET /jobs/j1: redirect to a URL carrying user information not followed: https://api.test", err.Error())
+	assert.NotContains(t, err.Error(), "hunter2")
+	assert.Empty(t, unexpected())
+}
+
 func TestClientFormattingHidesCredentials(t *testing.T) {
 	t.Parallel()
 	c, mt := newMockClient(t)

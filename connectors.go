@@ -113,7 +113,10 @@ type ConnectorFilter struct {
 	// "1" to "4".
 	Tier []string
 	// Authorization keeps connectors with any of these authorization types
-	// (connector.authorization.type).
+	// (connector.authorization.type). A value that is not one of the
+	// AuthorizationType constants is refused with a *ValidationError before
+	// any request; write a condition on a value the library does not know
+	// yet in Raw.
 	Authorization []AuthorizationType
 	// Raw is a filter in Basiq's grammar, appended unchanged.
 	Raw string
@@ -129,11 +132,7 @@ func (f *ConnectorFilter) query() (url.Values, error) {
 		b.op("status", "connector.status", "in", f.Status...)
 		b.op("country", "connector.institution.country", "in", f.Country...)
 		b.op("tier", "connector.institution.tier", "in", f.Tier...)
-		auths := make([]string, len(f.Authorization))
-		for i, a := range f.Authorization {
-			auths[i] = string(a)
-		}
-		b.op("authorization", "connector.authorization.type", "in", auths...)
+		anyOf(&b, "authorization", "connector.authorization.type", f.Authorization, authorizationTypes)
 		b.raw(f.Raw)
 	}
 	return b.query(0, 0)

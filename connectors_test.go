@@ -74,6 +74,19 @@ func TestConnectorsGetErrors(t *testing.T) {
 	require.ErrorIs(t, err, ErrInvalidResponse, "an answer without an id is no connector")
 }
 
+// TestConnectorFilterRefusesAnUnknownAuthorization checks that an
+// authorization type the library does not define is refused before any
+// request, instead of matching nothing.
+func TestConnectorFilterRefusesAnUnknownAuthorization(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t, WithVersion("3.0"))
+	failOnUnexpected(t, mt)
+	_, err := c.Connectors.List(t.Context(), &ConnectorFilter{Authorization: []AuthorizationType{"user-mfa-intermitent"}})
+	require.ErrorIs(t, err, ErrValidation)
+	assert.Equal(t, []string{"authorization"}, validationFields(t, err))
+	assert.Empty(t, mt.GetCallCountInfo()["POST "+testBase+"/token"], "refused before any request")
+}
+
 func TestConnectorsList(t *testing.T) {
 	t.Parallel()
 	c, mt := newMockClient(t, WithVersion("3.0"))

@@ -106,8 +106,9 @@
 // account's status is an [AccountStatus] and a connection's a
 // [ConnectionStatus]. Compare them with the constants, such as
 // [TransactionClassPayment]. A value the API adds later is read unchanged
-// and its Known method reports false. In a filter, a value that is not one
-// of the constants (a typo such as "debits") is refused with a
+// and its Known method reports false. In a filter (these, and an
+// [AuthorizationType] in [InstitutionFilter] or [ConnectorFilter]), a value
+// that is not one of the constants (a typo such as "debits") is refused with a
 // [*ValidationError] before any request, instead of matching nothing; write
 // a condition on a value the library does not know yet in the filter's Raw
 // field, in Basiq's filter grammar.

@@ -36,9 +36,13 @@ import (
 // the first only.
 var (
 	// ErrValidation: an argument was refused by this library's own checks,
-	// before anything was sent; the error is a *ValidationError, or several
-	// joined. An argument the API refuses is an *APIError matching
-	// ErrBadRequest.
+	// before the request it guards was sent; the error is a
+	// *ValidationError, or several joined. Most checks need no request at
+	// all; two need a read first: [ConnectionsService.Create] checks the
+	// credentials against the institution it reads (GET
+	// /institutions/{id}, cached), and [WithUntilStep]'s title is checked
+	// against the job's steps once they are known. An argument the API
+	// refuses is an *APIError matching ErrBadRequest.
 	ErrValidation = errors.New("basiq: invalid argument")
 	// ErrBadRequest: the API answered 400 (a parameter it did not supply or
 	// found not valid; Basiq's code says which).
@@ -539,15 +543,22 @@ type JobError struct {
 	Title string
 	// Detail explains the failure, such as "Account is locked".
 	Detail string
+
+	// forms are the spellings of the client's secrets, masked in Error;
+	// hidden, as they are the secrets.
+	forms hidden[[]string]
 }
 
 // Error describes the failure. The fields come from the server: the string
-// carries them cleaned (one line, valid UTF-8, each bounded), as
-// [APIError.Error] does.
+// carries them cleaned (one line, valid UTF-8, each bounded) and, for an
+// error from [Client.WaitForJob], with the API key and the client's access
+// tokens masked in every form an [APIError] masks, as [APIError.Error]
+// does. The fields themselves keep what the API sent.
 func (e *JobError) Error() string {
+	m := func(s string) string { return maskForms(s, e.forms.value()) }
 	var b strings.Builder
-	fmt.Fprintf(&b, "basiq: job %s failed at step %s", clean(e.JobID, 100), clean(e.Step, 100))
-	writeProblem(&b, e.Code, e.Title, e.Detail)
+	fmt.Fprintf(&b, "basiq: job %s failed at step %s", clean(m(e.JobID), 100), clean(m(e.Step), 100))
+	writeProblem(&b, m(e.Code), m(e.Title), m(e.Detail))
 	return b.String()
 }
 
@@ -568,7 +579,8 @@ func writeProblem(b *strings.Builder, code, title, detail string) {
 // Is makes errors.Is(err, ErrJobFailed) true.
 func (e *JobError) Is(target error) bool { return target == ErrJobFailed }
 
-// ValidationError is an argument refused before any request was sent. Several
+// ValidationError is an argument refused by this library's own checks,
+// before the request it guards was sent (see [ErrValidation]). Several
 // problems found at once come back joined: the error's Unwrap() []error
 // returns each, a *ValidationError, and it prints one a line. It matches
 // [ErrValidation].
@@ -692,18 +704,22 @@ func (w *wrappedMany) Error() string   { return w.msg }
 func (w *wrappedMany) Unwrap() []error { return w.errs }
 
 // RedirectError is a redirect the client did not follow: one to another
-// origin (scheme, host and port) or outside the base URL's path, one
-// answering the token request (which carries the API key) or a request
-// whose body carries a password, user token, security code or MFA answer,
-// one of a file upload, or one past the tenth in a row. It matches
-// [ErrRedirectRefused]. Its message names the target's scheme and host
-// only: a redirect's path and query may carry secrets.
+// origin (scheme, host and port) or outside the base URL's path, one to a
+// URL carrying user information (a name or password before the host), one
+// whose target (the Location header) is not a valid URL, one answering the
+// token request (which carries the API key) or a request whose body carries
+// a password, user token, security code or MFA answer, one of a file
+// upload, or one past the tenth in a row. It matches [ErrRedirectRefused],
+// and is not retried. Its message names the target's scheme and host only
+// (none of a target that is not a valid URL): a redirect's path, query and
+// user information may carry secrets.
 type RedirectError struct {
 	// StatusCode is the redirect's status, such as 302.
 	StatusCode int
 	// Origin is the scheme, host and port (when given) of the redirect's
-	// target, such as "https://login.example"; never its path or query.
-	// The request's secrets are masked in it, as in an [APIError].
+	// target, such as "https://login.example"; never its path, query or
+	// user information; empty when the target is not a valid URL. The
+	// request's secrets are masked in it, as in an [APIError].
 	Origin string
 
 	// why says which rule refused the redirect.
@@ -723,6 +739,8 @@ const (
 	redirectSecrets                         // of a body carrying credentials or MFA answers
 	redirectUpload                          // of a streamed upload
 	redirectTooMany                         // past the tenth in a row
+	redirectUserInfo                        // to a URL with a name or password in it
+	redirectMalformed                       // to a Location that is not a URL
 )
 
 // Error says which redirect was refused and why.
@@ -741,6 +759,10 @@ func (e *RedirectError) Error() string {
 		return prefix + "redirect of a file upload not followed: the file is sent once"
 	case redirectTooMany:
 		what = "redirect not followed: stopped after 10 redirects"
+	case redirectUserInfo:
+		what = "redirect to a URL carrying user information not followed"
+	case redirectMalformed:
+		what = "redirect not followed: its target (the Location header) is not a valid URL"
 	default:
 		what = "redirect not followed"
 	}

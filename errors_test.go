@@ -303,6 +303,22 @@ func TestJobErrorStringIsCleaned(t *testing.T) {
 		(&JobError{JobID: "j1", Step: "verify-credentials", Code: "invalid-credentials", Title: "Invalid credentials"}).Error())
 }
 
+// TestJobErrorStringMasksTheClientsSecrets checks that a failed step whose
+// result quotes the API key or the access token does not put them in the
+// error string; the fields keep what the API sent.
+func TestJobErrorStringMasksTheClientsSecrets(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t, WithMaxRetries(0))
+	mt.RegisterResponder(http.MethodGet, jobURL, jsonResp(http.StatusOK, jobBody(t, "j1", stepSpec{stVerify, "failed",
+		`{"type":"error","code":"invalid-credentials","title":"key ` + testKey + `","detail":"token tok-1"}`})))
+	_, err := c.WaitForJob(t.Context(), &Job{ID: "j1"}, fastPoll)
+	var je *JobError
+	require.ErrorAs(t, err, &je)
+	assert.Equal(t, "basiq: job j1 failed at step verify-credentials: invalid-credentials: key "+redacted+" (token "+redacted+")", err.Error())
+	assert.Equal(t, "key "+testKey, je.Title, "the field keeps what the API sent")
+	assert.Equal(t, "token tok-1", je.Detail)
+}
+
 func TestAPIErrorStringIsCleaned(t *testing.T) {
 	t.Parallel()
 	for name, v := range hostileTexts {

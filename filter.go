@@ -78,15 +78,35 @@ func (b *filterBuilder) dateRange(field, path string, from, to time.Time) {
 // and look like an empty list. Raw remains for any other value.
 func oneOf[T ~string](b *filterBuilder, field, path string, v T, known []T) {
 	if v != "" && !slices.Contains(known, v) {
-		names := make([]string, len(known))
-		for i, k := range known {
-			names[i] = string(k)
-		}
-		b.errs = append(b.errs, &ValidationError{Field: field,
-			Reason: fmt.Sprintf("must be one of %s; use Raw for a value this library does not know", strings.Join(names, ", "))})
+		b.errs = append(b.errs, unknownValue(field, known))
 		return
 	}
 	b.eq(field, path, string(v))
+}
+
+// anyOf adds path.in('v1','v2',...) when values is not empty, and refuses
+// values (with one error for the field) when any is not one of the values
+// the library knows, as oneOf does.
+func anyOf[T ~string](b *filterBuilder, field, path string, values, known []T) {
+	strs := make([]string, len(values))
+	for i, v := range values {
+		if !slices.Contains(known, v) {
+			b.errs = append(b.errs, unknownValue(field, known))
+			return
+		}
+		strs[i] = string(v)
+	}
+	b.op(field, path, "in", strs...)
+}
+
+// unknownValue is the error for a filter value that is not one of known.
+func unknownValue[T ~string](field string, known []T) error {
+	names := make([]string, len(known))
+	for i, k := range known {
+		names[i] = string(k)
+	}
+	return &ValidationError{Field: field,
+		Reason: fmt.Sprintf("must be one of %s; use Raw for a value this library does not know", strings.Join(names, ", "))}
 }
 
 // raw appends a filter the caller wrote, unchanged.

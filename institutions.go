@@ -35,6 +35,9 @@ const (
 	AuthOther AuthorizationType = "other"
 )
 
+// authorizationTypes are the authorization types a filter accepts.
+var authorizationTypes = []AuthorizationType{AuthUser, AuthUserMFA, AuthUserMFAIntermittent, AuthToken, AuthUserToken, AuthOther}
+
 // UsesLogin reports whether the institution takes a login id and password.
 func (a AuthorizationType) UsesLogin() bool {
 	return a == AuthUser || a == AuthUserMFA || a == AuthUserMFAIntermittent
@@ -276,7 +279,11 @@ func (ic *institutionCache) lookup(id string) (Institution, bool) {
 type InstitutionFilter struct {
 	// ID keeps the institution with this id.
 	ID string
-	// Authorization keeps institutions with any of these authorization types.
+	// Authorization keeps institutions with any of these authorization
+	// types. A value that is not one of the AuthorizationType constants is
+	// refused with a *ValidationError before any request (a typo would
+	// match nothing); write a condition on a value the library does not know
+	// yet in Raw.
 	Authorization []AuthorizationType
 	// Raw is a filter in Basiq's grammar, appended unchanged, for conditions
 	// the fields above do not cover.
@@ -288,11 +295,7 @@ func (f *InstitutionFilter) query() (url.Values, error) {
 	var b filterBuilder
 	if f != nil {
 		b.eq("id", "institution.id", f.ID)
-		auths := make([]string, len(f.Authorization))
-		for i, a := range f.Authorization {
-			auths[i] = string(a)
-		}
-		b.op("authorization", "institution.authorization", "in", auths...)
+		anyOf(&b, "authorization", "institution.authorization", f.Authorization, authorizationTypes)
 		b.raw(f.Raw)
 	}
 	return b.query(0, 0)

@@ -161,6 +161,20 @@ const institutionsURL = testBase + "/institutions"
 // TestInstitutionCacheEntriesStaySmall checks that a cached institution keeps
 // only what the client uses, its texts bounded, whatever the API sent: a
 // hostile server answering megabytes per institution cannot fill memory.
+// TestInstitutionFilterRefusesAnUnknownAuthorization checks that an
+// authorization type the library does not define is refused before any
+// request, instead of matching nothing; Raw remains for other values.
+func TestInstitutionFilterRefusesAnUnknownAuthorization(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	failOnUnexpected(t, mt)
+	_, err := c.Institutions.List(t.Context(), &InstitutionFilter{Authorization: []AuthorizationType{AuthUser, "users", "Token"}})
+	require.ErrorIs(t, err, ErrValidation)
+	assert.Equal(t, []string{"authorization"}, validationFields(t, err))
+	assert.Contains(t, err.Error(), "use Raw for a value this library does not know")
+	assert.Empty(t, mt.GetCallCountInfo()["POST "+testBase+"/token"], "refused before any request")
+}
+
 func TestInstitutionCacheEntriesStaySmall(t *testing.T) {
 	t.Parallel()
 	huge := strings.Repeat("x", 1<<20)

@@ -29,19 +29,26 @@ type MFAChallenge struct {
 	Expiry time.Duration
 	// ResponseURL is the API's link for the answer (POST /jobs/{id}/mfa).
 	ResponseURL string
+
+	// forms are the spellings of the client's secrets, masked in Error;
+	// hidden, as they are the secrets.
+	forms hidden[[]string]
 }
 
 // Error describes the challenge; it holds no secret. The fields come from the
 // server: the string carries them cleaned (one line, valid UTF-8, each
-// bounded), as [APIError.Error] does; the fields themselves are left as the
-// API sent them.
+// bounded) and, for a challenge from [Client.WaitForJob], with the API key
+// and the client's access tokens masked in every form an [APIError] masks,
+// as [APIError.Error] does; the fields themselves are left as the API sent
+// them.
 func (e *MFAChallenge) Error() string {
+	mask := func(s string) string { return maskForms(s, e.forms.value()) }
 	var b strings.Builder
-	fmt.Fprintf(&b, "basiq: job %s waits for an MFA answer at step %s", clean(e.JobID, 100), clean(e.Step, 100))
-	if m := clean(e.Method, 50); m != "" {
+	fmt.Fprintf(&b, "basiq: job %s waits for an MFA answer at step %s", clean(mask(e.JobID), 100), clean(mask(e.Step), 100))
+	if m := clean(mask(e.Method), 50); m != "" {
 		fmt.Fprintf(&b, " (%s)", m)
 	}
-	if d := clean(e.Description, 300); d != "" {
+	if d := clean(mask(e.Description), 300); d != "" {
 		fmt.Fprintf(&b, ": %s", d)
 	}
 	return b.String()

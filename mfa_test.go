@@ -37,6 +37,21 @@ func TestMFAChallengeStringIsCleaned(t *testing.T) {
 		(&MFAChallenge{JobID: "j1", Step: StepMFAChallenge, Method: "token", Description: "Enter the code sent to 04xx"}).Error())
 }
 
+// TestMFAChallengeStringMasksTheClientsSecrets checks that a challenge
+// whose description quotes the API key or the access token does not put
+// them in the error string; the fields keep what the API sent.
+func TestMFAChallengeStringMasksTheClientsSecrets(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t, WithMaxRetries(0))
+	mt.RegisterResponder(http.MethodGet, jobURL, jsonResp(http.StatusOK, jobBody(t, "j1", stepSpec{stVerify, "in-progress", ""},
+		stepSpec{stMFA, "in-progress", `{"type":"mfa","method":"token","description":"key ` + testKey + ` token tok-1"}`})))
+	_, err := c.WaitForJob(t.Context(), &Job{ID: "j1"}, fastPoll)
+	var ch *MFAChallenge
+	require.ErrorAs(t, err, &ch)
+	assert.Equal(t, "basiq: job j1 waits for an MFA answer at step mfa-challenge (token): key "+redacted+" token "+redacted, err.Error())
+	assert.Equal(t, "key "+testKey+" token tok-1", ch.Description, "the field keeps what the API sent")
+}
+
 func TestMFAChallengeInsideArrayResult(t *testing.T) {
 	t.Parallel()
 	var st Step

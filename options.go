@@ -261,8 +261,10 @@ func WithProgress(fn func(*Job)) WaitOption {
 // succeeded (for example [StepRetrieveAccounts], to show accounts before the
 // transactions arrive), instead of waiting for every step. The default
 // schedule then aims its polls at that step's end. A title the job does not
-// have ends the wait, as soon as the job is read, with an error matching
-// [ErrValidation] (Field "untilStep") rather than a wait for every step.
+// have ends the wait as soon as the job's steps are known (at the first
+// read, or at once for a job passed in with its steps), whether or not the
+// job is done, with an error matching [ErrValidation] (Field "untilStep")
+// rather than a wait for every step or a typo unnoticed.
 func WithUntilStep(title string) WaitOption {
 	return func(w *waitConfig) {
 		if strings.TrimSpace(title) == "" {

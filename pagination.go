@@ -6,6 +6,7 @@ import (
 	"iter"
 	"net/http"
 	"net/url"
+	"strings"
 )
 
 // page is one page of a list answer: {"type":"list","data":[...],"links":{"next":...}}.
@@ -60,7 +61,7 @@ func paginateAs[W, T any](ctx context.Context, c *Client, path string, conv func
 			}
 			u, ok := c.resolve(next)
 			if !ok {
-				yield(zero, fmt.Errorf("%w: next page link %q is not under the base URL", ErrInvalidResponse, clean(next, 200)))
+				yield(zero, fmt.Errorf("%w: next page link %s", ErrInvalidResponse, c.refusedLink(next)))
 				return
 			}
 			if seen[u.String()] {
@@ -86,6 +87,28 @@ func paginateAs[W, T any](ctx context.Context, c *Client, path string, conv func
 			}
 		}
 	}
+}
+
+// refusedLink says why a link from an answer is not followed, naming no
+// more of it than its origin, or its path on the base URL's origin: its
+// query and user information may quote a secret. What it names is masked of
+// the secrets the client holds (see [Client.heldSecrets]) and bounded.
+func (c *Client) refusedLink(link string) string {
+	u, err := url.Parse(link)
+	switch {
+	case err != nil || strings.Contains(link, `\`) || u.Opaque != "":
+		return "is not a valid URL"
+	case u.User != nil:
+		return "carries user information"
+	case u.Host != "" || strings.HasPrefix(link, "//"):
+		if u.Scheme == "" {
+			u.Scheme = c.baseURL.Scheme
+		}
+		if !c.sameOrigin(u) {
+			return "to another origin: " + clean(maskForms(origin(u), secretForms(c.heldSecrets())), 200)
+		}
+	}
+	return "outside the base URL's path: " + clean(maskForms(u.EscapedPath(), secretForms(c.heldSecrets())), 200)
 }
 
 // yieldPage yields the items of p converted by conv, checking ctx before

@@ -76,6 +76,33 @@ func TestListingPagesAreBounded(t *testing.T) {
 	assert.Equal(t, limit, calls(mt, "GET "+testBase+"/users/u1/accounts"))
 }
 
+// TestForeignNextLinkErrorNamesOnlyItsOrigin checks that a next page link
+// the client refuses is named in the error by its origin alone (or its path,
+// on the base URL's origin), with the client's secrets masked: the link's
+// query may quote the API key or the access token.
+func TestForeignNextLinkErrorNamesOnlyItsOrigin(t *testing.T) {
+	t.Parallel()
+	for link, want := range map[string]string{
+		"https://evil.test/x?key=" + testKey + "&token=tok-1":     "basiq: invalid response: next page link to another origin: https://evil.test",
+		"https://tok-1.evil.test/x?token=tok-1":                   "basiq: invalid response: next page link to another origin: https://" + redacted + ".evil.test",
+		"https://user:tok-1@api.test/basiq/users/u1/transactions": "basiq: invalid response: next page link carries user information",
+		"https://api.test/admin/tok-1/x?key=" + testKey:           "basiq: invalid response: next page link outside the base URL's path: /admin/" + redacted + "/x",
+		"https://evil.test:8x/x?key=" + testKey:                   "basiq: invalid response: next page link is not a valid URL",
+	} {
+		t.Run(link, func(t *testing.T) {
+			t.Parallel()
+			c, mt := newMockClient(t, WithBaseURL(prefixBase), WithMaxRetries(0))
+			mt.RegisterResponder(http.MethodPost, prefixBase+"/token", tokenResponder("tok-1", 3600))
+			body, err := json.Marshal(map[string]any{"type": "list", "data": []any{}, "links": map[string]string{"next": link}})
+			require.NoError(t, err)
+			mt.RegisterResponder(http.MethodGet, prefixBase+"/users/u1/transactions", jsonResp(http.StatusOK, string(body)))
+			_, err = collect(c.Transactions.List(t.Context(), "u1", nil))
+			require.ErrorIs(t, err, ErrInvalidResponse)
+			assert.Equal(t, want, err.Error())
+		})
+	}
+}
+
 func TestNextLinkOutsideBasePathEndsPaging(t *testing.T) {
 	t.Parallel()
 	for _, link := range linksOutsidePrefix {

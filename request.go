@@ -230,16 +230,30 @@ type commonHeaders struct {
 // API key (as issued and base64-decoded), which a server that saw it at
 // /token could quote anywhere.
 func (c *Client) requestSecrets(req *retryablehttp.Request, cfg *callConfig) []string {
-	key := c.apiKey.value()
-	secrets := append([]string{key}, cfg.secrets...)
-	// The key is a Basic credential: a server may quote it decoded.
-	if dec, err := base64.StdEncoding.DecodeString(strings.TrimSpace(key)); err == nil && len(dec) >= 8 && utf8.Valid(dec) {
-		secrets = append(secrets, string(dec))
-	}
+	secrets := append(c.keySecrets(), cfg.secrets...)
 	if _, cred, ok := strings.Cut(req.Header.Get("Authorization"), " "); ok && cred != "" {
 		secrets = append(secrets, cred)
 	}
 	return secrets
+}
+
+// keySecrets returns the API key and, when it decodes as base64 to text,
+// the key decoded: it is a Basic credential, and a server may quote it
+// decoded.
+func (c *Client) keySecrets() []string {
+	key := c.apiKey.value()
+	secrets := []string{key}
+	if dec, err := base64.StdEncoding.DecodeString(strings.TrimSpace(key)); err == nil && len(dec) >= 8 && utf8.Valid(dec) {
+		secrets = append(secrets, string(dec))
+	}
+	return secrets
+}
+
+// heldSecrets returns the secrets the client holds now, for text from an
+// answer that no single request produced (a job's failure, a next page
+// link): the API key (see [Client.keySecrets]) and the access tokens cached.
+func (c *Client) heldSecrets() []string {
+	return append(c.keySecrets(), c.auth.value().cached()...)
 }
 
 // do sends req with an access token of the call's scope. An answer saying
@@ -421,9 +435,13 @@ func callSite(req *retryablehttp.Request) string {
 // names the request by its method and path as sent, and shows the cause
 // without net/http's *url.Error text, which repeats the whole URL (for a
 // redirect, the target's, whose path and query may carry secrets). A
-// refused redirect unwraps to its *RedirectError alone; anything else to
-// the error the transport returned, its Origin masked of the request's
-// secrets (a server that saw them could put them in the target's host).
+// refused redirect unwraps to its *RedirectError alone, its Origin masked
+// of the request's secrets (a server that saw them could put them in the
+// target's host); anything else to the error the transport returned. The
+// cause's text is masked of the request's secrets and cleaned to one line
+// of at most 300 bytes: a server breaking HTTP (a malformed status line,
+// say) gets what it sent quoted there, the request's Authorization header
+// included.
 func transportError(req *retryablehttp.Request, err error, secrets []string) error {
 	var redir *RedirectError
 	if errors.As(err, &redir) {
@@ -435,7 +453,8 @@ func transportError(req *retryablehttp.Request, err error, secrets []string) err
 	if errors.As(err, &uerr) && uerr.Err != nil {
 		shown = uerr.Err
 	}
-	return &wrapped{msg: prefix + callSite(req) + ": " + unprefixed{shown}.Error(), err: err}
+	text := clean(maskForms(unprefixed{shown}.Error(), secretForms(secrets)), 300)
+	return &wrapped{msg: prefix + callSite(req) + ": " + text, err: err}
 }
 
 // identified is a resource decoded from an answer that must name it: a 2xx

@@ -85,10 +85,10 @@ func (s *StatementsService) Upload(ctx context.Context, userID, institutionID, f
 		if errors.Is(err, io.EOF) {
 			return nil, checkStatementSize(0)
 		} else if err != nil {
-			return nil, fmt.Errorf("basiq: reading the statement: %w", err)
+			return nil, errorf("reading the statement: %w", err)
 		}
 	case <-ctx.Done():
-		return nil, fmt.Errorf("basiq: reading the statement: %w", ctx.Err())
+		return nil, errorf("reading the statement: %w", ctx.Err())
 	}
 
 	boundary := multipart.NewWriter(io.Discard).Boundary()

@@ -2,6 +2,7 @@ package basiq
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"math"
@@ -166,6 +167,13 @@ func (c *Client) WaitForJob(ctx context.Context, job *Job, opts ...WaitOption) (
 		}
 	}()
 	for {
+		// A step the job does not have would be waited for in vain, or
+		// a typo pass unseen on a job already done: it is refused as soon
+		// as the job's steps are known, whatever its state.
+		if cfg.untilStep != "" && len(current.Steps) > 0 && current.Step(cfg.untilStep) == nil {
+			return current, &ValidationError{Field: "untilStep",
+				Reason: fmt.Sprintf("names no step of job %s (%q): give the title of one of its steps, such as StepRetrieveAccounts", clean(current.ID, 100), clean(cfg.untilStep, 100))}
+		}
 		if polled || len(current.Steps) > 0 {
 			done, err := judgeJob(current, cfg.untilStep, polled)
 			if polled {
@@ -175,12 +183,7 @@ func (c *Client) WaitForJob(ctx context.Context, job *Job, opts ...WaitOption) (
 				est.remember(c.waits, time.Now(), current)
 			}
 			if done || err != nil {
-				return current, err
-			}
-			// A step the job does not have would be waited for in vain.
-			if polled && cfg.untilStep != "" && current.Step(cfg.untilStep) == nil {
-				return current, &ValidationError{Field: "untilStep",
-					Reason: fmt.Sprintf("names no step of job %s (%q): give the title of one of its steps, such as StepRetrieveAccounts", clean(current.ID, 100), clean(cfg.untilStep, 100))}
+				return current, c.maskJobText(err)
 			}
 		}
 		if est != nil && (polled || len(current.Steps) > 0) && !est.resolved && est.needsInstitution(current) {
@@ -377,6 +380,22 @@ func sourceUser(link string) string {
 		}
 	}
 	return ""
+}
+
+// maskJobText gives a *JobError or *MFAChallenge the spellings of the
+// secrets the client holds, which its Error masks: the step's text comes
+// from the server, which saw the API key at /token and the access token on
+// every request.
+func (c *Client) maskJobText(err error) error {
+	var je *JobError
+	var ch *MFAChallenge
+	switch {
+	case errors.As(err, &je):
+		je.forms = hide(secretForms(c.heldSecrets()))
+	case errors.As(err, &ch):
+		ch.forms = hide(secretForms(c.heldSecrets()))
+	}
+	return err
 }
 
 // jobPath is where WaitForJob polls a job: its own link when that is under

@@ -615,6 +615,25 @@ func TestWaitForJobUntilStepTargetsThatStep(t *testing.T) {
 	})
 }
 
+// TestWaitForJobRefusesAnUntilStepTypoOnAFastJob checks the typo as a user
+// meets it: against basiqtest with instant steps (the set-up for fast
+// tests), the job is done at its first read, and the typo is still refused.
+func TestWaitForJobRefusesAnUntilStepTypoOnAFastJob(t *testing.T) {
+	t.Parallel()
+	srv := basiqtest.NewServer(basiqtest.WithStepDuration(0))
+	defer srv.Close()
+	c := srv.Client()
+	u := srv.AddUser("until@hooli.example")
+	job, err := c.Connections.Create(t.Context(), u, basiq.ConnectionParams{LoginID: basiqtest.LoginGavinBelson,
+		Password: basiqtest.PasswordGavinBelson, Institution: basiq.InstitutionRef{ID: basiqtest.InstHooli}})
+	require.NoError(t, err)
+	_, err = c.WaitForJob(t.Context(), job, basiq.WithUntilStep("retrieve-acounts"))
+	require.ErrorIs(t, err, basiq.ErrValidation)
+	var ve *basiq.ValidationError
+	require.ErrorAs(t, err, &ve)
+	assert.Equal(t, "untilStep", ve.Field)
+}
+
 func TestWaitForJobReportsWrongPasswordWithinASecond(t *testing.T) {
 	t.Parallel()
 	// A login that fails after 2.3 s at a bank publishing 20 s steps.

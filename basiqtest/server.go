@@ -244,7 +244,8 @@ func (s *Server) Transport() http.RoundTripper { return inProcess{h: s.handler} 
 // connections Close closes. Options given override these. On a server that
 // is not listening the client uses base URL "https://basiq.test" (the SDK
 // takes plain http only for loopback hosts) and [Server.Transport], so the
-// links it follows are on https://basiq.test too. Client panics if
+// links it follows are on https://basiq.test too. Client panics with
+// NewClient's error (a *basiq.ValidationError for a bad option) if
 // NewClient fails, which is a programming error, like httptest.
 func (s *Server) Client(opts ...basiq.Option) *basiq.Client {
 	s.mu.Lock()
@@ -263,7 +264,7 @@ func (s *Server) Client(opts ...basiq.Option) *basiq.Client {
 	all := append([]basiq.Option{basiq.WithBaseURL(base), basiq.WithAPIKey(s.APIKey), basiq.WithHTTPClient(hc)}, opts...)
 	c, err := basiq.NewClient(all...)
 	if err != nil {
-		panic(fmt.Sprintf("basiqtest: NewClient: %v", err))
+		panic(err) // NewClient's error, as NewServer panics with its options
 	}
 	return c
 }

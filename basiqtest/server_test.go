@@ -351,3 +351,25 @@ func TestOptionsRefuseValuesTheyCannotUse(t *testing.T) {
 		}()
 	}
 }
+
+// TestClientPanicsWithNewClientsError checks that Client, given an option
+// NewClient refuses, panics with NewClient's error itself, as NewServer
+// does with its options', so a recovered value matches with errors.Is and
+// errors.As and reads with one prefix.
+func TestClientPanicsWithNewClientsError(t *testing.T) {
+	t.Parallel()
+	srv := NewServer()
+	defer srv.Close()
+	var v any
+	func() {
+		defer func() { v = recover() }()
+		srv.Client(basiq.WithRetryWait(0, 0))
+	}()
+	err, ok := v.(error)
+	require.True(t, ok, "the panic value is an error: %#v", v)
+	require.ErrorIs(t, err, basiq.ErrValidation)
+	var ve *basiq.ValidationError
+	require.ErrorAs(t, err, &ve)
+	assert.Equal(t, "retryWait", ve.Field)
+	assert.Equal(t, 1, strings.Count(err.Error(), "basiq"), "%q", err.Error())
+}
