@@ -226,11 +226,12 @@ type commonHeaders struct {
 }
 
 // requestSecrets lists what must never appear in an error about req: the
-// secrets of its body, the credential of its Authorization header, and the
-// API key (as issued and base64-decoded), which a server that saw it at
-// /token could quote anywhere.
+// secrets of its body, the credential of its Authorization header, the API
+// key (as issued and base64-decoded), which a server that saw it at /token
+// could quote anywhere, and the webhook secrets the client has read.
 func (c *Client) requestSecrets(req *retryablehttp.Request, cfg *callConfig) []string {
 	secrets := append(c.keySecrets(), cfg.secrets...)
+	secrets = append(secrets, c.webhookSecretForms()...)
 	if _, cred, ok := strings.Cut(req.Header.Get("Authorization"), " "); ok && cred != "" {
 		secrets = append(secrets, cred)
 	}
@@ -251,9 +252,10 @@ func (c *Client) keySecrets() []string {
 
 // heldSecrets returns the secrets the client holds now, for text from an
 // answer that no single request produced (a job's failure, a next page
-// link): the API key (see [Client.keySecrets]) and the access tokens cached.
+// link): the API key (see [Client.keySecrets]), the access tokens cached
+// and the webhook secrets read.
 func (c *Client) heldSecrets() []string {
-	return append(c.keySecrets(), c.auth.value().cached()...)
+	return append(append(c.keySecrets(), c.auth.value().cached()...), c.webhookSecretForms()...)
 }
 
 // do sends req with an access token of the call's scope. An answer saying
@@ -303,10 +305,13 @@ func (c *Client) send(req *retryablehttp.Request, cfg *callConfig, v any) (*http
 		if ctxErr := req.Context().Err(); ctxErr != nil {
 			err = ctxErr
 		}
+		// The raw error may quote a redirect's target or the server's
+		// words: only its masked, bounded form is logged or returned.
+		err = transportError(req, err, c.requestSecrets(req, cfg))
 		c.logger.LogAttrs(req.Context(), slog.LevelDebug, "basiq: request failed",
 			slog.String("method", req.Method), slog.String("path", safePath(req.URL)),
 			slog.Duration("elapsed", time.Since(start)), slog.String("error", err.Error()))
-		return nil, transportError(req, err, c.requestSecrets(req, cfg))
+		return nil, err
 	}
 	defer resp.Body.Close()
 

@@ -120,6 +120,20 @@ func (c *Client) recordResponse(req *retryablehttp.Request, cfg *callConfig, res
 	sink.mu.Unlock()
 }
 
+// maskRecorded masks forms in the headers ctx's WithResponse target holds,
+// for a secret an answer's body revealed after its headers were recorded.
+func maskRecorded(ctx context.Context, forms []string) {
+	sink, _ := ctx.Value(responseKey{}).(*responseSink)
+	if sink == nil || len(forms) == 0 {
+		return
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if sink.dst.Header != nil {
+		sink.dst.Header = safeHeader(sink.dst.Header, forms)
+	}
+}
+
 // withoutResponse returns ctx without its WithResponse sink, for reads the
 // library makes only to help, which the caller did not ask for.
 func withoutResponse(ctx context.Context) context.Context {

@@ -94,10 +94,32 @@ func (w *Webhook) UnmarshalJSON(b []byte) error {
 
 func (w *Webhook) resourceID() string { return w.ID }
 
-// String describes the subscription with its secret masked.
+// String describes the subscription with its secret masked, and the URL's
+// user information and query, which may hold credentials of the endpoint,
+// masked too.
 func (w Webhook) String() string {
 	return fmt.Sprintf("basiq.Webhook{ID: %q, Name: %q, URL: %q, Status: %q, SubscribedEvents: %q, Secret: %s}",
-		clean(w.ID, 100), clean(w.Name, 100), clean(w.URL, 300), clean(string(w.Status), 50), w.SubscribedEvents, mask(w.secret.value()))
+		clean(w.ID, 100), clean(w.Name, 100), clean(endpointURL(w.URL), 300), clean(string(w.Status), 50), w.SubscribedEvents, mask(w.secret.value()))
+}
+
+// endpointURL is raw without its user information and query, each
+// replaced by [REDACTED]; a URL that does not parse is [REDACTED] whole.
+func endpointURL(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return redacted
+	}
+	if u.User != nil {
+		u.User = url.User(redacted)
+	}
+	if u.RawQuery != "" || u.ForceQuery {
+		u.RawQuery, u.ForceQuery = redacted, false
+	}
+	u.Fragment, u.RawFragment = "", ""
+	return u.String()
 }
 
 // Format implements [fmt.Formatter]: every verb prints [Webhook.String].
@@ -145,13 +167,13 @@ func (p WebhookParams) check() error {
 	var errs []error
 	switch u, err := url.Parse(p.URL); {
 	case strings.TrimSpace(p.URL) == "":
-		errs = append(errs, &ValidationError{Field: "url", Reason: "required"})
+		errs = append(errs, &ValidationError{Field: "url", Reason: "is required: give the endpoint Basiq should notify, an absolute https URL (basiqtest takes loopback http ones)"})
 	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
-		errs = append(errs, &ValidationError{Field: "url", Reason: "must be an absolute https URL"})
+		errs = append(errs, &ValidationError{Field: "url", Reason: "must be an absolute URL with a host, such as https://app.example/basiq/webhooks"})
 	}
 	for _, f := range []struct{ field, value string }{{"name", p.Name}, {"description", p.Description}} {
 		if hasControl(f.value) {
-			errs = append(errs, &ValidationError{Field: f.field, Reason: "contains control characters"})
+			errs = append(errs, &ValidationError{Field: f.field, Reason: "contains control characters: give plain text"})
 		}
 	}
 	for _, ev := range p.SubscribedEvents {
@@ -177,10 +199,10 @@ func (s *WebhooksService) Create(ctx context.Context, p WebhookParams) (*Webhook
 		return nil, err
 	}
 	w := new(Webhook)
-	if _, err := s.client.call(ctx, http.MethodPost, "notifications/webhooks", p, w, s.secrets()...); err != nil {
+	if _, err := s.client.call(ctx, http.MethodPost, "notifications/webhooks", p, w); err != nil {
 		return nil, err
 	}
-	s.remember(w)
+	s.remember(ctx, w)
 	return w, nil
 }
 
@@ -188,11 +210,11 @@ func (s *WebhooksService) Create(ctx context.Context, p WebhookParams) (*Webhook
 // /notifications/webhooks. Basiq's list leaves the secrets out.
 func (s *WebhooksService) List(ctx context.Context) ([]Webhook, error) {
 	var all []Webhook
-	for w, err := range paginateWith[Webhook](ctx, s.client, "notifications/webhooks", s.secrets()...) {
+	for w, err := range paginateWith[Webhook](ctx, s.client, "notifications/webhooks") {
 		if err != nil {
 			return nil, err
 		}
-		s.remember(&w)
+		s.remember(ctx, &w)
 		all = append(all, w)
 	}
 	return all, nil
@@ -204,10 +226,10 @@ func (s *WebhooksService) Get(ctx context.Context, webhookID string) (*Webhook, 
 		return nil, err
 	}
 	w := new(Webhook)
-	if _, err := s.client.call(ctx, http.MethodGet, pathf("notifications/webhooks/%s", webhookID), nil, w, s.secrets()...); err != nil {
+	if _, err := s.client.call(ctx, http.MethodGet, pathf("notifications/webhooks/%s", webhookID), nil, w); err != nil {
 		return nil, err
 	}
-	s.remember(w)
+	s.remember(ctx, w)
 	return w, nil
 }
 
@@ -225,11 +247,10 @@ func (s *WebhooksService) Update(ctx context.Context, webhookID string, p Webhoo
 		return nil, err
 	}
 	w := new(Webhook)
-	opts := append(s.secrets(), withRetry())
-	if _, err := s.client.call(ctx, http.MethodPost, pathf("notifications/webhooks/%s", webhookID), p, w, opts...); err != nil {
+	if _, err := s.client.call(ctx, http.MethodPost, pathf("notifications/webhooks/%s", webhookID), p, w, withRetry()); err != nil {
 		return nil, err
 	}
-	s.remember(w)
+	s.remember(ctx, w)
 	return w, nil
 }
 
@@ -238,7 +259,7 @@ func (s *WebhooksService) Delete(ctx context.Context, webhookID string) error {
 	if err := checkID("webhookId", webhookID); err != nil {
 		return err
 	}
-	_, err := s.client.call(ctx, http.MethodDelete, pathf("notifications/webhooks/%s", webhookID), nil, nil, s.secrets()...)
+	_, err := s.client.call(ctx, http.MethodDelete, pathf("notifications/webhooks/%s", webhookID), nil, nil)
 	return err
 }
 
@@ -361,7 +382,7 @@ func (s *WebhooksService) Messages(ctx context.Context, webhookID string) iter.S
 	if err := checkID("webhookId", webhookID); err != nil {
 		return func(yield func(WebhookMessage, error) bool) { yield(WebhookMessage{}, err) }
 	}
-	return paginateWith[WebhookMessage](ctx, s.client, pathf("notifications/webhooks/%s/messages", webhookID), s.secrets()...)
+	return paginateWith[WebhookMessage](ctx, s.client, pathf("notifications/webhooks/%s/messages", webhookID))
 }
 
 // Message returns one message of a subscription with its attempts: GET
@@ -372,7 +393,7 @@ func (s *WebhooksService) Message(ctx context.Context, webhookID, messageID stri
 	}
 	m := new(WebhookMessage)
 	path := pathf("notifications/webhooks/%s/messages/%s", webhookID, messageID)
-	if _, err := s.client.call(ctx, http.MethodGet, path, nil, m, s.secrets()...); err != nil {
+	if _, err := s.client.call(ctx, http.MethodGet, path, nil, m); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -389,7 +410,7 @@ func (s *WebhooksService) SendTest(ctx context.Context, eventTypeID string) erro
 	body := struct {
 		EventTypeID string `json:"eventTypeId"`
 	}{eventTypeID}
-	_, err := s.client.call(ctx, http.MethodPost, "notifications/messages/test", body, nil, s.secrets()...)
+	_, err := s.client.call(ctx, http.MethodPost, "notifications/messages/test", body, nil)
 	return err
 }
 
@@ -406,12 +427,14 @@ type secretMemory struct {
 	secrets []string
 }
 
-// remember keeps w's secret, if it has one, for masking.
-func (s *WebhooksService) remember(w *Webhook) {
+// remember keeps w's secret, if it has one, for masking, and masks it in
+// the headers ctx's WithResponse target recorded before the body showed it.
+func (s *WebhooksService) remember(ctx context.Context, w *Webhook) {
 	sec := w.SigningSecret()
 	if sec == "" {
 		return
 	}
+	maskRecorded(ctx, secretForms(webhookSecretForms([]string{sec})))
 	m := s.client.webhookSecrets.value()
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -432,6 +455,9 @@ func (s *WebhooksService) remember(w *Webhook) {
 func webhookSecretForms(secrets []string) []string {
 	out := make([]string, 0, 2*len(secrets))
 	for _, s := range secrets {
+		if len(s) < 8 { // too short to mask without garbling the text
+			continue
+		}
 		out = append(out, s)
 		if key, ok := strings.CutPrefix(s, "whsec_"); ok && len(key) >= 8 {
 			out = append(out, key)
@@ -440,13 +466,17 @@ func webhookSecretForms(secrets []string) []string {
 	return out
 }
 
-// secrets returns the request option masking every remembered secret.
-func (s *WebhooksService) secrets() []requestOption {
-	m := s.client.webhookSecrets.value()
+// webhookSecretForms returns the forms of the webhook secrets the client
+// has read, for masking in any text from the server.
+func (c *Client) webhookSecretForms() []string {
+	m := c.webhookSecrets.value()
+	if m == nil {
+		return nil
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if len(m.secrets) == 0 {
 		return nil
 	}
-	return []requestOption{withSecrets(webhookSecretForms(m.secrets)...)}
+	return webhookSecretForms(m.secrets)
 }

@@ -1,11 +1,15 @@
 package basiq
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -220,4 +224,109 @@ func fmtAll(v any) string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// The webhook secrets a client remembers are only masked, never sent: once
+// one is known, webhook calls still follow a same-origin redirect as any
+// read does.
+func TestWebhookCallsFollowSameOriginRedirectsOnceASecretIsKnown(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	mt.RegisterResponder(http.MethodPost, testBase+"/notifications/webhooks", jsonResp(http.StatusCreated, webhookW1JSON))
+	mt.RegisterResponder(http.MethodGet, testBase+"/notifications/webhooks/old", redirect(http.StatusMovedPermanently, testBase+"/notifications/webhooks/w1"))
+	mt.RegisterResponder(http.MethodGet, testBase+"/notifications/webhooks/w1", jsonResp(http.StatusOK, webhookW1JSON))
+	ctx := context.Background()
+
+	w, err := c.Webhooks.Get(ctx, "old")
+	require.NoError(t, err, "a fresh client follows the same-origin redirect")
+	assert.Equal(t, "w1", w.ID)
+
+	_, err = c.Webhooks.Create(ctx, WebhookParams{URL: "https://app.example/hooks"})
+	require.NoError(t, err)
+	w, err = c.Webhooks.Get(ctx, "old")
+	var redir *RedirectError
+	if errors.As(err, &redir) {
+		t.Errorf("after Create the same redirect is refused: %v", err)
+	}
+	require.NoError(t, err)
+	assert.Equal(t, "w1", w.ID)
+}
+
+// The answer that issues a secret may quote it in a header (a Location, a
+// gateway's echo), recorded before the body shows the secret: WithResponse
+// masks it there too.
+func TestWithResponseOfWebhookCreateMasksTheNewSecret(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	mt.RegisterResponder(http.MethodPost, testBase+"/notifications/webhooks", func(r *http.Request) (*http.Response, error) {
+		resp, _ := jsonResp(http.StatusCreated, webhookW1JSON)(r)
+		resp.Header.Set("X-Echo", webhookSecret)
+		resp.Header.Set("Location", testBase+"/notifications/webhooks/w1?s="+webhookSecret)
+		return resp, nil
+	})
+	var res Response
+	_, err := c.Webhooks.Create(WithResponse(context.Background(), &res), WebhookParams{URL: "https://app.example/hooks"})
+	require.NoError(t, err)
+	for name, values := range res.Header {
+		for _, v := range values {
+			assert.NotContains(t, v, "c2VjcmV0LW9mLXdlYmhvb2std2gtMS1zaWduaW5n", "header %s keeps the secret Create just issued", name)
+		}
+	}
+}
+
+// The debug record of a failed request carries the error's masked, bounded
+// text, never the raw transport error, which quotes a redirect's whole
+// target.
+func TestDebugLogOfARefusedRedirectShowsNoSecret(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	var mu syncBuffer
+	mu.w = &buf
+	c, mt := newMockClient(t, WithMaxRetries(0), WithLogger(slog.New(slog.NewTextHandler(&mu, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	mt.RegisterResponder(http.MethodPost, testBase+"/notifications/webhooks", jsonResp(http.StatusCreated, webhookW1JSON))
+	mt.RegisterResponder(http.MethodGet, testBase+"/notifications/webhooks/w1",
+		redirect(http.StatusFound, "https://evil.example/x?s="+webhookSecret+"&t=tok-1"))
+	mt.RegisterResponder(http.MethodGet, testBase+"/users/u1",
+		redirect(http.StatusFound, "https://evil.example/x?t=tok-1&k="+testKey))
+	ctx := context.Background()
+	_, err := c.Webhooks.Create(ctx, WebhookParams{URL: "https://app.example/hooks"})
+	require.NoError(t, err)
+	_, err = c.Webhooks.Get(ctx, "w1")
+	require.Error(t, err)
+	_, err = c.Users.Get(ctx, "u1")
+	require.Error(t, err)
+	logged := mu.String()
+	for _, secret := range []string{strings.TrimPrefix(webhookSecret, "whsec_"), "tok-1", testKey, "evil.example/x"} {
+		assert.NotContains(t, logged, secret)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger's writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.w.Write(p)
+}
+func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.w.String() }
+
+// A subscription's URL may carry the endpoint's own credentials: its user
+// information and query are masked in the formatted value (the verbs that
+// reach Format; the URL is the caller's own, not one of the secrets kept out
+// of fmt's bad-verb path).
+func TestWebhookStringMasksTheURLsCredentials(t *testing.T) {
+	t.Parallel()
+	w := Webhook{ID: "wh1", URL: "https://user:hunter2@app.example/hooks?token=s3cret#frag"}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
+		out := fmt.Sprintf(verb, w)
+		assert.NotContains(t, out, "hunter2", verb)
+		assert.NotContains(t, out, "s3cret", verb)
+		assert.Contains(t, out, "app.example/hooks", verb)
+	}
+	assert.Equal(t, redacted, endpointURL("://bad url"))
+	assert.Equal(t, "https://app.example/hooks", endpointURL("https://app.example/hooks"))
 }

@@ -186,7 +186,10 @@
 // type) and answers it with its secret, "whsec_" and the base64 of 24
 // random bytes. The URL must be on this machine (127.0.0.0/8, ::1 or
 // localhost, http or https): any other is refused with 400
-// parameter-not-valid, so the server never posts off the machine; an event
+// parameter-not-valid, and a delivery connects only to a loopback address
+// (a name is checked once resolved), so the server never posts off the
+// machine. Over https the receiver's certificate is not checked, so an
+// httptest.NewTLSServer receiver works; an event
 // type Basiq does not document is refused with 400 invalid-content. GET
 // lists the subscriptions (without their secrets); GET, POST (url required,
 // as in Basiq's schema; the fields given replace the subscription's) and

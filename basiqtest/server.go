@@ -5,11 +5,13 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -135,7 +137,7 @@ func NewUnstartedServer(opts ...Option) *Server {
 		txPerAccount:  DefaultTransactionsPerAccount,
 
 		consentLifetime: DefaultConsentLifetime,
-		webhookRetries:  DefaultWebhookRetrySchedule,
+		webhookRetries:  slices.Clone(DefaultWebhookRetrySchedule),
 		webhookTimeout:  webhookAttemptTimeout,
 	}
 	for _, o := range opts {
@@ -162,10 +164,17 @@ func NewUnstartedServer(opts ...Option) *Server {
 		authLinks:  map[string]*authLink{},
 		hooks:      map[string]*subscription{},
 		clockWake:  make(chan struct{}, 1),
-		// Deliveries follow no redirect (a 3xx is a failed attempt) and
-		// keep no connection past Close.
+		// Deliveries follow no redirect (a 3xx is a failed attempt), keep
+		// no connection past Close, and connect to loopback addresses only
+		// (a name such as localhost is checked once resolved). Over https
+		// the receiver's certificate is not checked: it is a test server
+		// on this machine, such as httptest.NewTLSServer's.
 		hookClient: &http.Client{
-			Transport:     &http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: 30 * time.Second},
+			Transport: &http.Transport{
+				MaxIdleConnsPerHost: 4, IdleConnTimeout: 30 * time.Second,
+				DialContext:     (&net.Dialer{Timeout: 10 * time.Second, Control: loopbackOnly}).DialContext,
+				TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // loopback test receivers only
+			},
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 	}

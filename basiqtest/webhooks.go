@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/basiq-go/basiq/webhook"
@@ -183,6 +185,9 @@ func (s *Server) runDeliveries(ctx context.Context, sub *subscription) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
+		if ctx.Err() != nil { // Close: leave what is queued
+			return
+		}
 		s.mu.Lock()
 		d, wait := sub.next(time.Now())
 		target, secret := sub.url, sub.secret
@@ -227,7 +232,9 @@ func (s *Server) deliver(ctx context.Context, sub *subscription, d *delivery, ta
 		return
 	}
 	if d.tries < len(s.cfg.webhookRetries) {
-		d.due = at.Add(s.cfg.webhookRetries[d.tries])
+		// The wait runs from the failure, as Basiq's does: an attempt
+		// that timed out is not retried at once.
+		d.due = time.Now().Add(s.cfg.webhookRetries[d.tries])
 		d.tries++
 		sub.queue = append(sub.queue, d)
 	}
@@ -387,6 +394,19 @@ func (b *webhookBody) check() []apiError {
 		}
 	}
 	return errs
+}
+
+// loopbackOnly refuses a delivery connection to an address that is not
+// loopback, whatever name led to it.
+func loopbackOnly(_, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return err
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("basiqtest: webhook delivery to %s refused: not a loopback address", host)
+	}
+	return nil
 }
 
 // loopbackURL reports whether raw is an absolute http(s) URL on a loopback

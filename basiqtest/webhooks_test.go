@@ -3,6 +3,7 @@ package basiqtest
 import (
 	"encoding/json"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -391,4 +392,82 @@ func TestAStalledReceiverFailsTheAttempt(t *testing.T) {
 		return len(m.Attempts) == 2 && m.Attempts[0].ResponseStatusCode == 0 && m.Attempts[0].Response == "no answer" &&
 			m.Attempts[1].ResponseStatusCode == http.StatusNoContent
 	}, 5*time.Second, 5*time.Millisecond)
+}
+
+// A receiver started with httptest.NewTLSServer gets its deliveries: the
+// certificate of a loopback test receiver is not checked.
+func TestHTTPSLoopbackReceiverGetsDeliveries(t *testing.T) {
+	t.Parallel()
+	got := make(chan struct{}, 10)
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got <- struct{}{} }))
+	ts.Config.ErrorLog = log.New(io.Discard, "", 0)
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+	_, c := startServer(t, WithWebhookRetrySchedule(time.Millisecond))
+	r := c.post("/notifications/webhooks", map[string]any{"url": ts.URL + "/h", "subscribedEvents": []string{webhook.EventUserCreated}})
+	if r.status != http.StatusCreated {
+		return // refused at registration: the finding is fixed that way
+	}
+	c.createUser("tls@hooli.example")
+	select {
+	case <-got:
+	case <-time.After(2 * time.Second):
+		t.Fatal("an https loopback subscription is accepted but never delivered to (TLS verification fails)")
+	}
+}
+
+// Each server copies DefaultWebhookRetrySchedule: changing the exported
+// slice changes no running server and escapes no check.
+func TestDefaultWebhookRetryScheduleIsCopiedByEachServer(t *testing.T) {
+	t.Parallel()
+	srv := NewUnstartedServer()
+	defer srv.Close()
+	// Checked without writing the package variable: the server's schedule
+	// must not be the same backing array.
+	assert.NotSame(t, &DefaultWebhookRetrySchedule[0], &srv.cfg.webhookRetries[0],
+		"the server's schedule is DefaultWebhookRetrySchedule itself: changing the variable changes running servers")
+}
+
+// Close returns without working through the deliveries still queued
+// behind a stalled receiver.
+func TestCloseLeavesQueuedDeliveriesUnattempted(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(ts.Close)
+	t.Cleanup(func() { close(release) })
+	srv := NewServer()
+	t.Cleanup(srv.Close)
+	c := newClient(t, srv)
+	for i := range webhookMaxSubscriptions {
+		subscribe(t, c, ts.URL+"/"+strconv.Itoa(i), webhook.EventUserCreated)
+	}
+	for i := range webhookMaxMessages {
+		srv.AddUser(strconv.Itoa(i) + "@hooli.example")
+	}
+	start := time.Now()
+	srv.Close()
+	assert.Less(t, time.Since(start), 300*time.Millisecond, "Close with %d deliveries waiting", webhookMaxSubscriptions*webhookMaxMessages)
+}
+
+// Deliveries connect to loopback addresses only, whatever name led there
+// (localhost resolved by a hosts file that says otherwise included).
+func TestDeliveryConnectsToLoopbackAddressesOnly(t *testing.T) {
+	for addr, ok := range map[string]bool{
+		"127.0.0.1:80": true, "127.9.9.9:443": true, "[::1]:8080": true,
+		"10.0.0.1:80": false, "[::ffff:10.0.0.1]:80": false, "0.0.0.0:80": false, "[::]:80": false, "93.184.216.34:443": false,
+		"not-an-address": false,
+	} {
+		err := loopbackOnly("tcp", addr, nil)
+		if ok {
+			assert.NoError(t, err, addr)
+		} else {
+			assert.Error(t, err, addr)
+		}
+	}
 }
