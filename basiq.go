@@ -37,8 +37,9 @@ const (
 	defaultTimeout    = 60 * time.Second
 	defaultMaxConns   = 100
 
-	// maxBodyBytes bounds how much of a successful answer is read.
-	maxBodyBytes = 32 << 20
+	// maxBodyBytes bounds how much of a successful answer is read: the
+	// bound of an upload too.
+	maxBodyBytes = MaxStatementBytes
 	// maxErrorBodyBytes bounds how much of an error answer is read.
 	maxErrorBodyBytes = 64 << 10
 	// maxBodyPrealloc bounds the buffer reserved from an answer's

@@ -288,6 +288,9 @@ func (w *jobWire) job() Job {
 // Step returns the step with this title, or nil. Steps are found by title,
 // never by position.
 func (j *Job) Step(title string) *Step {
+	if j == nil {
+		return nil
+	}
 	for i := range j.Steps {
 		if j.Steps[i].Title == title {
 			return &j.Steps[i]
@@ -302,6 +305,9 @@ func (j *Job) Step(title string) *Step {
 // with the job's id and self link only): wait for it with
 // [Client.WaitForJob] first, which returns the job as the API reads it.
 func (j *Job) ConnectionID() string {
+	if j == nil {
+		return ""
+	}
 	return lastSegment(j.Links.Source)
 }
 

@@ -527,3 +527,13 @@ func TestStepTitlesKeepStringSignatures(t *testing.T) {
 		}
 	}
 }
+
+// A nil *Job answers as a job with nothing yet: no connection, no step.
+func TestNilJobHasNoConnectionAndNoStep(t *testing.T) {
+	t.Parallel()
+	var j *Job
+	assert.NotPanics(t, func() {
+		assert.Empty(t, j.ConnectionID())
+		assert.Nil(t, j.Step(StepVerifyCredentials))
+	})
+}

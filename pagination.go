@@ -1,7 +1,9 @@
 package basiq
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"iter"
 	"net/http"
@@ -40,16 +42,58 @@ func paginate[T any](ctx context.Context, c *Client, path string) iter.Seq2[T, e
 	return paginateAs(ctx, c, path, func(t *T) T { return *t }, maxListPages)
 }
 
-// paginateWith is paginate with request options on every page's call (the
-// secrets a listing's errors must mask).
-func paginateWith[T any](ctx context.Context, c *Client, path string, opts ...requestOption) iter.Seq2[T, error] {
-	return paginateAs(ctx, c, path, func(t *T) T { return *t }, maxListPages, opts...)
+// paginateLenient is paginate for a list whose data may also come as one
+// object, read as a list of one (see [lenientPage]).
+func paginateLenient[T any](ctx context.Context, c *Client, path string) iter.Seq2[T, error] {
+	return paginatePages(ctx, c, path, func() listPage[T] { return new(lenientPage[T]) }, func(t *T) T { return *t }, maxListPages)
 }
 
 // paginateAs is paginate for items decoded as W (a wire form that decodes in
 // one pass) and yielded as T, over at most maxPages pages, each page's call
 // made with opts.
 func paginateAs[W, T any](ctx context.Context, c *Client, path string, conv func(*W) T, maxPages int, opts ...requestOption) iter.Seq2[T, error] {
+	return paginatePages(ctx, c, path, func() listPage[W] { return new(page[W]) }, conv, maxPages, opts...)
+}
+
+// listPage is one page of a list as decoded: its items and its next link.
+type listPage[W any] interface {
+	items() []W
+	nextLink() string
+}
+
+func (p *page[W]) items() []W       { return p.Data }
+func (p *page[W]) nextLink() string { return p.Links.Next }
+
+// lenientPage is a page whose data may also be one object, read as a list
+// of one: the shape of Basiq's published example of a webhook list.
+type lenientPage[W any] struct {
+	Data  oneOrMany[W] `json:"data"`
+	Links struct {
+		Next string `json:"next"`
+	} `json:"links"`
+}
+
+func (p *lenientPage[W]) items() []W       { return p.Data }
+func (p *lenientPage[W]) nextLink() string { return p.Links.Next }
+
+// oneOrMany reads a JSON list, or one object as a list of one.
+type oneOrMany[W any] []W
+
+// UnmarshalJSON implements [json.Unmarshaler].
+func (l *oneOrMany[W]) UnmarshalJSON(b []byte) error {
+	if b = bytes.TrimSpace(b); len(b) > 0 && b[0] == '{' {
+		var one W
+		if err := json.Unmarshal(b, &one); err != nil {
+			return err
+		}
+		*l = oneOrMany[W]{one}
+		return nil
+	}
+	return json.Unmarshal(b, (*[]W)(l))
+}
+
+// paginatePages is paginateAs with pages made by newPage.
+func paginatePages[W, T any](ctx context.Context, c *Client, path string, newPage func() listPage[W], conv func(*W) T, maxPages int, opts ...requestOption) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		var zero T
 		seen := map[string]bool{}
@@ -69,12 +113,12 @@ func paginateAs[W, T any](ctx context.Context, c *Client, path string, conv func
 				return
 			}
 			seen[u.String()] = true
-			var p page[W]
-			if _, err := c.call(ctx, http.MethodGet, next, nil, &p, opts...); err != nil {
+			p := newPage()
+			if _, err := c.call(ctx, http.MethodGet, next, nil, p, opts...); err != nil {
 				yield(zero, err)
 				return
 			}
-			n, nextLink, stop := yieldPage(ctx, &p, conv, yield)
+			n, nextLink, stop := yieldPage(ctx, p, conv, yield)
 			next = nextLink
 			if stop {
 				return
@@ -114,18 +158,19 @@ func (c *Client) refusedLink(link string) string {
 // yieldPage yields the items of p converted by conv, checking ctx before
 // each; it returns how many items p held, its next link, and whether the
 // sequence ended (the caller stopped, or ctx ended).
-func yieldPage[W, T any](ctx context.Context, p *page[W], conv func(*W) T, yield func(T, error) bool) (int, string, bool) {
-	for i := range p.Data {
+func yieldPage[W, T any](ctx context.Context, p listPage[W], conv func(*W) T, yield func(T, error) bool) (int, string, bool) {
+	data := p.items()
+	for i := range data {
 		if err := ctx.Err(); err != nil {
 			var zero T
 			yield(zero, err)
 			return 0, "", true
 		}
-		if !yield(conv(&p.Data[i]), nil) {
+		if !yield(conv(&data[i]), nil) {
 			return 0, "", true
 		}
 	}
-	return len(p.Data), p.Links.Next, false
+	return len(data), p.nextLink(), false
 }
 
 // filter is a List method's filter: it writes its own query values.

@@ -71,7 +71,8 @@ const (
 // wins. Read r once the calls have returned; reading it while one runs is
 // a data race. Give each WithResponse its own r.
 //
-// A nil r returns ctx unchanged; a nil ctx is taken as
+// Nested WithResponse contexts: the innermost is filled, the outer ones
+// are not. A nil r returns ctx unchanged; a nil ctx is taken as
 // [context.Background]. Without WithResponse a call records nothing and
 // costs nothing more.
 func WithResponse(ctx context.Context, r *Response) context.Context {

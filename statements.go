@@ -25,7 +25,7 @@ type StatementsService service
 // and "Request too long"); this bound is the library's own, the same as the
 // largest answer it reads, so that a stream that never ends cannot keep an
 // upload going.
-const MaxStatementBytes = maxBodyBytes
+const MaxStatementBytes = 32 << 20
 
 // errStreamRepeated ends an attempt to send a streamed body a second time.
 var errStreamRepeated = errors.New("basiq: a streamed upload cannot be sent twice")

@@ -210,7 +210,7 @@ func (s *WebhooksService) Create(ctx context.Context, p WebhookParams) (*Webhook
 // /notifications/webhooks. Basiq's list leaves the secrets out.
 func (s *WebhooksService) List(ctx context.Context) ([]Webhook, error) {
 	var all []Webhook
-	for w, err := range paginateWith[Webhook](ctx, s.client, "notifications/webhooks") {
+	for w, err := range paginateLenient[Webhook](ctx, s.client, "notifications/webhooks") {
 		if err != nil {
 			return nil, err
 		}
@@ -382,7 +382,7 @@ func (s *WebhooksService) Messages(ctx context.Context, webhookID string) iter.S
 	if err := checkID("webhookId", webhookID); err != nil {
 		return func(yield func(WebhookMessage, error) bool) { yield(WebhookMessage{}, err) }
 	}
-	return paginateWith[WebhookMessage](ctx, s.client, pathf("notifications/webhooks/%s/messages", webhookID))
+	return paginate[WebhookMessage](ctx, s.client, pathf("notifications/webhooks/%s/messages", webhookID))
 }
 
 // Message returns one message of a subscription with its attempts: GET

@@ -330,3 +330,28 @@ func TestWebhookStringMasksTheURLsCredentials(t *testing.T) {
 	assert.Equal(t, redacted, endpointURL("://bad url"))
 	assert.Equal(t, "https://app.example/hooks", endpointURL("https://app.example/hooks"))
 }
+
+// Basiq's published example of GET /notifications/webhooks writes data as
+// one object: List reads it as a list of one, and a list as a list.
+func TestWebhooksListReadsThePublishedExample(t *testing.T) {
+	t.Parallel()
+	for name, body := range map[string]string{
+		"published example (one object)": string(specExample(t, "v3/webhooks.yml", "/notifications/webhooks", "get", "200", "")),
+		"a list":                         `{"type":"list","data":[{"id":"3fa85f64-5717-4562-b3fc-2c963f66afa6","url":"https://piper.com/basiq-messages/","status":"active"}]}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, mt := newMockClient(t)
+			mt.RegisterResponder(http.MethodGet, testBase+"/notifications/webhooks", jsonResp(http.StatusOK, body))
+			hooks, err := c.Webhooks.List(t.Context())
+			require.NoError(t, err)
+			require.Len(t, hooks, 1)
+			assert.Equal(t, "3fa85f64-5717-4562-b3fc-2c963f66afa6", hooks[0].ID)
+			assert.Equal(t, "https://piper.com/basiq-messages/", hooks[0].URL)
+		})
+	}
+	// Another shape is still refused.
+	c, mt := newMockClient(t)
+	mt.RegisterResponder(http.MethodGet, testBase+"/notifications/webhooks", jsonResp(http.StatusOK, `{"type":"list","data":"nope"}`))
+	_, err := c.Webhooks.List(t.Context())
+	assert.ErrorIs(t, err, ErrInvalidResponse)
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -40,6 +41,8 @@ var fixtureEpoch = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 const fixtureStep = 2 * time.Second
 
 func (f Fixtures) withDefaults(inst string) Fixtures {
+	// A trailing slash would double the one each link's path starts with.
+	f.BaseURL = strings.TrimRight(f.BaseURL, "/")
 	if f.BaseURL == "" {
 		f.BaseURL = "https://basiq.test"
 	}

@@ -3,6 +3,7 @@ package basiqtest
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -98,4 +99,14 @@ func TestFixturesDefaultsAndOverrides(t *testing.T) {
 	assert.Contains(t, string(result), `"response":"https://api.test/p/jobs/job-1/mfa"`)
 
 	assert.Panics(t, func() { _ = Fixtures{InstitutionID: "AU99999"}.Institution() })
+}
+
+// A base URL given with a trailing slash makes the same links as without.
+func TestFixturesBaseURLWithTrailingSlash(t *testing.T) {
+	for _, base := range []string{"https://api.test/", "https://api.test/v2/", "https://api.test/v2//"} {
+		f := Fixtures{BaseURL: base}
+		body := f.JobInProgress()
+		assert.NotContains(t, strings.ReplaceAll(body, "https://", ""), "//", base)
+		assert.Contains(t, body, strings.TrimRight(base, "/")+"/jobs/", base)
+	}
 }
