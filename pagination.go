@@ -96,6 +96,7 @@ func (l *oneOrMany[W]) UnmarshalJSON(b []byte) error {
 func paginatePages[W, T any](ctx context.Context, c *Client, path string, newPage func() listPage[W], conv func(*W) T, maxPages int, opts ...requestOption) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		var zero T
+		var held []string
 		seen := map[string]bool{}
 		empty := 0
 		for next := path; next != ""; {
@@ -106,6 +107,15 @@ func paginatePages[W, T any](ctx context.Context, c *Client, path string, newPag
 			u, ok := c.resolve(next)
 			if !ok {
 				yield(zero, fmt.Errorf("%w: next page link %s", ErrInvalidResponse, c.refusedLink(next)))
+				return
+			}
+			// A link quoting a credential would carry it into requests,
+			// errors and logs: the list ends there instead.
+			if held == nil {
+				held = c.heldSecrets() // once a listing: pages come in quick succession
+			}
+			if quotesSecret(u, held) {
+				yield(zero, fmt.Errorf("%w: next page link quotes a credential of this client; not followed", ErrInvalidResponse))
 				return
 			}
 			if seen[u.String()] {
@@ -131,6 +141,23 @@ func paginatePages[W, T any](ctx context.Context, c *Client, path string, newPag
 			}
 		}
 	}
+}
+
+// quotesSecret reports whether u holds one of secrets, as it is or
+// percent-encoded. It costs a few substring searches per page, no
+// allocation for secrets that need no escaping.
+func quotesSecret(u *url.URL, secrets []string) bool {
+	link := u.String()
+	for _, s := range secrets {
+		if s == "" {
+			continue
+		}
+		if strings.Contains(link, s) || strings.Contains(u.Path, s) ||
+			strings.Contains(link, url.PathEscape(s)) || strings.Contains(link, url.QueryEscape(s)) {
+			return true
+		}
+	}
+	return false
 }
 
 // refusedLink says why a link from an answer is not followed, naming no

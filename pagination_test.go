@@ -1,12 +1,17 @@
 package basiq
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 
+	"github.com/jarcoal/httpmock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -120,6 +125,43 @@ func TestNextLinkOutsideBasePathEndsPaging(t *testing.T) {
 			require.ErrorIs(t, err, ErrInvalidResponse)
 			assert.Equal(t, 1, calls(mt, "GET "+prefixBase+"/users/u1/accounts"))
 			assert.Empty(t, unexpected(), "no request outside the base URL")
+		})
+	}
+}
+
+// A next link on the base URL whose path quotes a credential of the client
+// (the API key, a bearer token, a webhook secret) is not followed: the
+// credential would reach the request, its errors and the debug log.
+func TestNextLinkQuotingACredentialIsNotFollowed(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		second httpmock.Responder
+	}{
+		{"decode error", jsonResp(http.StatusOK, `not json`)},
+		{"transport error", httpmock.NewErrorResponder(errors.New("connection reset"))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			c, mt := newMockClient(t, WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+			leakPath := "/notifications/webhooks/wh1/messages/p/" + testKey
+			mt.RegisterResponder(http.MethodGet, testBase+"/notifications/webhooks/wh1/messages",
+				jsonResp(http.StatusOK, `{"type":"list","data":[],"links":{"next":"`+testBase+leakPath+`"}}`))
+			mt.RegisterResponder(http.MethodGet, testBase+leakPath, tc.second)
+			var err error
+			for _, e := range c.Webhooks.Messages(t.Context(), "wh1") {
+				if e != nil {
+					err = e
+				}
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if strings.Contains(err.Error(), testKey) {
+				t.Errorf("API key in error: %v", err)
+			}
+			if strings.Contains(logs.String(), testKey) {
+				t.Errorf("API key in debug log: %s", logs.String())
+			}
 		})
 	}
 }

@@ -121,13 +121,15 @@ func (c *Client) recordResponse(req *retryablehttp.Request, cfg *callConfig, res
 	sink.mu.Unlock()
 }
 
-// maskRecorded masks forms in the headers ctx's WithResponse target holds,
-// for a secret an answer's body revealed after its headers were recorded.
-func maskRecorded(ctx context.Context, forms []string) {
+// maskRecorded masks secrets in the headers ctx's WithResponse target
+// holds, for a secret an answer's body revealed after its headers were
+// recorded.
+func maskRecorded(ctx context.Context, secrets ...string) {
 	sink, _ := ctx.Value(responseKey{}).(*responseSink)
-	if sink == nil || len(forms) == 0 {
+	if sink == nil || len(secrets) == 0 {
 		return
 	}
+	forms := secretForms(secrets)
 	sink.mu.Lock()
 	defer sink.mu.Unlock()
 	if sink.dst.Header != nil {
@@ -149,9 +151,15 @@ func withoutResponse(ctx context.Context) context.Context {
 // MaxResponseHeaders and MaxResponseHeaderBytes.
 func safeHeader(h http.Header, forms []string) http.Header {
 	out := make(http.Header, min(len(h), MaxResponseHeaders))
+	lower := make([]string, 0, len(forms))
+	for _, f := range forms {
+		if f != "" {
+			lower = append(lower, strings.ToLower(f))
+		}
+	}
 	size := 0
 	for name, values := range h {
-		if credentialHeader(name) || nameHoldsSecret(name, forms) {
+		if credentialHeader(name) || nameHoldsSecret(name, lower) {
 			continue
 		}
 		if len(out) == MaxResponseHeaders || size+len(name) > MaxResponseHeaderBytes {
@@ -172,12 +180,13 @@ func safeHeader(h http.Header, forms []string) http.Header {
 	return out
 }
 
-// nameHoldsSecret reports whether a header's name contains a secret form, in
-// any letter case (HTTP/1 names arrive case-folded).
-func nameHoldsSecret(name string, forms []string) bool {
+// nameHoldsSecret reports whether a header's name contains one of the
+// lower-cased secret forms, in any letter case (HTTP/1 names arrive
+// case-folded).
+func nameHoldsSecret(name string, lower []string) bool {
 	name = strings.ToLower(name)
-	for _, f := range forms {
-		if f != "" && strings.Contains(name, strings.ToLower(f)) {
+	for _, f := range lower {
+		if strings.Contains(name, f) {
 			return true
 		}
 	}

@@ -109,7 +109,7 @@ func endpointURL(raw string) string {
 		return ""
 	}
 	u, err := url.Parse(raw)
-	if err != nil {
+	if err != nil || u.Opaque != "" { // "https:user:pw@host" parses opaque
 		return redacted
 	}
 	if u.User != nil {
@@ -434,7 +434,7 @@ func (s *WebhooksService) remember(ctx context.Context, w *Webhook) {
 	if sec == "" {
 		return
 	}
-	maskRecorded(ctx, secretForms(webhookSecretForms([]string{sec})))
+	maskRecorded(ctx, webhookSecretForms([]string{sec})...)
 	m := s.client.webhookSecrets.value()
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -143,4 +145,49 @@ func collectMessages(ctx context.Context, c *basiq.Client, webhookID string) ([]
 		all = append(all, m)
 	}
 	return all, nil
+}
+
+// Calls sharing one WithResponse context, some revealing a webhook secret
+// while others record answers and build errors: race-free, and the
+// recorded headers never hold a secret read.
+func TestWithResponseSharedAcrossWebhookCallsHoldsNoSecret(t *testing.T) {
+	srv := basiqtest.NewServer()
+	defer srv.Close()
+	client := srv.Client()
+	var resp basiq.Response
+	ctx := basiq.WithResponse(context.Background(), &resp)
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		secrets []string
+	)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w, err := client.Webhooks.Create(ctx, basiq.WebhookParams{URL: "http://127.0.0.1:1/hook", SubscribedEvents: []string{"user.created"}})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			secrets = append(secrets, w.SigningSecret())
+			mu.Unlock()
+			if _, err := client.Webhooks.Get(ctx, w.ID); err != nil {
+				t.Error(err)
+			}
+			_, _ = client.Webhooks.Get(ctx, "missing")
+			_, _ = client.Webhooks.List(ctx)
+		}()
+	}
+	wg.Wait()
+	for name, vs := range resp.Header {
+		for _, s := range secrets {
+			for _, v := range vs {
+				if s != "" && (strings.Contains(v, s) || strings.Contains(name, s)) {
+					t.Errorf("secret in recorded header %s", name)
+				}
+			}
+		}
+	}
 }

@@ -355,3 +355,17 @@ func TestWebhooksListReadsThePublishedExample(t *testing.T) {
 	_, err := c.Webhooks.List(t.Context())
 	assert.ErrorIs(t, err, ErrInvalidResponse)
 }
+
+// A URL whose scheme is not followed by "//" parses as opaque, user
+// information and all: Webhook's formatted value masks it whole.
+func TestWebhookStringMasksAnOpaqueURL(t *testing.T) {
+	var w Webhook
+	if err := json.Unmarshal([]byte(`{"id":"wh1","url":"https:alice:hunter2pass@hooks.example/in"}`), &w); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{w.String(), fmt.Sprint(w), fmt.Sprintf("%+v", &w)} {
+		if strings.Contains(s, "hunter2pass") {
+			t.Errorf("endpoint password printed: %s", s)
+		}
+	}
+}
