@@ -319,6 +319,13 @@ type WebhookAttempt struct {
 // Succeeded reports whether the endpoint answered with a 2xx status.
 func (a WebhookAttempt) Succeeded() bool { return a.StatusCode >= 200 && a.StatusCode <= 299 }
 
+// String describes the attempt with the URL's user information and query
+// masked, as [Webhook.String] does.
+func (a WebhookAttempt) String() string {
+	return fmt.Sprintf("basiq.WebhookAttempt{ID: %q, URL: %q, StatusCode: %d, Status: %q, Timestamp: %s}",
+		clean(a.ID, 100), clean(endpointURL(a.URL), 300), a.StatusCode, clean(a.Status, 50), a.Timestamp.Format(time.RFC3339))
+}
+
 // UnmarshalJSON reads the status code as a number or a string, and the
 // timestamp leniently.
 func (a *WebhookAttempt) UnmarshalJSON(b []byte) error {

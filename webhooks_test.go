@@ -369,3 +369,15 @@ func TestWebhookStringMasksAnOpaqueURL(t *testing.T) {
 		}
 	}
 }
+
+// An attempt's URL is masked like its subscription's.
+func TestWebhookAttemptStringMasksTheURLsCredentials(t *testing.T) {
+	t.Parallel()
+	m := WebhookMessage{Attempts: []WebhookAttempt{{ID: "a1", URL: "https://user:hunter2@app.example/hooks?token=s3cret", StatusCode: 500}}}
+	for _, verb := range []string{"%v", "%+v", "%s"} {
+		out := fmt.Sprintf(verb, m)
+		assert.NotContains(t, out, "hunter2", verb)
+		assert.NotContains(t, out, "s3cret", verb)
+		assert.Contains(t, out, "app.example/hooks", verb)
+	}
+}
